@@ -1,0 +1,50 @@
+/* Run configuration, filled by args_parse and read-only afterwards. */
+#ifndef HERD_LOAD_CONFIG_H
+#define HERD_LOAD_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "url.h"
+
+#define HERD_LOAD_VERSION "0.1.0"
+
+#define MAX_THREADS 256
+#define MAX_HEADERS 64
+#define MAX_CPUS 1024
+#define MAX_CONNS 1000000u
+#define MAX_PIPELINE 1024u
+#define MAX_PAYLOAD (1u << 20)
+
+enum mode {
+	MODE_KEEPALIVE, /* closed loop over persistent connections (default) */
+	MODE_CLOSE,     /* one TCP connection per request */
+	MODE_STORM,     /* N connections at once, one request each */
+	MODE_IDLE,      /* N connections, one request each, then held idle */
+};
+
+struct config {
+	struct url url;
+	enum mode mode;
+	unsigned threads;
+	unsigned conns;         /* for storm/idle: their N */
+	unsigned pipeline;
+	unsigned payload;       /* tcp:// only */
+	double duration_s;      /* 0 = no time limit (-n without -d) */
+	bool duration_set;
+	uint64_t requests;      /* -n, 0 = unlimited */
+	double warmup_s;
+	double timeout_s;
+	double rate;            /* requests/s overall, 0 = closed loop */
+	bool linger0;
+	const char *headers[MAX_HEADERS];
+	unsigned nheaders;
+	int cpus[MAX_CPUS];
+	unsigned ncpus;
+	const char *json_path;
+	const char *url_arg;
+};
+
+const char *mode_name(enum mode m);
+
+#endif

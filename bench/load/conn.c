@@ -1,0 +1,426 @@
+/* Per-connection I/O: connect, send a batch, read and validate responses. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "worker.h"
+
+static inline bool counting(const struct worker *w, uint64_t now)
+{
+	return now >= w->t_stats;
+}
+
+static bool burst_mode(const struct worker *w)
+{
+	return w->cfg->mode == MODE_STORM || w->cfg->mode == MODE_IDLE;
+}
+
+static enum err_kind connect_kind(int e)
+{
+	switch (e) {
+	case ECONNREFUSED: return ERR_CONNECT_REFUSED;
+	case ECONNRESET: return ERR_CONNECT_RESET;
+	case ETIMEDOUT: return ERR_CONNECT_TIMEOUT;
+	default: return ERR_CONNECT_OTHER;
+	}
+}
+
+static bool is_connect_kind(enum err_kind k)
+{
+	return k <= ERR_CONNECT_OTHER;
+}
+
+static void conn_reset(struct worker *w, struct conn *c)
+{
+	w->inflight -= c->inflight;
+	c->inflight = 0;
+	c->closing = false;
+	c->peer_fin = false;
+	c->carry_len = 0;
+	c->out_off = c->out_len = 0;
+	c->echo_off = 0;
+	resp_init(&c->rp);
+}
+
+void conn_drop(struct worker *w, struct conn *c)
+{
+	if (c->fd >= 0) {
+		if (w->cfg->linger0) {
+			/* documented --linger0: RST instead of FIN, no TIME_WAIT here */
+			struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+			setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		}
+		close(c->fd); /* also removes it from the epoll set */
+		c->fd = -1;
+	}
+	conn_reset(w, c);
+}
+
+/*
+ * --close without per-request socket(), close() and epoll_ctl(): once both
+ * FINs are exchanged the socket is CLOSED and connect(AF_UNSPEC) makes it
+ * connectable again, still registered with epoll.  The server closed first
+ * and has seen our FIN, so this is an ordinary graceful close on the wire;
+ * on loopback the final ACK is processed within shutdown() itself.  With
+ * --linger0 the disconnect resets the connection instead.
+ */
+static void conn_recycle(struct worker *w, struct conn *c, uint64_t now)
+{
+	struct sockaddr unspec = { .sa_family = AF_UNSPEC };
+	if ((!w->cfg->linger0 && shutdown(c->fd, SHUT_WR) < 0) ||
+	    connect(c->fd, &unspec, sizeof(unspec)) < 0) {
+		conn_drop(w, c);
+	} else {
+		conn_reset(w, c);
+	}
+	c->state = C_DOWN;
+	c->deadline = now;
+	worker_kick(w, c, now);
+}
+
+void conn_fail(struct worker *w, struct conn *c, enum err_kind kind, uint64_t now)
+{
+	if (counting(w, now))
+		w->st.errors[kind]++;
+	conn_drop(w, c);
+	if (burst_mode(w)) {
+		bool was_settled = c->state == C_HOLD;
+		c->state = C_DONE; /* one attempt per connection */
+		if (!was_settled)
+			worker_settle(w, now);
+		return;
+	}
+	c->state = C_DOWN;
+	/* a refusing server is retried after a pause, not in a busy loop */
+	c->deadline = is_connect_kind(kind) ? now + RETRY_NS : now;
+	if (!is_connect_kind(kind))
+		worker_kick(w, c, now);
+}
+
+static void conn_connected(struct worker *w, struct conn *c, uint64_t now)
+{
+	c->state = C_WAIT;
+	worker_kick(w, c, now);
+}
+
+void conn_open(struct worker *w, struct conn *c, uint64_t now)
+{
+	bool fresh = c->fd < 0; /* else a recycled socket, still in the epoll set */
+	if (fresh) {
+		int fd = socket(w->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			conn_fail(w, c, ERR_CONNECT_OTHER, now);
+			return;
+		}
+		if (w->nodelay) {
+			int one = 1;
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		}
+		c->fd = fd;
+	}
+	c->state = C_CONNECTING;
+	c->deadline = now + w->timeout_ns;
+	int rc = connect(c->fd, (const struct sockaddr *)&w->addr, w->addrlen);
+	if (rc < 0 && errno != EINPROGRESS) {
+		conn_fail(w, c, connect_kind(errno), now);
+		return;
+	}
+	/*
+	 * Registered once, edge-triggered, for both directions: no
+	 * EPOLL_CTL_MOD per request; EPOLLOUT edges only follow a full send
+	 * buffer.  Added after connect() because a fresh socket polls as HUP.
+	 */
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+				  .data.ptr = c };
+	if (fresh && epoll_ctl(w->ep, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
+		conn_fail(w, c, ERR_CONNECT_OTHER, now);
+		return;
+	}
+	if (rc == 0)
+		conn_connected(w, c, now);
+}
+
+/* Returns -1 when the connection failed (and was dealt with). */
+static int conn_flush(struct worker *w, struct conn *c, uint64_t now)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t n = send(c->fd, w->rq->batch + c->out_off, c->out_len - c->out_off,
+				 MSG_NOSIGNAL);
+		if (n > 0) {
+			c->out_off += (uint32_t)n;
+			if (counting(w, now))
+				w->st.bytes_written += (uint64_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0; /* an EPOLLOUT edge follows */
+		conn_fail(w, c, ERR_WRITE, now);
+		return -1;
+	}
+	return 0;
+}
+
+void conn_send(struct worker *w, struct conn *c, unsigned k, uint64_t t_start, uint64_t now)
+{
+	/* --close reserves its request when it starts connecting */
+	w->inflight += k - c->inflight;
+	c->inflight = k;
+	c->t_send = t_start;
+	c->deadline = now + w->timeout_ns;
+	c->state = C_BUSY;
+	c->out_off = 0;
+	c->out_len = (uint32_t)(k * w->rq->one_len);
+	conn_flush(w, c, now);
+}
+
+static void response_done(struct worker *w, struct conn *c, unsigned status, uint64_t now)
+{
+	c->inflight--;
+	w->inflight--;
+	w->t_last = now;
+	if (!counting(w, now))
+		return;
+	w->st.requests++;
+	hist_record(w->interval, now - c->t_send);
+	if (status)
+		w->st.status[status]++;
+}
+
+/* The batch in flight is finished, or the server is about to close. */
+static void batch_done(struct worker *w, struct conn *c, uint64_t now)
+{
+	bool closing = c->closing;
+	switch (w->cfg->mode) {
+	case MODE_STORM:
+	case MODE_IDLE:
+		w->st.answered++;
+		if (closing) {
+			if (w->cfg->mode == MODE_IDLE)
+				w->st.closed_by_server++;
+			conn_drop(w, c);
+			c->state = C_DONE;
+		} else {
+			c->state = C_HOLD;
+		}
+		worker_settle(w, now);
+		return;
+	case MODE_CLOSE:
+		if (c->peer_fin) {
+			conn_recycle(w, c, now);
+		} else if (closing) {
+			c->state = C_CLOSING; /* its FIN is on the way */
+			c->deadline = now + w->timeout_ns;
+		} else {
+			conn_drop(w, c); /* the server ignored Connection: close */
+			c->state = C_DOWN;
+			c->deadline = now;
+			worker_kick(w, c, now);
+		}
+		return;
+	case MODE_KEEPALIVE:
+		break;
+	}
+	if (closing) {
+		/* pipelined requests after a Connection: close are lost, not failed */
+		conn_drop(w, c);
+		c->state = C_DOWN;
+		c->deadline = now;
+	} else {
+		c->state = C_WAIT;
+	}
+	worker_kick(w, c, now);
+}
+
+/* Returns -1 when the connection failed. */
+static int consume_http(struct worker *w, struct conn *c, size_t len, uint64_t now)
+{
+	const char *p = w->rbuf;
+	while (len) {
+		if (c->inflight == 0 || c->closing) {
+			conn_fail(w, c, ERR_PROTOCOL, now); /* data nobody asked for */
+			return -1;
+		}
+		size_t used = 0;
+		int r = resp_parse(&c->rp, p, len, &used);
+		if (r == RESP_ERROR) {
+			conn_fail(w, c, ERR_PROTOCOL, now);
+			return -1;
+		}
+		if (r == RESP_MORE) {
+			size_t left = len - used;
+			if (left && !c->carry) {
+				c->carry = malloc(RESP_MAX_HEADER);
+				if (!c->carry) {
+					conn_fail(w, c, ERR_PROTOCOL, now);
+					return -1;
+				}
+			}
+			if (left)
+				memmove(c->carry, p + used, left);
+			c->carry_len = (uint16_t)left;
+			return 0;
+		}
+		p += used;
+		len -= used;
+		response_done(w, c, c->rp.status, now);
+		if (c->rp.close) {
+			c->closing = true;
+			break;
+		}
+	}
+	c->carry_len = 0;
+	return 0;
+}
+
+/* Echo: every byte must match the payload; a payload's worth is one response. */
+static int consume_echo(struct worker *w, struct conn *c, const char *p, size_t len,
+			uint64_t now)
+{
+	const char *pattern = w->rq->batch;
+	size_t size = w->rq->one_len;
+	while (len) {
+		if (c->inflight == 0) {
+			conn_fail(w, c, ERR_PROTOCOL, now);
+			return -1;
+		}
+		size_t want = size - c->echo_off;
+		size_t k = len < want ? len : want;
+		if (memcmp(p, pattern + c->echo_off, k) != 0) {
+			conn_fail(w, c, ERR_PROTOCOL, now);
+			return -1;
+		}
+		c->echo_off += (uint32_t)k;
+		p += k;
+		len -= k;
+		if (c->echo_off == size) {
+			c->echo_off = 0;
+			response_done(w, c, 0, now);
+		}
+	}
+	return 0;
+}
+
+static void conn_eof(struct worker *w, struct conn *c, uint64_t now, bool reset)
+{
+	c->peer_fin = !reset;
+	if (c->state == C_CLOSING) {
+		if (reset) {
+			conn_drop(w, c);
+			c->state = C_DOWN;
+			c->deadline = now;
+			worker_kick(w, c, now);
+		} else {
+			conn_recycle(w, c, now);
+		}
+		return;
+	}
+	if (c->state == C_HOLD) {
+		w->st.closed_by_server++;
+		conn_drop(w, c);
+		c->state = C_DONE;
+		return;
+	}
+	if (c->state == C_BUSY) {
+		if (!reset && w->cfg->url.proto == PROTO_HTTP && c->carry_len == 0 &&
+		    resp_eof(&c->rp) == RESP_DONE) {
+			response_done(w, c, c->rp.status, now); /* body delimited by close */
+			c->closing = true;
+			batch_done(w, c, now);
+			return;
+		}
+		conn_fail(w, c, reset ? ERR_READ : ERR_CLOSED, now);
+		return;
+	}
+	/* an idle keep-alive connection the server let go: just reopen */
+	conn_drop(w, c);
+	c->state = C_DOWN;
+	c->deadline = now;
+	worker_kick(w, c, now);
+}
+
+static void conn_readable(struct worker *w, struct conn *c, uint32_t events)
+{
+	/*
+	 * Edge-triggered: a short read means the socket is drained (any later
+	 * data raises a new edge), except when the peer's FIN is already
+	 * flagged - then read on to see the EOF, or nothing would report it.
+	 */
+	bool hup = events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR);
+	bool http = w->cfg->url.proto == PROTO_HTTP;
+	if (events & EPOLLRDHUP)
+		c->peer_fin = true;
+	for (;;) {
+		size_t carry = c->carry_len;
+		if (carry)
+			memcpy(w->rbuf, c->carry, carry);
+		ssize_t n = recv(c->fd, w->rbuf + carry, RBUF_SIZE, 0);
+		if (n > 0) {
+			uint64_t now = now_ns();
+			if (counting(w, now))
+				w->st.bytes_read += (uint64_t)n;
+			int r = http ? consume_http(w, c, carry + (size_t)n, now)
+				     : consume_echo(w, c, w->rbuf, (size_t)n, now);
+			if (r < 0)
+				return;
+			if (c->state == C_BUSY && (c->inflight == 0 || c->closing)) {
+				batch_done(w, c, now);
+				return;
+			}
+			if ((size_t)n < RBUF_SIZE && !hup)
+				return;
+			continue;
+		}
+		if (n == 0) {
+			conn_eof(w, c, now_ns(), false);
+			return;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return;
+		conn_eof(w, c, now_ns(), true);
+		return;
+	}
+}
+
+static int so_error(int fd)
+{
+	int e = 0;
+	socklen_t len = sizeof(e);
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0)
+		return errno;
+	return e ? e : ECONNRESET;
+}
+
+void conn_event(struct worker *w, struct conn *c, uint32_t events)
+{
+	switch (c->state) {
+	case C_CONNECTING:
+		if (events & (EPOLLERR | EPOLLHUP))
+			conn_fail(w, c, connect_kind(so_error(c->fd)), now_ns());
+		else if (events & EPOLLOUT)
+			conn_connected(w, c, now_ns());
+		return;
+	case C_BUSY:
+		if ((events & EPOLLOUT) && c->out_off < c->out_len &&
+		    conn_flush(w, c, now_ns()) < 0)
+			return;
+		/* fall through */
+	case C_WAIT:
+	case C_HOLD:
+	case C_CLOSING:
+		if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+			conn_readable(w, c, events);
+		return;
+	default:
+		return; /* stale event for a socket closed earlier in this batch */
+	}
+}

@@ -1,0 +1,19 @@
+/* Starts the workers, samples them once a second, gathers the result. */
+#ifndef HERD_LOAD_RUN_H
+#define HERD_LOAD_RUN_H
+
+#include <signal.h>
+#include <sys/socket.h>
+
+#include "config.h"
+#include "report.h"
+#include "request.h"
+
+/* Set from a signal handler: stop early and still report. */
+extern volatile sig_atomic_t run_interrupted;
+
+int run(const struct config *cfg, const struct sockaddr_storage *addr, socklen_t addrlen,
+	const struct request *rq, struct result *res, char *err, size_t errlen);
+void run_result_free(struct result *res);
+
+#endif

@@ -1,0 +1,111 @@
+/*
+ * One worker thread: its own epoll instance and its own connections.  The
+ * counters and the interval histogram are shared with the main thread under
+ * `lock`, which the worker holds while it processes one batch of events, so
+ * the main thread's once-a-second snapshot costs the worker nothing per
+ * request.
+ */
+#ifndef HERD_LOAD_WORKER_H
+#define HERD_LOAD_WORKER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "config.h"
+#include "hist.h"
+#include "request.h"
+#include "resp.h"
+#include "stats.h"
+
+#define RBUF_SIZE (64 * 1024)         /* per-thread receive buffer */
+#define RETRY_NS (20 * 1000000ULL)   /* back-off after a failed connect */
+#define SCAN_NS (20 * 1000000ULL)    /* timeout / retry scan period */
+
+enum conn_state {
+	C_DOWN,       /* not connected (fd may hold a socket to reuse); reopened
+		       * at `deadline` when there is work */
+	C_CONNECTING,
+	C_BUSY,       /* requests in flight */
+	C_WAIT,       /* connected, nothing in flight (rate gap, quota reached) */
+	C_HOLD,       /* --storm/--idle: answered, kept open */
+	C_CLOSING,    /* --close: answered, waiting for the server's FIN */
+	C_DONE,       /* --storm/--idle: finished or failed, never reopened */
+};
+
+struct conn {
+	int fd;
+	uint8_t state;
+	bool closing;        /* the server announced it closes after this response */
+	bool peer_fin;       /* the server's FIN has arrived */
+	uint16_t carry_len;  /* partial response bytes kept between reads */
+	uint32_t inflight;
+	uint32_t out_off, out_len; /* unsent part of the current batch */
+	uint32_t echo_off;   /* bytes of the current echo already matched */
+	uint32_t owed;       /* --rate: requests due but not yet sent */
+	uint64_t owed_t;     /* --rate: intended send time of the first owed one */
+	uint64_t t_send;     /* start of the in-flight batch's latency */
+	uint64_t deadline;   /* connect/response timeout, or retry time when down */
+	struct resp rp;
+	char *carry;         /* allocated on first need, kept for the slot */
+};
+
+struct worker {
+	/* set by the main thread before start, read-only afterwards */
+	const struct config *cfg;
+	const struct request *rq;
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	unsigned id;
+	unsigned nconns;
+	bool limited;         /* -n: stop after `quota` responses */
+	uint64_t quota;
+	double rate;          /* this worker's share of --rate */
+	double rate_offset_ns; /* staggers the workers' schedules */
+	int cpu;              /* -1: not pinned */
+	uint64_t t_start, t_stats, t_end; /* t_end UINT64_MAX: no time limit */
+	uint64_t timeout_ns;
+	uint64_t hold_ns;     /* --idle */
+	atomic_bool *stop;
+	pthread_t tid;
+
+	/* shared with the main thread under lock */
+	pthread_mutex_t lock;
+	struct stats st;
+	struct hist *interval; /* latencies since the main thread's last snapshot */
+	uint64_t t_finish;    /* end of this worker's measured period */
+	char setup_error[160];
+	atomic_bool done;
+
+	/* private to the worker thread */
+	int ep;
+	struct conn *conns;
+	char *rbuf;
+	uint64_t inflight;
+	unsigned settled;     /* --storm/--idle conns that are HOLD or DONE */
+	uint64_t hold_end;
+	uint64_t t_last;      /* last completed response */
+	bool stopping;
+	bool nodelay;
+	/* --rate schedule */
+	double period_ns, conn_period_ns;
+	uint64_t sched_k, sched_next;
+	unsigned sched_i;
+};
+
+void *worker_main(void *arg);
+
+/* client.c: what a connection without work in flight does next */
+void worker_kick(struct worker *w, struct conn *c, uint64_t now);
+void worker_settle(struct worker *w, uint64_t now);
+
+/* conn.c */
+void conn_open(struct worker *w, struct conn *c, uint64_t now);
+void conn_send(struct worker *w, struct conn *c, unsigned k, uint64_t t_start, uint64_t now);
+void conn_fail(struct worker *w, struct conn *c, enum err_kind kind, uint64_t now);
+void conn_drop(struct worker *w, struct conn *c);
+void conn_event(struct worker *w, struct conn *c, uint32_t events);
+
+#endif

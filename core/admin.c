@@ -1,0 +1,189 @@
+#include "core/admin.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/worker.h"
+#include "net/http_parse.h"
+
+#define ADMIN_DEADLINE_MS 5000
+#define ADMIN_MAX_CONNS 64
+
+struct admin_conn {
+	int fd;
+	uint32_t in_len;
+	size_t out_len, out_off;
+	char *out;
+	int64_t deadline_ms;
+	struct admin_conn *next;
+	char in[HTTP_MAX_HEADER_BYTES];
+};
+
+int admin_init(struct admin *adm, int listen_fd, int epfd, const struct worker_counters *ctr,
+	       int nworkers)
+{
+	memset(adm, 0, sizeof(*adm));
+	adm->listen_fd = listen_fd;
+	adm->epfd = epfd;
+	adm->ctr = ctr;
+	adm->nworkers = nworkers;
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = adm};
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, listen_fd, &ev);
+}
+
+int admin_owns(const struct admin *adm, const void *tag)
+{
+	if (tag == adm)
+		return 1;
+	for (const struct admin_conn *c = adm->conns; c; c = c->next)
+		if (c == tag)
+			return 1;
+	return 0;
+}
+
+static void drop(struct admin *adm, struct admin_conn *c)
+{
+	for (struct admin_conn **p = &adm->conns; *p; p = &(*p)->next) {
+		if (*p == c) {
+			*p = c->next;
+			break;
+		}
+	}
+	close(c->fd);
+	free(c->out);
+	free(c);
+}
+
+static int count_conns(const struct admin *adm)
+{
+	int n = 0;
+	for (const struct admin_conn *c = adm->conns; c; c = c->next)
+		n++;
+	return n;
+}
+
+static void on_accept(struct admin *adm)
+{
+	for (;;) {
+		int fd = accept4(adm->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return;
+		struct admin_conn *c = count_conns(adm) < ADMIN_MAX_CONNS ? calloc(1, sizeof(*c)) : NULL;
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		c->deadline_ms = worker_monotonic_ms() + ADMIN_DEADLINE_MS;
+		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+		if (epoll_ctl(adm->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		c->next = adm->conns;
+		adm->conns = c;
+	}
+}
+
+static int build_reply(struct admin *adm, struct admin_conn *c, const struct http_request *req,
+		       int parse_status)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+	http_clock_tick(&adm->clock, (int64_t)ts.tv_sec);
+
+	size_t need = counters_render_prometheus(adm->ctr, adm->nworkers, NULL, 0) + 1;
+	char *body = malloc(need);
+	struct outbuf o = {malloc(need + HTTP_RESPONSE_MAX), 0, need + HTTP_RESPONSE_MAX};
+	if (!body || !o.p) {
+		free(body);
+		free(o.p);
+		return -1;
+	}
+	if (parse_status) {
+		http_response_error(&o, &adm->clock, parse_status);
+	} else {
+		bool metrics = req->target.len >= 8 && memcmp(req->target.p, "/metrics", 8) == 0 &&
+			       (req->target.len == 8 || req->target.p[8] == '?');
+		unsigned head = req->method == HTTP_M_HEAD ? HTTP_RESP_HEAD : 0;
+		if (!metrics) {
+			static const char nf[] = "404 Not Found\n";
+			http_response(&o, &adm->clock, 404, "text/plain", nf, sizeof(nf) - 1,
+				      HTTP_RESP_CLOSE | head);
+		} else if (req->method != HTTP_M_GET && req->method != HTTP_M_HEAD) {
+			static const char na[] = "405 Method Not Allowed\n";
+			http_response(&o, &adm->clock, 405, "text/plain", na, sizeof(na) - 1,
+				      HTTP_RESP_CLOSE | HTTP_RESP_ALLOW_GET);
+		} else {
+			size_t len = counters_render_prometheus(adm->ctr, adm->nworkers, body, need);
+			http_response(&o, &adm->clock, 200, "text/plain; version=0.0.4", body,
+				      len < need ? len : need - 1, HTTP_RESP_CLOSE | head);
+		}
+	}
+	free(body);
+	c->out = o.p;
+	c->out_len = o.len;
+	return 0;
+}
+
+static void on_conn(struct admin *adm, struct admin_conn *c)
+{
+	if (!c->out) {
+		ssize_t n = recv(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len, 0);
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			drop(adm, c);
+			return;
+		}
+		c->in_len += (uint32_t)n;
+		struct http_request req;
+		int r = http_parse_request(c->in, c->in_len, &req);
+		if (r == HTTP_NEED_MORE)
+			return;
+		if (build_reply(adm, c, &req, r < 0 ? -r : 0) < 0) {
+			drop(adm, c);
+			return;
+		}
+		struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = c};
+		epoll_ctl(adm->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+	}
+	ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+	if (n < 0 && errno == EAGAIN)
+		return;
+	if (n > 0)
+		c->out_off += (size_t)n;
+	if (n <= 0 || c->out_off == c->out_len)
+		drop(adm, c);
+}
+
+void admin_on_event(struct admin *adm, void *tag)
+{
+	if (tag == adm)
+		on_accept(adm);
+	else
+		on_conn(adm, tag);
+}
+
+void admin_tick(struct admin *adm, int64_t now_ms)
+{
+	struct admin_conn *c = adm->conns;
+	while (c) {
+		struct admin_conn *next = c->next;
+		if (c->deadline_ms <= now_ms)
+			drop(adm, c);
+		c = next;
+	}
+}
+
+void admin_close(struct admin *adm)
+{
+	while (adm->conns)
+		drop(adm, adm->conns);
+}

@@ -1,0 +1,34 @@
+/* The admin listener: GET /metrics in Prometheus text format.  Runs in the
+ * supervisor's loop, never on a worker: scraping costs the workers nothing
+ * but the relaxed loads of their counters. */
+#ifndef HERD_ADMIN_H
+#define HERD_ADMIN_H
+
+#include <stdint.h>
+
+#include "core/counters.h"
+#include "net/http_response.h"
+
+struct admin_conn;
+
+struct admin {
+	int listen_fd;
+	int epfd; /* the supervisor's */
+	const struct worker_counters *ctr;
+	int nworkers;
+	struct http_clock clock;
+	struct admin_conn *conns;
+};
+
+/* Registers the listener in epfd with data.ptr == adm. */
+int admin_init(struct admin *adm, int listen_fd, int epfd, const struct worker_counters *ctr,
+	       int nworkers);
+/* data.ptr of an epoll event that belongs to the admin: the admin itself
+ * (listener) or one of its connections. */
+void admin_on_event(struct admin *adm, void *tag);
+int admin_owns(const struct admin *adm, const void *tag);
+/* Drops connections that took longer than their deadline. */
+void admin_tick(struct admin *adm, int64_t now_ms);
+void admin_close(struct admin *adm);
+
+#endif

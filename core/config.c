@@ -1,0 +1,272 @@
+#include "core/config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef HERD_VERSION
+#define HERD_VERSION "0.1.0"
+#endif
+
+void config_usage(FILE *out)
+{
+	fputs("usage: herd [options]\n"
+	      "  --listen HOST:PORT   address to serve (default 0.0.0.0:8080; [::]:8080 for IPv6)\n"
+	      "  --workers N          worker threads (default: one per CPU of --cpus)\n"
+	      "  --cpus LIST          CPUs to pin workers to, e.g. 0-3,6 (default: current affinity)\n"
+	      "  --accept MODE        accept strategy: exclusive (default)\n"
+	      "  --backlog N          listen backlog (default 4096, capped by net.core.somaxconn)\n"
+	      "  --proto http|echo    protocol (default http)\n"
+	      "  --admin HOST:PORT    admin listener serving GET /metrics (default off)\n"
+	      "  --grace SECONDS      longest graceful shutdown before closing the rest (default 10)\n"
+	      "  --help, --version\n",
+	      out);
+}
+
+static enum config_result fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return CONFIG_ERROR;
+}
+
+static int parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+	return (x > y) - (x < y);
+}
+
+int config_parse_cpulist(const char *s, int *cpus, int max)
+{
+	char seen[HERD_MAX_CPUS];
+	int n = 0;
+	if (max > HERD_MAX_CPUS || !*s)
+		return -1;
+	memset(seen, 0, sizeof(seen));
+	while (*s) {
+		char *end;
+		errno = 0;
+		long lo = strtol(s, &end, 10), hi;
+		if (errno || end == s || lo < 0 || *s == '-' || *s == '+')
+			return -1;
+		hi = lo;
+		s = end;
+		if (*s == '-') {
+			const char *p = s + 1;
+			if (*p < '0' || *p > '9')
+				return -1;
+			hi = strtol(p, &end, 10);
+			if (errno || hi < lo)
+				return -1;
+			s = end;
+		}
+		if (hi >= max)
+			return -1;
+		for (long c = lo; c <= hi; c++) {
+			if (!seen[c]) {
+				seen[c] = 1;
+				cpus[n++] = (int)c;
+			}
+		}
+		if (*s == ',') {
+			s++;
+			if (!*s)
+				return -1;
+		} else if (*s) {
+			return -1;
+		}
+	}
+	qsort(cpus, (size_t)n, sizeof(*cpus), cmp_int);
+	return n;
+}
+
+int config_parse_addr(const char *s, struct herd_addr *a)
+{
+	char host[64];
+	const char *colon;
+	long port;
+
+	memset(a, 0, sizeof(*a));
+	if (strlen(s) >= sizeof(a->text))
+		return -1;
+	snprintf(a->text, sizeof(a->text), "%s", s);
+
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+		if (!close || close[1] != ':' || (size_t)(close - s - 1) >= sizeof(host))
+			return -1;
+		memcpy(host, s + 1, (size_t)(close - s - 1));
+		host[close - s - 1] = 0;
+		colon = close + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || (size_t)(colon - s) >= sizeof(host))
+			return -1;
+		memcpy(host, s, (size_t)(colon - s));
+		host[colon - s] = 0;
+		if (strchr(host, ':'))
+			return -1; /* bare IPv6 needs brackets */
+	}
+	if (parse_long(colon + 1, 0, 65535, &port) < 0)
+		return -1;
+
+	if (s[0] == '[') {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&a->ss;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
+			return -1;
+		a->len = sizeof(*sin6);
+		return 0;
+	}
+	struct sockaddr_in *sin = (struct sockaddr_in *)&a->ss;
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons((uint16_t)port);
+	if (host[0] == 0)
+		sin->sin_addr.s_addr = htonl(INADDR_ANY);
+	else if (strcmp(host, "localhost") == 0)
+		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	else if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
+		return -1;
+	a->len = sizeof(*sin);
+	return 0;
+}
+
+static int default_cpus(int *cpus)
+{
+	cpu_set_t set;
+	int n = 0;
+	if (sched_getaffinity(0, sizeof(set), &set) < 0)
+		return -1;
+	for (int c = 0; c < CPU_SETSIZE && c < HERD_MAX_CPUS; c++)
+		if (CPU_ISSET(c, &set))
+			cpus[n++] = c;
+	return n;
+}
+
+static void set_defaults(struct herd_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	config_parse_addr("0.0.0.0:8080", &cfg->listen);
+	cfg->accept = HERD_ACCEPT_EXCLUSIVE;
+	cfg->backlog = 4096;
+	cfg->proto = HERD_PROTO_HTTP;
+	cfg->grace_s = 10.0;
+}
+
+enum config_result config_parse(struct herd_config *cfg, int argc, char **argv,
+				FILE *out, char *err, size_t errlen)
+{
+	const char *cpus_arg = NULL;
+	set_defaults(cfg);
+
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+		const char *val = NULL;
+		char name[32];
+		long n;
+
+		if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+			config_usage(out);
+			return CONFIG_EXIT_HELP;
+		}
+		if (strcmp(arg, "--version") == 0) {
+			fprintf(out, "herd %s\n", HERD_VERSION);
+			return CONFIG_EXIT_VERSION;
+		}
+		if (strncmp(arg, "--", 2) != 0)
+			return fail(err, errlen, "unexpected argument '%s'", arg);
+
+		/* Accept both "--flag value" and "--flag=value". */
+		const char *eq = strchr(arg, '=');
+		size_t nlen = eq ? (size_t)(eq - arg) : strlen(arg);
+		if (nlen >= sizeof(name))
+			return fail(err, errlen, "unknown option '%s'", arg);
+		memcpy(name, arg, nlen);
+		name[nlen] = 0;
+		static const char *const known[] = {"--listen", "--workers", "--cpus", "--accept",
+						    "--backlog", "--proto", "--admin", "--grace"};
+		bool is_known = false;
+		for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
+			is_known |= strcmp(name, known[k]) == 0;
+		if (!is_known)
+			return fail(err, errlen, "unknown option '%s'", name);
+		if (eq) {
+			val = eq + 1;
+		} else {
+			if (i + 1 >= argc)
+				return fail(err, errlen, "option '%s' needs a value", name);
+			val = argv[++i];
+		}
+
+		if (strcmp(name, "--listen") == 0) {
+			if (config_parse_addr(val, &cfg->listen) < 0)
+				return fail(err, errlen, "bad --listen '%s': want HOST:PORT", val);
+		} else if (strcmp(name, "--admin") == 0) {
+			if (config_parse_addr(val, &cfg->admin) < 0)
+				return fail(err, errlen, "bad --admin '%s': want HOST:PORT", val);
+			cfg->admin_enabled = true;
+		} else if (strcmp(name, "--workers") == 0) {
+			if (parse_long(val, 1, HERD_MAX_WORKERS, &n) < 0)
+				return fail(err, errlen, "bad --workers '%s': want 1..%d", val,
+					    HERD_MAX_WORKERS);
+			cfg->workers = (int)n;
+		} else if (strcmp(name, "--cpus") == 0) {
+			cpus_arg = val;
+		} else if (strcmp(name, "--accept") == 0) {
+			if (strcmp(val, "exclusive") != 0)
+				return fail(err, errlen, "bad --accept '%s': want exclusive", val);
+			cfg->accept = HERD_ACCEPT_EXCLUSIVE;
+		} else if (strcmp(name, "--backlog") == 0) {
+			if (parse_long(val, 1, INT_MAX, &n) < 0)
+				return fail(err, errlen, "bad --backlog '%s': want a positive number",
+					    val);
+			cfg->backlog = (int)n;
+		} else if (strcmp(name, "--proto") == 0) {
+			if (strcmp(val, "http") == 0)
+				cfg->proto = HERD_PROTO_HTTP;
+			else if (strcmp(val, "echo") == 0)
+				cfg->proto = HERD_PROTO_ECHO;
+			else
+				return fail(err, errlen, "bad --proto '%s': want http or echo", val);
+		} else if (strcmp(name, "--grace") == 0) {
+			char *end;
+			errno = 0;
+			double g = strtod(val, &end);
+			if (errno || end == val || *end || !(g >= 0 && g <= 3600))
+				return fail(err, errlen, "bad --grace '%s': want 0..3600 seconds", val);
+			cfg->grace_s = g;
+		}
+	}
+
+	if (cpus_arg) {
+		cfg->ncpus = config_parse_cpulist(cpus_arg, cfg->cpus, HERD_MAX_CPUS);
+		if (cfg->ncpus <= 0)
+			return fail(err, errlen, "bad --cpus '%s': want a list like 0-3,6", cpus_arg);
+	} else {
+		cfg->ncpus = default_cpus(cfg->cpus);
+		if (cfg->ncpus <= 0)
+			return fail(err, errlen, "cannot read the CPU affinity mask");
+	}
+	if (cfg->workers == 0)
+		cfg->workers = cfg->ncpus;
+	return CONFIG_OK;
+}

@@ -1,0 +1,64 @@
+/* Command-line configuration: parsed once in main, then read-only. */
+#ifndef HERD_CONFIG_H
+#define HERD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#define HERD_MAX_CPUS 1024
+#define HERD_MAX_WORKERS 256
+
+enum herd_accept_mode {
+	HERD_ACCEPT_EXCLUSIVE, /* shared fd, EPOLLEXCLUSIVE in every worker's epoll */
+};
+
+enum herd_proto {
+	HERD_PROTO_HTTP,
+	HERD_PROTO_ECHO,
+};
+
+struct herd_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char text[64]; /* as the user wrote it, for messages */
+};
+
+struct herd_config {
+	struct herd_addr listen;
+	bool admin_enabled;
+	struct herd_addr admin;
+	int workers; /* 0 until resolved: one per CPU of cpus[] */
+	int cpus[HERD_MAX_CPUS];
+	int ncpus;
+	enum herd_accept_mode accept;
+	int backlog;
+	enum herd_proto proto;
+	double grace_s;
+};
+
+enum config_result {
+	CONFIG_OK = 0,
+	CONFIG_EXIT_HELP,    /* --help printed: exit 0 */
+	CONFIG_EXIT_VERSION, /* --version printed: exit 0 */
+	CONFIG_ERROR,        /* err holds one line naming the problem: exit 2 */
+};
+
+/* Fills *cfg from argv (defaults first).  Never exits, never prints except
+ * for --help/--version, which go to `out`.  CPUs default to the calling
+ * thread's affinity mask. */
+enum config_result config_parse(struct herd_config *cfg, int argc, char **argv,
+				 FILE *out, char *err, size_t errlen);
+
+/* "0-3,6" -> {0,1,2,3,6}; sorted, duplicates removed.  Returns count, -1 on
+ * syntax error or a CPU >= max. */
+int config_parse_cpulist(const char *s, int *cpus, int max);
+
+/* "HOST:PORT", "[v6]:PORT", ":PORT" (any IPv4).  Numeric hosts and
+ * "localhost" only: a server binds to addresses, not names.  0 on success. */
+int config_parse_addr(const char *s, struct herd_addr *a);
+
+void config_usage(FILE *out);
+
+#endif

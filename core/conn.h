@@ -1,0 +1,70 @@
+/* A client connection as a worker sees it, and the per-worker structures
+ * that hold connections: a pool, and one deadline list per timeout kind.
+ *
+ * Every timeout of a kind has the same length, so appending at the tail keeps
+ * each list sorted by deadline: arming, re-arming and cancelling are O(1)
+ * unlinks and appends, and expiry only looks at list heads. */
+#ifndef HERD_CONN_H
+#define HERD_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "net/proto.h"
+
+enum conn_timer {
+	CONN_T_IDLE,   /* keep-alive, between requests */
+	CONN_T_READ,   /* a request head or body is arriving */
+	CONN_T_WRITE,  /* the client is not taking our output */
+	CONN_T_LINGER, /* error sent, draining input before close */
+	CONN_T_COUNT,
+	CONN_T_NONE = CONN_T_COUNT,
+};
+
+struct conn {
+	int fd;
+	uint8_t timer;      /* enum conn_timer: the list this connection is on */
+	uint8_t registered; /* in the worker's epoll */
+	uint8_t want_out;   /* registered for EPOLLOUT rather than EPOLLIN */
+	uint8_t lingering;
+	uint32_t in_len, in_cap;   /* input kept between reads */
+	uint32_t out_len, out_off; /* output the socket has not taken yet */
+	char *in;                  /* NULL when nothing is kept: idle costs no buffer */
+	char *out;
+	int64_t deadline_ms;
+	struct conn *prev, *next;  /* on the timer list, or the pool's free list */
+	struct proto_state proto;
+};
+
+struct conn_list {
+	struct conn *head, *tail;
+	int64_t timeout_ms;
+};
+
+void conn_list_append(struct conn_list *l, struct conn *c);
+void conn_list_remove(struct conn_list *l, struct conn *c);
+
+/* Free connection structs, allocated in slabs and never returned to the
+ * allocator while the worker runs (no malloc per connection). */
+struct conn_pool {
+	struct conn *free;
+	void **slabs;
+	int nslabs, cap_slabs;
+};
+
+struct conn *conn_pool_get(struct conn_pool *p);
+void conn_pool_put(struct conn_pool *p, struct conn *c);
+void conn_pool_destroy(struct conn_pool *p);
+
+/* Keeps in[0..len) as the connection's pending input (replacing what was
+ * there).  -1 when out of memory. */
+int conn_keep_input(struct conn *c, const char *in, uint32_t len);
+/* Makes room for at least `room` more input bytes after in_len. */
+int conn_reserve_input(struct conn *c, uint32_t room);
+void conn_drop_input(struct conn *c);
+
+/* Keeps data[0..len) as the output still to send. -1 when out of memory. */
+int conn_keep_output(struct conn *c, const char *data, uint32_t len);
+void conn_drop_output(struct conn *c);
+
+#endif

@@ -1,0 +1,266 @@
+/* A connection's life on an epoll worker: read, run the protocol, send, and
+ * decide what to wait for next (more input, the socket draining, or a
+ * timeout).  Level-triggered, one read per readiness, so a busy connection
+ * cannot starve the others and an idle one costs no syscall. */
+#include <errno.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/worker.h"
+
+/* Protocol rounds per event when the output buffer keeps filling up; then
+ * the connection yields to the others and resumes on EPOLLOUT. */
+#define SERVE_ROUNDS 8
+/* Input room guaranteed before reading into a connection's own buffer. */
+#define READ_ROOM 4096
+
+static void set_timer(struct worker *w, struct conn *c, enum conn_timer t)
+{
+	if (c->timer != CONN_T_NONE)
+		conn_list_remove(&w->timers[c->timer], c);
+	c->timer = (uint8_t)t;
+	if (t == CONN_T_NONE)
+		return;
+	c->deadline_ms = w->now_ms + w->timers[t].timeout_ms;
+	conn_list_append(&w->timers[t], c);
+}
+
+static int want(struct worker *w, struct conn *c, bool out)
+{
+	struct epoll_event ev = {.events = out ? EPOLLOUT : EPOLLIN, .data.ptr = c};
+	if (!c->registered) {
+		if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0)
+			return -1;
+		c->registered = 1;
+	} else if (c->want_out != out) {
+		if (epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev) < 0)
+			return -1;
+	}
+	c->want_out = out;
+	return 0;
+}
+
+static void fail(struct worker *w, struct conn *c, enum herd_err_kind kind)
+{
+	CTR_ADD(w->ctr, errors[kind], 1);
+	if (kind == HERD_ERR_NOMEM)
+		herd_log_ratelimited(&w->log_slot, "worker %d: out of memory, dropping a connection",
+				     w->id);
+	conn_close(w, c);
+}
+
+void conn_close(struct worker *w, struct conn *c)
+{
+	set_timer(w, c, CONN_T_NONE);
+	close(c->fd); /* also takes it out of the epoll set */
+	conn_drop_input(c);
+	conn_drop_output(c);
+	w->nconns--;
+	CTR_SUB(w->ctr, conns_active, 1);
+	conn_pool_put(&w->pool, c);
+}
+
+static void start_linger(struct worker *w, struct conn *c)
+{
+	/* Our answer is out; stop reading requests but keep draining the
+	 * client's bytes, so closing does not reset the answer away. */
+	shutdown(c->fd, SHUT_WR);
+	c->lingering = 1;
+	conn_drop_input(c);
+	set_timer(w, c, CONN_T_LINGER);
+	if (want(w, c, false) < 0)
+		conn_close(w, c);
+}
+
+/* Decides what the connection waits for after its output was handed over. */
+static void settle(struct worker *w, struct conn *c)
+{
+	uint8_t f = c->proto.flags;
+	if (c->out_len || (f & PROTO_OUT_FULL)) {
+		if (c->timer != CONN_T_WRITE)
+			set_timer(w, c, CONN_T_WRITE);
+		if (want(w, c, true) < 0)
+			fail(w, c, HERD_ERR_WRITE);
+		return;
+	}
+	if (f & PROTO_LINGER) {
+		start_linger(w, c);
+		return;
+	}
+	bool mid_request = c->in_len || c->proto.body_kind != HTTP_BODY_NONE;
+	if ((f & PROTO_CLOSE) || (w->draining && !mid_request)) {
+		conn_close(w, c);
+		return;
+	}
+	if (mid_request) {
+		/* The head timeout runs from the request's first byte, not from
+		 * the latest one: a trickling client cannot extend it. */
+		if (c->timer != CONN_T_READ)
+			set_timer(w, c, CONN_T_READ);
+	} else {
+		set_timer(w, c, CONN_T_IDLE);
+	}
+	if (want(w, c, false) < 0)
+		fail(w, c, HERD_ERR_READ);
+}
+
+/* Sends the worker's output buffer; what the socket does not take now is
+ * kept by the connection.  false when the connection was closed. */
+static bool send_out(struct worker *w, struct conn *c)
+{
+	if (w->out.len == 0)
+		return true;
+	ssize_t n = send(c->fd, w->out.p, w->out.len, MSG_NOSIGNAL);
+	if (n < 0) {
+		if (errno != EAGAIN) {
+			w->out.len = 0;
+			fail(w, c, HERD_ERR_WRITE);
+			return false;
+		}
+		n = 0;
+	}
+	CTR_ADD(w->ctr, bytes_out, (uint64_t)n);
+	if ((size_t)n < w->out.len &&
+	    conn_keep_output(c, w->out.p + n, (uint32_t)(w->out.len - (size_t)n)) < 0) {
+		w->out.len = 0;
+		fail(w, c, HERD_ERR_NOMEM);
+		return false;
+	}
+	w->out.len = 0;
+	return true;
+}
+
+static void serve(struct worker *w, struct conn *c, const char *data, uint32_t len)
+{
+	for (int round = 0;; round++) {
+		struct proto_env env = {&w->out, &w->clock, w->ctr, w->draining};
+		c->proto.flags &= (uint8_t)~PROTO_OUT_FULL;
+		size_t used = w->feed(&c->proto, data, len, &env);
+		if (conn_keep_input(c, data + used, (uint32_t)(len - used)) < 0) {
+			w->out.len = 0;
+			fail(w, c, HERD_ERR_NOMEM);
+			return;
+		}
+		if (!send_out(w, c))
+			return;
+		if (c->out_len || !(c->proto.flags & PROTO_OUT_FULL) || round + 1 == SERVE_ROUNDS)
+			break;
+		data = c->in;
+		len = c->in_len;
+	}
+	settle(w, c);
+}
+
+static void on_readable(struct worker *w, struct conn *c)
+{
+	char *buf;
+	uint32_t cap;
+
+	if (c->in_len) {
+		if (conn_reserve_input(c, READ_ROOM) < 0) {
+			fail(w, c, HERD_ERR_NOMEM);
+			return;
+		}
+		buf = c->in + c->in_len;
+		cap = c->in_cap - c->in_len;
+	} else {
+		buf = w->rbuf;
+		cap = w->rbuf_cap;
+	}
+	ssize_t n = recv(c->fd, buf, cap, 0);
+	if (n <= 0) {
+		if (n < 0 && errno == EAGAIN) {
+			if (!c->registered)
+				settle(w, c);
+			return;
+		}
+		if (n < 0 && !c->lingering)
+			CTR_ADD(w->ctr, errors[HERD_ERR_READ], 1);
+		conn_close(w, c);
+		return;
+	}
+	CTR_ADD(w->ctr, bytes_in, (uint64_t)n);
+	if (c->lingering)
+		return;
+	if (c->in_len)
+		serve(w, c, c->in, c->in_len + (uint32_t)n);
+	else
+		serve(w, c, w->rbuf, (uint32_t)n);
+}
+
+static void on_writable(struct worker *w, struct conn *c)
+{
+	if (c->out_len) {
+		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno != EAGAIN)
+				fail(w, c, HERD_ERR_WRITE);
+			return;
+		}
+		CTR_ADD(w->ctr, bytes_out, (uint64_t)n);
+		c->out_off += (uint32_t)n;
+		if (c->out_off < c->out_len) {
+			set_timer(w, c, CONN_T_WRITE); /* progress: the send timeout restarts */
+			return;
+		}
+		conn_drop_output(c);
+	}
+	if (c->proto.flags & PROTO_OUT_FULL)
+		serve(w, c, c->in, c->in_len);
+	else
+		settle(w, c);
+}
+
+void conn_on_event(struct worker *w, struct conn *c, uint32_t events)
+{
+	(void)events; /* errors and hang-ups surface from the read or send itself */
+	if (c->want_out)
+		on_writable(w, c);
+	else
+		on_readable(w, c);
+}
+
+void conn_open(struct worker *w, int fd)
+{
+	struct conn *c = conn_pool_get(&w->pool);
+	if (!c) {
+		CTR_ADD(w->ctr, errors[HERD_ERR_NOMEM], 1);
+		herd_log_ratelimited(&w->log_slot, "worker %d: out of memory, refusing a connection",
+				     w->id);
+		close(fd);
+		return;
+	}
+	c->fd = fd;
+	w->nconns++;
+	CTR_ADD(w->ctr, conns_active, 1);
+	set_timer(w, c, CONN_T_READ);
+	if (w->optimistic_read) {
+		on_readable(w, c);
+		return;
+	}
+	if (want(w, c, false) < 0)
+		fail(w, c, HERD_ERR_ACCEPT);
+}
+
+void conn_expire(struct worker *w, struct conn *c)
+{
+	if (c->timer == CONN_T_READ && c->in_len && w->feed == http_feed) {
+		/* A head that never completed gets a 408 (best effort). */
+		struct proto_env env = {&w->out, &w->clock, w->ctr, true};
+		http_timeout_response(&env);
+		(void)send(c->fd, w->out.p, w->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		w->out.len = 0;
+	}
+	conn_close(w, c);
+}
+
+void conn_begin_drain(struct worker *w)
+{
+	/* Idle keep-alive connections have nothing in flight: close them now.
+	 * The others close after their current response (settle()). */
+	struct conn_list *idle = &w->timers[CONN_T_IDLE];
+	while (idle->head)
+		conn_close(w, idle->head);
+}

@@ -1,0 +1,117 @@
+#include "core/counters.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const herd_err_kind_names[HERD_ERR_KINDS] = {
+	[HERD_ERR_ACCEPT] = "accept",
+	[HERD_ERR_READ] = "read",
+	[HERD_ERR_WRITE] = "write",
+	[HERD_ERR_PROTOCOL] = "protocol",
+	[HERD_ERR_NOMEM] = "nomem",
+};
+
+struct worker_counters *counters_alloc(int nworkers)
+{
+	void *p = NULL;
+	size_t size = sizeof(struct worker_counters) * (size_t)nworkers;
+	if (posix_memalign(&p, 128, size) != 0)
+		return NULL;
+	memset(p, 0, size);
+	return p;
+}
+
+void counters_free(struct worker_counters *c)
+{
+	free(c);
+}
+
+struct sink {
+	char *buf;
+	size_t cap, len;
+};
+
+static void put(struct sink *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(struct sink *s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	size_t room = s->len < s->cap ? s->cap - s->len : 0;
+	int n = vsnprintf(room ? s->buf + s->len : NULL, room, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		s->len += (size_t)n;
+}
+
+struct series {
+	const char *name, *type, *help;
+	size_t offset;
+};
+
+#define SERIES(n, t, h, f) {n, t, h, offsetof(struct worker_counters, f)}
+static const struct series per_worker[] = {
+	SERIES("herd_wakeups_total", "counter", "epoll wake-ups that reported the listening socket", wakeups),
+	SERIES("herd_accepted_total", "counter", "connections accepted", accepted),
+	SERIES("herd_lost_races_total", "counter", "wake-ups whose first accept found the queue empty", lost_races),
+	SERIES("herd_requests_total", "counter", "requests answered (echo: reads echoed)", requests),
+	SERIES("herd_bytes_in_total", "counter", "bytes read from clients", bytes_in),
+	SERIES("herd_bytes_out_total", "counter", "bytes written to clients", bytes_out),
+	SERIES("herd_connections_active", "gauge", "connections currently open", conns_active),
+};
+
+static uint64_t field(const struct worker_counters *c, size_t offset)
+{
+	const _Atomic uint64_t *p = (const _Atomic uint64_t *)((const char *)c + offset);
+	return atomic_load_explicit(p, memory_order_relaxed);
+}
+
+size_t counters_render_prometheus(const struct worker_counters *c, int nworkers, char *buf,
+				  size_t cap)
+{
+	struct sink s = {buf, cap, 0};
+	put(&s, "# HELP herd_workers worker threads running\n# TYPE herd_workers gauge\n");
+	put(&s, "herd_workers %d\n", nworkers);
+	for (size_t k = 0; k < sizeof(per_worker) / sizeof(per_worker[0]); k++) {
+		const struct series *sr = &per_worker[k];
+		put(&s, "# HELP %s %s\n# TYPE %s %s\n", sr->name, sr->help, sr->name, sr->type);
+		for (int w = 0; w < nworkers; w++)
+			put(&s, "%s{worker=\"%d\"} %llu\n", sr->name, w,
+			    (unsigned long long)field(&c[w], sr->offset));
+	}
+	put(&s, "# HELP herd_errors_total errors by kind\n# TYPE herd_errors_total counter\n");
+	for (int w = 0; w < nworkers; w++)
+		for (int k = 0; k < HERD_ERR_KINDS; k++)
+			put(&s, "herd_errors_total{worker=\"%d\",kind=\"%s\"} %llu\n", w,
+			    herd_err_kind_names[k], (unsigned long long)CTR_GET(&c[w], errors[k]));
+	if (s.len < cap)
+		buf[s.len] = 0;
+	return s.len;
+}
+
+void counters_dump(const struct worker_counters *c, int nworkers, FILE *out)
+{
+	uint64_t tot[5] = {0};
+	char line[512];
+	for (int w = 0; w < nworkers; w++) {
+		const struct worker_counters *x = &c[w];
+		uint64_t v[5] = {CTR_GET(x, wakeups), CTR_GET(x, accepted), CTR_GET(x, lost_races),
+				 CTR_GET(x, requests), CTR_GET(x, conns_active)};
+		for (int i = 0; i < 5; i++)
+			tot[i] += v[i];
+		snprintf(line, sizeof(line),
+			 "herd: worker %d cpu %d: wakeups=%llu accepted=%llu lost_races=%llu "
+			 "requests=%llu active=%llu\n",
+			 w, atomic_load_explicit(&x->cpu, memory_order_relaxed),
+			 (unsigned long long)v[0], (unsigned long long)v[1],
+			 (unsigned long long)v[2], (unsigned long long)v[3],
+			 (unsigned long long)v[4]);
+		fputs(line, out);
+	}
+	fprintf(out,
+		"herd: total: wakeups=%llu accepted=%llu lost_races=%llu requests=%llu "
+		"active=%llu\n",
+		(unsigned long long)tot[0], (unsigned long long)tot[1], (unsigned long long)tot[2],
+		(unsigned long long)tot[3], (unsigned long long)tot[4]);
+	fflush(out);
+}

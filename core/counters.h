@@ -1,0 +1,61 @@
+/* Per-worker counters.
+ *
+ * Each block is written by exactly one worker and read by the supervisor
+ * (metrics, dumps).  A single writer means no locked read-modify-write is
+ * needed: the worker does a relaxed load + relaxed store, readers do relaxed
+ * loads, and each block sits on its own cache lines so workers never share
+ * one. */
+#ifndef HERD_COUNTERS_H
+#define HERD_COUNTERS_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum herd_err_kind {
+	HERD_ERR_ACCEPT,   /* accept4 failed with something other than EAGAIN */
+	HERD_ERR_READ,     /* read failed (ECONNRESET, ...) */
+	HERD_ERR_WRITE,    /* write failed (EPIPE, ECONNRESET, ...) */
+	HERD_ERR_PROTOCOL, /* request answered with a 4xx/5xx protocol error */
+	HERD_ERR_NOMEM,    /* a connection was dropped for lack of memory */
+	HERD_ERR_KINDS
+};
+
+extern const char *const herd_err_kind_names[HERD_ERR_KINDS];
+
+struct worker_counters {
+	_Atomic uint64_t wakeups;    /* epoll_wait returns that reported the listener */
+	_Atomic uint64_t accepted;
+	_Atomic uint64_t lost_races; /* woken for the listener, first accept4 said EAGAIN */
+	_Atomic uint64_t requests;
+	_Atomic uint64_t bytes_in;
+	_Atomic uint64_t bytes_out;
+	_Atomic uint64_t conns_active;
+	_Atomic uint64_t errors[HERD_ERR_KINDS];
+	_Atomic int cpu;
+} __attribute__((aligned(128)));
+
+#define CTR_ADD(ctr, field, n)                                                               \
+	atomic_store_explicit(&(ctr)->field,                                                 \
+			      atomic_load_explicit(&(ctr)->field, memory_order_relaxed) + (n), \
+			      memory_order_relaxed)
+#define CTR_SUB(ctr, field, n)                                                               \
+	atomic_store_explicit(&(ctr)->field,                                                 \
+			      atomic_load_explicit(&(ctr)->field, memory_order_relaxed) - (n), \
+			      memory_order_relaxed)
+#define CTR_GET(ctr, field) atomic_load_explicit(&(ctr)->field, memory_order_relaxed)
+
+/* One block per worker, cache-line aligned; NULL on failure. */
+struct worker_counters *counters_alloc(int nworkers);
+void counters_free(struct worker_counters *c);
+
+/* Prometheus text exposition of all workers into buf; returns the length it
+ * needs (like snprintf), so a caller can grow the buffer and retry. */
+size_t counters_render_prometheus(const struct worker_counters *c, int nworkers, char *buf,
+				  size_t cap);
+
+/* Human-readable dump, one line per worker plus a total, to `out`. */
+void counters_dump(const struct worker_counters *c, int nworkers, FILE *out);
+
+#endif

@@ -1,0 +1,232 @@
+#include "core/server.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "core/admin.h"
+#include "core/log.h"
+#include "core/worker.h"
+#include "net/listen.h"
+
+struct server {
+	const struct herd_config *cfg;
+	int listen_fd, admin_fd, epfd, sig_fd;
+	struct worker_counters *ctr;
+	struct worker *workers;
+	int nworkers; /* started */
+	struct admin admin;
+	bool admin_on;
+};
+
+static const struct worker_timeouts default_timeouts = {
+	.idle_ms = 60000,
+	.read_ms = 10000,
+	.write_ms = 60000,
+	.linger_ms = 5000,
+};
+
+static int block_signals(struct server *s)
+{
+	sigset_t set;
+	/* A peer that closes early must cost us an EPIPE, never the process. */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGHUP);
+	/* Blocked before any worker exists, so every thread inherits the mask
+	 * and only the signalfd sees them. */
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+		return -1;
+	s->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	return s->sig_fd < 0 ? -1 : 0;
+}
+
+static int open_sockets(struct server *s)
+{
+	const struct herd_config *cfg = s->cfg;
+	char err[256];
+	int somax = listen_somaxconn();
+	if (somax > 0 && cfg->backlog > somax)
+		herd_log("warning: --backlog %d is capped by net.core.somaxconn=%d", cfg->backlog,
+			 somax);
+
+	struct listen_opts lo = {.backlog = cfg->backlog,
+				 .defer_accept = cfg->proto == HERD_PROTO_HTTP};
+	s->listen_fd = listen_open(&cfg->listen, &lo, err, sizeof(err));
+	if (s->listen_fd < 0) {
+		herd_log("%s", err);
+		return -1;
+	}
+	if (cfg->admin_enabled) {
+		struct listen_opts ao = {.backlog = 64, .defer_accept = false};
+		s->admin_fd = listen_open(&cfg->admin, &ao, err, sizeof(err));
+		if (s->admin_fd < 0) {
+			herd_log("admin: %s", err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int start_workers(struct server *s)
+{
+	const struct herd_config *cfg = s->cfg;
+	s->ctr = counters_alloc(cfg->workers);
+	s->workers = calloc((size_t)cfg->workers, sizeof(*s->workers));
+	if (!s->ctr || !s->workers) {
+		herd_log("out of memory starting %d workers", cfg->workers);
+		return -1;
+	}
+	for (int i = 0; i < cfg->workers; i++) {
+		struct worker *w = &s->workers[i];
+		w->id = i;
+		w->cpu = cfg->cpus[i % cfg->ncpus];
+		w->listen_fd = s->listen_fd;
+		w->feed = cfg->proto == HERD_PROTO_HTTP ? http_feed : echo_feed;
+		w->optimistic_read = cfg->proto == HERD_PROTO_HTTP;
+		w->timeouts = default_timeouts;
+		w->ctr = &s->ctr[i];
+		w->epfd = w->wake_fd = -1;
+		if (worker_init(w) < 0) {
+			herd_log("worker %d: cannot set up its event loop: %s", i, strerror(errno));
+			return -1;
+		}
+		int rc = worker_start(w);
+		if (rc) {
+			herd_log("worker %d: cannot start on CPU %d: %s", i, w->cpu, strerror(rc));
+			worker_destroy(w);
+			return -1;
+		}
+		s->nworkers++;
+	}
+	return 0;
+}
+
+static void stop_workers(struct server *s)
+{
+	int64_t deadline = worker_monotonic_ms() + (int64_t)(s->cfg->grace_s * 1000.0);
+	for (int i = 0; i < s->nworkers; i++)
+		worker_request_stop(&s->workers[i], deadline);
+	/* New connections must be refused at once, but the listener may only
+	 * close once no worker can still be accepting from it. */
+	for (int spin = 0; spin < 1000; spin++) {
+		int left = 0;
+		for (int i = 0; i < s->nworkers; i++)
+			left += atomic_load(&s->workers[i].left_race);
+		if (left == s->nworkers)
+			break;
+		usleep(1000);
+	}
+	close(s->listen_fd);
+	s->listen_fd = -1;
+	for (int i = 0; i < s->nworkers; i++) {
+		worker_join(&s->workers[i]);
+		worker_destroy(&s->workers[i]);
+	}
+}
+
+/* Returns false when it is time to shut down. */
+static bool on_signal(struct server *s)
+{
+	struct signalfd_siginfo si;
+	while (read(s->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			herd_log("%s: stopping (grace %.1f s)",
+				 si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT", s->cfg->grace_s);
+			return false;
+		case SIGUSR1:
+			counters_dump(s->ctr, s->nworkers, stderr);
+			break;
+		default:
+			break;
+		}
+	}
+	return true;
+}
+
+static int supervise(struct server *s)
+{
+	struct epoll_event evs[16];
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &s->sig_fd};
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->sig_fd, &ev) < 0)
+		return -1;
+	for (;;) {
+		int n = epoll_wait(s->epfd, evs, 16, 1000);
+		if (n < 0 && errno != EINTR)
+			return -1;
+		for (int i = 0; i < n; i++) {
+			void *tag = evs[i].data.ptr;
+			if (tag == &s->sig_fd) {
+				if (!on_signal(s))
+					return 0;
+			} else if (s->admin_on) {
+				admin_on_event(&s->admin, tag);
+			}
+		}
+		if (s->admin_on)
+			admin_tick(&s->admin, worker_monotonic_ms());
+	}
+}
+
+int server_run(const struct herd_config *cfg)
+{
+	struct server s = {.cfg = cfg, .listen_fd = -1, .admin_fd = -1, .epfd = -1, .sig_fd = -1};
+	int status = 1;
+	char where[96];
+
+	if (block_signals(&s) < 0) {
+		herd_log("cannot set up signal handling: %s", strerror(errno));
+		goto out;
+	}
+	s.epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (s.epfd < 0) {
+		herd_log("epoll_create1: %s", strerror(errno));
+		goto out;
+	}
+	if (open_sockets(&s) < 0 || start_workers(&s) < 0)
+		goto out;
+	if (s.admin_fd >= 0) {
+		if (admin_init(&s.admin, s.admin_fd, s.epfd, s.ctr, cfg->workers) < 0) {
+			herd_log("admin: %s", strerror(errno));
+			goto out;
+		}
+		s.admin_on = true;
+		listen_describe(s.admin_fd, where, sizeof(where));
+		herd_log("admin on %s", where);
+	}
+	listen_describe(s.listen_fd, where, sizeof(where));
+	herd_log("listening on %s (%d workers, accept exclusive, %s)", where, cfg->workers,
+		 cfg->proto == HERD_PROTO_HTTP ? "http" : "echo");
+	if (supervise(&s) < 0)
+		herd_log("supervisor loop failed: %s", strerror(errno));
+	else
+		status = 0;
+out:
+	if (s.nworkers)
+		stop_workers(&s);
+	if (s.ctr && s.nworkers)
+		counters_dump(s.ctr, s.nworkers, stderr);
+	if (s.admin_on)
+		admin_close(&s.admin);
+	if (s.admin_fd >= 0)
+		close(s.admin_fd);
+	if (s.listen_fd >= 0)
+		close(s.listen_fd);
+	if (s.epfd >= 0)
+		close(s.epfd);
+	if (s.sig_fd >= 0)
+		close(s.sig_fd);
+	free(s.workers);
+	counters_free(s.ctr);
+	return status;
+}

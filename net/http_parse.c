@@ -1,0 +1,519 @@
+/* HTTP/1.1 request head parser and chunked-body skipper (RFC 9112).
+ *
+ * The head parser keeps no state between calls: the caller re-invokes it on
+ * the grown buffer.  Every byte is classified exactly when it is scanned, so
+ * a prefix of a valid head can only ever yield HTTP_NEED_MORE, while a byte
+ * that proves the head invalid is reported at once instead of waiting for the
+ * size limit.  Scanning is clamped to HTTP_MAX_HEADER_BYTES, which bounds the
+ * cost of each re-scan and turns "not finished within the limit" into 431. */
+#include "net/http_parse.h"
+
+#include <string.h>
+
+enum {
+	C_TCHAR = 1,  /* token character (RFC 9110 5.6.2) */
+	C_TARGET = 2, /* request-target byte: VCHAR */
+	C_VALUE = 4,  /* field-value byte: VCHAR, SP, HTAB, obs-text */
+};
+
+#define T (C_TCHAR | C_TARGET | C_VALUE)
+#define V (C_TARGET | C_VALUE)
+#define O C_VALUE
+/* clang-format off */
+static const uint8_t cls[256] = {
+	0,0,0,0,0,0,0,0, 0,O,0,0,0,0,0,0,  0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0, /* HTAB */
+	O,T,V,T,T,T,T,T, V,V,T,T,V,T,T,V,  T,T,T,T,T,T,T,T, T,T,V,V,V,V,V,V, /* SP-? */
+	V,T,T,T,T,T,T,T, T,T,T,T,T,T,T,T,  T,T,T,T,T,T,T,T, T,T,T,V,V,V,T,T, /* @-_ */
+	T,T,T,T,T,T,T,T, T,T,T,T,T,T,T,T,  T,T,T,T,T,T,T,T, T,T,T,V,T,V,T,0, /* `-DEL */
+	/* 0x80-0xFF obs-text: allowed in field values only */
+	O,O,O,O,O,O,O,O, O,O,O,O,O,O,O,O,  O,O,O,O,O,O,O,O, O,O,O,O,O,O,O,O,
+	O,O,O,O,O,O,O,O, O,O,O,O,O,O,O,O,  O,O,O,O,O,O,O,O, O,O,O,O,O,O,O,O,
+	O,O,O,O,O,O,O,O, O,O,O,O,O,O,O,O,  O,O,O,O,O,O,O,O, O,O,O,O,O,O,O,O,
+	O,O,O,O,O,O,O,O, O,O,O,O,O,O,O,O,  O,O,O,O,O,O,O,O, O,O,O,O,O,O,O,O,
+};
+/* clang-format on */
+#undef T
+#undef V
+#undef O
+
+#define ERR(status) (-(status))
+#define MAX_TARGET (HTTP_MAX_HEADER_BYTES / 2)
+#define MAX_LEADING_EMPTY_LINES 8
+#define CL_MAX (UINT64_C(1) << 62)
+
+static inline unsigned char lower(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (unsigned char)(c | 0x20) : c;
+}
+
+static bool ieq(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
+			return false;
+	return true;
+}
+
+#define IEQ(s, n, lit) ((n) == sizeof(lit) - 1 && ieq((s), lit, (n)))
+
+static bool is_ows(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* Iterates the elements of a comma-separated list (RFC 9110 5.6.1), each
+ * trimmed of OWS; empty elements are returned too so callers can decide. */
+static bool list_next(const char **pp, const char *end, const char **es, size_t *en)
+{
+	const char *p = *pp;
+	if (!p)
+		return false;
+	const char *c = memchr(p, ',', (size_t)(end - p));
+	const char *e = c ? c : end;
+	*pp = c ? c + 1 : NULL;
+	while (p < e && is_ows(*p))
+		p++;
+	while (e > p && is_ows(e[-1]))
+		e--;
+	*es = p;
+	*en = (size_t)(e - p);
+	return true;
+}
+
+/* Facts gathered from the framing-relevant fields while scanning. */
+struct sem {
+	unsigned hosts;
+	bool conn_close, conn_keep_alive;
+	bool cl_seen;
+	uint64_t cl;
+	bool te_seen, te_last_chunked, te_chunked_not_last, te_other;
+};
+
+static int parse_content_length(struct sem *s, const char *v, size_t n)
+{
+	const char *p = v, *end = v + n, *es;
+	size_t en;
+	while (list_next(&p, end, &es, &en)) {
+		if (en == 0)
+			return ERR(400);
+		uint64_t x = 0;
+		for (size_t i = 0; i < en; i++) {
+			unsigned d = (unsigned)((unsigned char)es[i] - '0');
+			if (d > 9 || x > (CL_MAX - d) / 10)
+				return ERR(400);
+			x = x * 10 + d;
+		}
+		/* RFC 9110 8.6: a list of identical values may be collapsed. */
+		if (s->cl_seen && s->cl != x)
+			return ERR(400);
+		s->cl_seen = true;
+		s->cl = x;
+	}
+	return 0;
+}
+
+static void parse_transfer_encoding(struct sem *s, const char *v, size_t n)
+{
+	const char *p = v, *end = v + n, *es;
+	size_t en;
+	s->te_seen = true;
+	while (list_next(&p, end, &es, &en)) {
+		if (en == 0)
+			continue; /* RFC 9110 5.6.1: empty elements are ignored */
+		if (s->te_last_chunked)
+			s->te_chunked_not_last = true;
+		s->te_last_chunked = IEQ(es, en, "chunked");
+		if (!s->te_last_chunked)
+			s->te_other = true;
+	}
+}
+
+static void parse_connection(struct sem *s, const char *v, size_t n)
+{
+	const char *p = v, *end = v + n, *es;
+	size_t en;
+	while (list_next(&p, end, &es, &en)) {
+		if (IEQ(es, en, "close"))
+			s->conn_close = true;
+		else if (IEQ(es, en, "keep-alive"))
+			s->conn_keep_alive = true;
+	}
+}
+
+/* Dispatch on name length first: most fields need no string compare. */
+static int inspect_field(struct sem *s, struct http_request *req, const struct http_header *h)
+{
+	const char *n = h->name.p, *v = h->value.p;
+	size_t nl = h->name.len, vl = h->value.len;
+	switch (nl) {
+	case 4:
+		if (IEQ(n, nl, "host") && ++s->hosts > 1)
+			return ERR(400);
+		break;
+	case 6:
+		if (IEQ(n, nl, "expect") && IEQ(v, vl, "100-continue"))
+			req->expect_continue = true;
+		break;
+	case 10:
+		if (IEQ(n, nl, "connection"))
+			parse_connection(s, v, vl);
+		break;
+	case 14:
+		if (IEQ(n, nl, "content-length"))
+			return parse_content_length(s, v, vl);
+		break;
+	case 17:
+		if (IEQ(n, nl, "transfer-encoding"))
+			parse_transfer_encoding(s, v, vl);
+		break;
+	}
+	return 0;
+}
+
+static int finish(const struct sem *s, struct http_request *req)
+{
+	bool v11 = req->version_minor == 1;
+	if (v11 && s->hosts == 0)
+		return ERR(400);
+	req->keep_alive = !s->conn_close && (v11 || s->conn_keep_alive);
+	req->body = HTTP_BODY_NONE;
+	req->content_length = 0;
+	if (s->te_seen) {
+		/* TE with CL, or in 1.0 where it was not defined, is how requests
+		 * get smuggled past intermediaries (RFC 9112 6.1). */
+		if (!v11 || s->cl_seen || s->te_chunked_not_last)
+			return ERR(400);
+		if (s->te_other)
+			return ERR(501);
+		if (!s->te_last_chunked)
+			return ERR(400); /* only empty elements */
+		req->body = HTTP_BODY_CHUNKED;
+	} else if (s->cl_seen && s->cl > 0) {
+		req->body = HTTP_BODY_LENGTH;
+		req->content_length = s->cl;
+	}
+	return 0;
+}
+
+static enum http_method method_of(const char *m, size_t n)
+{
+	/* Indexed by enum http_method; GET, the common case, is tried first. */
+	static const char names[HTTP_M_OTHER][8] = {
+		"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE", "CONNECT",
+	};
+	for (int i = 0; n < 8 && i < HTTP_M_OTHER; i++)
+		if (names[i][n] == '\0' && memcmp(names[i], m, n) == 0)
+			return (enum http_method)i;
+	return HTTP_M_OTHER;
+}
+
+/* At a CR or LF ending a line: advances past the terminator.  Returns 1 when
+ * done, 0 when the LF after a CR is not in the buffer yet, -400 for bare CR. */
+static int eol(const char **pp, const char *end)
+{
+	const char *p = *pp;
+	if (*p == '\n') {
+		*pp = p + 1;
+		return 1;
+	}
+	if (p + 1 >= end)
+		return 0;
+	if (p[1] != '\n')
+		return ERR(400);
+	*pp = p + 2;
+	return 1;
+}
+
+/* Parses the request line, leaving *pp after its terminator. */
+static int request_line(const char **pp, const char *end, struct http_request *req)
+{
+	const char *p = *pp, *start;
+	int r;
+
+	start = p;
+	while (p < end && (cls[(unsigned char)*p] & C_TCHAR))
+		p++;
+	if (p == end)
+		return 0;
+	if (*p != ' ' || p == start)
+		return ERR(400);
+	req->method_name.p = start;
+	req->method_name.len = (uint32_t)(p - start);
+	p++;
+
+	start = p;
+	while (p < end && (cls[(unsigned char)*p] & C_TARGET))
+		p++;
+	if (p - start > MAX_TARGET)
+		return ERR(414);
+	if (p == end)
+		return 0;
+	if (*p != ' ' || p == start)
+		return ERR(400);
+	req->target.p = start;
+	req->target.len = (uint32_t)(p - start);
+	p++;
+
+	/* "HTTP/" DIGIT "." DIGIT, checked as far as the bytes reach. */
+	static const char pat[] = "HTTP/0.0";
+	size_t avail = (size_t)(end - p);
+	for (size_t i = 0; i < 8 && i < avail; i++) {
+		unsigned char c = (unsigned char)p[i];
+		bool ok = pat[i] == '0' ? (unsigned)(c - '0') <= 9 : c == (unsigned char)pat[i];
+		if (!ok)
+			return ERR(400);
+	}
+	if (avail <= 8)
+		return 0;
+	if (p[8] != '\r' && p[8] != '\n')
+		return ERR(400);
+	char major = p[5], minor = p[7];
+	p += 8;
+	if ((r = eol(&p, end)) <= 0)
+		return r;
+	if (major != '1' || (minor != '0' && minor != '1'))
+		return ERR(505);
+	req->method = method_of(req->method_name.p, req->method_name.len);
+	req->version_minor = (uint8_t)(minor - '0');
+	*pp = p;
+	return 1;
+}
+
+int http_parse_request(const char *buf, size_t len, struct http_request *req)
+{
+	const char *p = buf;
+	const char *end = buf + (len < HTTP_MAX_HEADER_BYTES ? len : HTTP_MAX_HEADER_BYTES);
+	struct sem s = {0};
+	int r;
+
+	req->nheaders = 0;
+	req->expect_continue = false;
+
+	/* RFC 9112 2.2: tolerate a few empty lines left over from a previous
+	 * request's body, but not an endless stream of them. */
+	for (int n = 0; p < end && (*p == '\r' || *p == '\n'); n++) {
+		if (n == MAX_LEADING_EMPTY_LINES)
+			return ERR(400);
+		if ((r = eol(&p, end)) <= 0)
+			goto short_or_err;
+	}
+
+	if ((r = request_line(&p, end, req)) <= 0)
+		goto short_or_err;
+
+	for (;;) {
+		if (p == end)
+			goto need_more;
+		if (*p == '\r' || *p == '\n') {
+			if ((r = eol(&p, end)) <= 0)
+				goto short_or_err;
+			break;
+		}
+
+		const char *name = p;
+		while (p < end && (cls[(unsigned char)*p] & C_TCHAR))
+			p++;
+		if (p == end)
+			goto need_more;
+		/* Catches obs-fold (leading SP/HTAB), whitespace before ':' and
+		 * an empty name alike. */
+		if (*p != ':' || p == name)
+			return ERR(400);
+		const char *name_end = p++;
+
+		while (p < end && is_ows(*p))
+			p++;
+		const char *val = p;
+		while (end - p >= 4 && (cls[(unsigned char)p[0]] & cls[(unsigned char)p[1]] &
+					cls[(unsigned char)p[2]] & cls[(unsigned char)p[3]] & C_VALUE))
+			p += 4;
+		while (p < end && (cls[(unsigned char)*p] & C_VALUE))
+			p++;
+		if (p == end)
+			goto need_more;
+		if (*p != '\r' && *p != '\n')
+			return ERR(400);
+		const char *val_end = p;
+		while (val_end > val && is_ows(val_end[-1]))
+			val_end--;
+		if ((r = eol(&p, end)) <= 0)
+			goto short_or_err;
+
+		if (req->nheaders == HTTP_MAX_HEADERS)
+			return ERR(431);
+		struct http_header *h = &req->headers[req->nheaders++];
+		h->name.p = name;
+		h->name.len = (uint32_t)(name_end - name);
+		h->value.p = val;
+		h->value.len = (uint32_t)(val_end - val);
+		if ((r = inspect_field(&s, req, h)) < 0)
+			return r;
+	}
+
+	if ((r = finish(&s, req)) < 0)
+		return r;
+	req->header_bytes = (uint32_t)(p - buf);
+	return (int)req->header_bytes;
+
+short_or_err:
+	if (r < 0)
+		return r;
+need_more:
+	/* The scan was clamped at the limit, so a head that did not end within
+	 * it is too large whether or not more bytes were actually present. */
+	return len >= HTTP_MAX_HEADER_BYTES ? ERR(431) : HTTP_NEED_MORE;
+}
+
+const struct http_header *http_find_header(const struct http_request *req, const char *name)
+{
+	size_t n = strlen(name);
+	for (uint32_t i = 0; i < req->nheaders; i++) {
+		const struct http_header *h = &req->headers[i];
+		if (h->name.len == n && ieq(h->name.p, name, n))
+			return h;
+	}
+	return NULL;
+}
+
+/* ---- chunked body ------------------------------------------------------ */
+
+enum {
+	CK_SIZE0,    /* expecting the first hex digit of a chunk-size */
+	CK_SIZE,     /* in chunk-size digits */
+	CK_SIZE_WS,  /* BWS after chunk-size: only ';' may follow */
+	CK_EXT,      /* in chunk-ext, content ignored */
+	CK_DATA,
+	CK_DATA_END, /* chunk-data consumed, expecting its line end */
+	CK_TRL0,     /* at the start of a trailer line or the final empty line */
+	CK_TRL,      /* in a trailer line, content ignored */
+	CK_DONE,
+	CK_ERR,
+	/* Or'ed into a line state: a CR was seen, so only LF may follow.  One
+	 * rule for every line end keeps bare CR out of all of them. */
+	CK_CR = 0x80,
+};
+
+#define CK_MAX_LINE 4096
+#define CK_MAX_TRAILERS 64
+
+void http_chunked_init(struct http_chunked *c)
+{
+	memset(c, 0, sizeof(*c));
+}
+
+static int hexval(unsigned char c)
+{
+	if ((unsigned)(c - '0') <= 9)
+		return c - '0';
+	c |= 0x20;
+	if ((unsigned)(c - 'a') <= 5)
+		return c - 'a' + 10;
+	return -1;
+}
+
+ssize_t http_chunked_skip(struct http_chunked *c, const char *buf, size_t len,
+			  uint64_t max_body, bool *done)
+{
+	size_t i = 0;
+	int status = 400, h;
+
+	*done = false;
+	if (c->state == CK_ERR)
+		return ERR(c->line_bytes); /* the status is parked there */
+	for (; i < len && c->state != CK_DONE; i++) {
+		unsigned char ch = (unsigned char)buf[i];
+		if (c->state == CK_DATA) {
+			/* The only bulk path: data is skipped without looking at it. */
+			size_t n = len - i;
+			if (n > c->remaining)
+				n = (size_t)c->remaining;
+			c->remaining -= n;
+			i += n - 1;
+			if (c->remaining == 0)
+				c->state = CK_DATA_END;
+			continue;
+		}
+		if (c->state & CK_CR) {
+			if (ch != '\n')
+				goto fail;
+			c->state &= (uint8_t)~CK_CR;
+		} else if (ch == '\r') {
+			c->state |= CK_CR;
+			continue;
+		}
+
+		switch (c->state) {
+		case CK_SIZE0:
+			if ((h = hexval(ch)) < 0)
+				goto fail;
+			c->remaining = (uint64_t)h;
+			c->line_bytes = 0;
+			c->state = CK_SIZE;
+			break;
+		case CK_SIZE:
+			if ((h = hexval(ch)) >= 0) {
+				if (c->remaining >> 60)
+					goto fail; /* would overflow 64 bits */
+				c->remaining = c->remaining << 4 | (uint64_t)h;
+			} else if (ch == ';') {
+				c->state = CK_EXT;
+			} else if (ch == ' ' || ch == '\t') {
+				c->state = CK_SIZE_WS;
+			} else if (ch == '\n') {
+				goto size_line_done;
+			} else {
+				goto fail;
+			}
+			break;
+		case CK_SIZE_WS:
+			if (ch == ';')
+				c->state = CK_EXT;
+			else if (ch != ' ' && ch != '\t')
+				goto fail;
+			break;
+		case CK_EXT:
+			if (ch == '\n')
+				goto size_line_done;
+			break;
+		size_line_done:
+			if (c->remaining > max_body - c->total) {
+				status = 413;
+				goto fail;
+			}
+			c->total += c->remaining;
+			c->state = c->remaining ? CK_DATA : CK_TRL0;
+			continue;
+		case CK_DATA_END:
+			if (ch != '\n')
+				goto fail;
+			c->state = CK_SIZE0;
+			continue;
+		case CK_TRL0:
+			if (ch == '\n') {
+				c->state = CK_DONE;
+				continue;
+			}
+			if (++c->ext_or_trailer_guard > CK_MAX_TRAILERS)
+				goto fail;
+			c->line_bytes = 0;
+			c->state = CK_TRL;
+			break;
+		case CK_TRL:
+			if (ch == '\n') {
+				c->state = CK_TRL0;
+				continue;
+			}
+			break;
+		}
+		/* Still inside a size or trailer line. */
+		if (++c->line_bytes > CK_MAX_LINE)
+			goto fail;
+	}
+	*done = c->state == CK_DONE;
+	return (ssize_t)i;
+
+fail:
+	c->state = CK_ERR;
+	c->line_bytes = (uint16_t)status;
+	return ERR(status);
+}

@@ -1,0 +1,149 @@
+#include "net/http_response.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define LIT(s) s, sizeof(s) - 1
+
+static const char plaintext_body[] = "Hello, World!";
+static const char json_body[] = "{\"message\":\"Hello, World!\"}";
+
+const char *http_reason(int status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 200: return "OK";
+	case 301: return "Moved Permanently";
+	case 304: return "Not Modified";
+	case 400: return "Bad Request";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 503: return "Service Unavailable";
+	case 505: return "HTTP Version Not Supported";
+	default: return "Unknown";
+	}
+}
+
+static size_t put_u64(char *dst, uint64_t v)
+{
+	char tmp[24];
+	size_t n = 0;
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (size_t i = 0; i < n; i++)
+		dst[i] = tmp[n - 1 - i];
+	return n;
+}
+
+void http_response(struct outbuf *out, const struct http_clock *clk, int status,
+		   const char *ctype, const char *body, size_t body_len, unsigned flags)
+{
+	char *p = out->p + out->len;
+	char *start = p;
+	const char *reason = http_reason(status);
+	size_t rlen = strlen(reason);
+
+	memcpy(p, "HTTP/1.1 ", 9);
+	p += 9;
+	p += put_u64(p, (uint64_t)status);
+	*p++ = ' ';
+	memcpy(p, reason, rlen);
+	p += rlen;
+	memcpy(p, LIT("\r\nServer: herd\r\n"));
+	p += sizeof("\r\nServer: herd\r\n") - 1;
+	memcpy(p, clk->date, clk->date_len);
+	p += clk->date_len;
+	if (ctype) {
+		size_t clen = strlen(ctype);
+		memcpy(p, LIT("Content-Type: "));
+		p += sizeof("Content-Type: ") - 1;
+		memcpy(p, ctype, clen);
+		p += clen;
+		*p++ = '\r';
+		*p++ = '\n';
+	}
+	memcpy(p, LIT("Content-Length: "));
+	p += sizeof("Content-Length: ") - 1;
+	p += put_u64(p, body_len);
+	*p++ = '\r';
+	*p++ = '\n';
+	if (flags & HTTP_RESP_CLOSE) {
+		memcpy(p, LIT("Connection: close\r\n"));
+		p += sizeof("Connection: close\r\n") - 1;
+	} else if (flags & HTTP_RESP_KEEPALIVE) {
+		memcpy(p, LIT("Connection: keep-alive\r\n"));
+		p += sizeof("Connection: keep-alive\r\n") - 1;
+	}
+	if (flags & HTTP_RESP_ALLOW_GET) {
+		memcpy(p, LIT("Allow: GET, HEAD\r\n"));
+		p += sizeof("Allow: GET, HEAD\r\n") - 1;
+	}
+	*p++ = '\r';
+	*p++ = '\n';
+	if (!(flags & HTTP_RESP_HEAD) && body_len) {
+		memcpy(p, body, body_len);
+		p += body_len;
+	}
+	out->len += (size_t)(p - start);
+}
+
+static const struct {
+	const char *ctype, *body;
+	size_t len;
+} builtin[HTTP_CANNED_COUNT] = {
+	[HTTP_CANNED_PLAINTEXT] = {"text/plain", plaintext_body, sizeof(plaintext_body) - 1},
+	[HTTP_CANNED_JSON] = {"application/json", json_body, sizeof(json_body) - 1},
+};
+
+void http_response_builtin(struct outbuf *out, const struct http_clock *clk,
+			   enum http_canned which, unsigned flags)
+{
+	if (flags == 0)
+		outbuf_put(out, clk->canned[which], clk->canned_len[which]);
+	else
+		http_response(out, clk, 200, builtin[which].ctype, builtin[which].body,
+			      builtin[which].len, flags);
+}
+
+void http_response_error(struct outbuf *out, const struct http_clock *clk, int status)
+{
+	char body[64];
+	int n = snprintf(body, sizeof(body), "%d %s\n", status, http_reason(status));
+	http_response(out, clk, status, "text/plain", body, (size_t)n, HTTP_RESP_CLOSE);
+}
+
+static void build_canned(struct http_clock *c, enum http_canned which)
+{
+	struct outbuf o = {c->canned[which], 0, sizeof(c->canned[which])};
+	http_response(&o, c, 200, builtin[which].ctype, builtin[which].body, builtin[which].len, 0);
+	c->canned_len[which] = (uint16_t)o.len;
+}
+
+void http_clock_tick(struct http_clock *c, int64_t now_sec)
+{
+	static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+	static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	struct tm tm;
+	time_t t = (time_t)now_sec;
+
+	if (c->sec == now_sec && c->date_len)
+		return;
+	c->sec = now_sec;
+	gmtime_r(&t, &tm);
+	c->date_len = (uint8_t)snprintf(c->date, sizeof(c->date),
+					"Date: %s, %02d %s %04d %02d:%02d:%02d GMT\r\n",
+					days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
+					tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	for (int w = 0; w < HTTP_CANNED_COUNT; w++)
+		build_canned(c, (enum http_canned)w);
+}

@@ -1,0 +1,85 @@
+#include "net/listen.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+int listen_open(const struct herd_addr *addr, const struct listen_opts *opts, char *err,
+		size_t errlen)
+{
+	int one = 1;
+	int fd = socket(addr->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot create a socket for %s: %s", addr->text,
+			 strerror(errno));
+		return -1;
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+		goto fail_opt;
+	if (opts->defer_accept) {
+		/* Seconds a silent connection may wait before it is queued anyway. */
+		int secs = 10;
+		if (setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof(secs)) < 0)
+			goto fail_opt;
+	}
+	if (bind(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0) {
+		int e = errno;
+		if (e == EADDRINUSE)
+			snprintf(err, errlen, "cannot listen on %s: address already in use",
+				 addr->text);
+		else if (e == EACCES)
+			snprintf(err, errlen, "cannot listen on %s: permission denied", addr->text);
+		else
+			snprintf(err, errlen, "cannot bind %s: %s", addr->text, strerror(e));
+		close(fd);
+		return -1;
+	}
+	if (listen(fd, opts->backlog) < 0) {
+		snprintf(err, errlen, "cannot listen on %s: %s", addr->text, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+
+fail_opt:
+	snprintf(err, errlen, "cannot set socket options on %s: %s", addr->text, strerror(errno));
+	close(fd);
+	return -1;
+}
+
+void listen_describe(int fd, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[INET6_ADDRSTRLEN] = "?";
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
+		snprintf(buf, len, "?");
+		return;
+	}
+	if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&ss;
+		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+		snprintf(buf, len, "[%s]:%u", host, ntohs(s6->sin6_port));
+	} else {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)&ss;
+		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+		snprintf(buf, len, "%s:%u", host, ntohs(s4->sin_port));
+	}
+}
+
+int listen_somaxconn(void)
+{
+	FILE *f = fopen("/proc/sys/net/core/somaxconn", "r");
+	int v = -1;
+	if (!f)
+		return -1;
+	if (fscanf(f, "%d", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}

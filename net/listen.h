@@ -1,0 +1,31 @@
+/* Listening sockets. */
+#ifndef HERD_LISTEN_H
+#define HERD_LISTEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/config.h"
+
+struct listen_opts {
+	int backlog;
+	/* Let the kernel queue a connection for accept only once its first
+	 * bytes arrived, so the read right after accept finds the request
+	 * (saves one wake-up per connection).  Only for protocols where the
+	 * client speaks first. */
+	bool defer_accept;
+};
+
+/* socket+bind+listen, non-blocking and close-on-exec.  Returns the fd, or
+ * -1 with a one-line reason in err. */
+int listen_open(const struct herd_addr *addr, const struct listen_opts *opts, char *err,
+		size_t errlen);
+
+/* "127.0.0.1:PORT" / "[::1]:PORT" of the bound socket (ephemeral port
+ * resolved). */
+void listen_describe(int fd, char *buf, size_t len);
+
+/* net.core.somaxconn, or -1 when unreadable. */
+int listen_somaxconn(void);
+
+#endif

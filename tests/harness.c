@@ -1,0 +1,649 @@
+#include "harness.h"
+
+#include <netdb.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_SERVERS 8
+
+static struct herd *servers[MAX_SERVERS];
+static int nservers;
+static bool test_passed;
+
+static void herd_dump_stderr(const struct herd *h, const char *why);
+
+long long h_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void h_sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static const char *herd_bin(void)
+{
+	const char *b = getenv("HERD_BIN");
+	cr_assert(b && *b, "HERD_BIN is not set (run through meson test)");
+	return b;
+}
+
+/* Whole content of a (temp) file through a descriptor, NUL-terminated. */
+static char *slurp(int fd)
+{
+	size_t cap = 4096, len = 0;
+	char *s = malloc(cap);
+	ssize_t n;
+	while ((n = pread(fd, s + len, cap - len - 1, (off_t)len)) > 0) {
+		len += (size_t)n;
+		if (cap - len < 2048)
+			s = realloc(s, cap *= 2);
+	}
+	s[len] = 0;
+	return s;
+}
+
+/* Child side of fork: own process group, killed if the test process dies
+ * (e.g. a Criterion timeout SIGKILLs it), default signal dispositions so the
+ * server's own SIGPIPE handling is what gets tested. */
+static void exec_child(const char *const *argv, int out_fd, int err_fd, pid_t parent)
+{
+	setpgid(0, 0);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(127);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (int s = 1; s < 32; s++)
+		if (s != SIGKILL && s != SIGSTOP)
+			signal(s, SIG_DFL);
+	int devnull = open("/dev/null", O_RDONLY);
+	dup2(devnull, 0);
+	dup2(out_fd, 1);
+	dup2(err_fd, 2);
+	for (int fd = 3; fd < 1024; fd++)
+		close(fd);
+	execv(argv[0], (char *const *)argv);
+	dprintf(2, "exec %s: %s\n", argv[0], strerror(errno));
+	_exit(127);
+}
+
+/* An anonymous temp file: returns the child's write end, *rfd the read
+ * end.  Unlinked at once so a killed test never leaves files behind. */
+static int make_tmp(int *rfd)
+{
+	char path[] = "/tmp/herd-it-XXXXXX";
+	int fd = mkstemp(path);
+	cr_assert(fd >= 0, "mkstemp: %s", strerror(errno));
+	*rfd = open(path, O_RDONLY | O_CLOEXEC);
+	unlink(path);
+	cr_assert(*rfd >= 0);
+	return fd;
+}
+
+/* Port of the first "TAG HOST:PORT" whose line is complete: -1 if there is
+ * none yet, -2 if it is malformed; *at gets its offset in text. */
+static int find_port(const char *text, const char *tag, long *at)
+{
+	const char *p = strstr(text, tag);
+	if (!p)
+		return -1;
+	const char *q = p + strlen(tag), *end = q + strcspn(q, " \n");
+	if (!*end)
+		return -1;
+	const char *colon = memrchr(q, ':', (size_t)(end - q));
+	char *stop = NULL;
+	long port = colon ? strtol(colon + 1, &stop, 10) : 0;
+	if (!colon || stop != end || port <= 0 || port > 65535)
+		return -2;
+	*at = p - text;
+	return (int)port;
+}
+
+static pid_t spawn(const char *const *argv, int out_fd, int err_fd)
+{
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	cr_assert(pid >= 0, "fork: %s", strerror(errno));
+	if (pid == 0)
+		exec_child(argv, out_fd, err_fd, parent);
+	close(out_fd);
+	if (err_fd != out_fd)
+		close(err_fd);
+	return pid;
+}
+
+static void kill_reap(struct herd *h)
+{
+	if (h->reaped)
+		return;
+	kill(-h->pid, SIGKILL); /* its process group, in case it forked */
+	kill(h->pid, SIGKILL);
+	waitpid(h->pid, &h->status, 0);
+	h->reaped = true;
+}
+
+void herd_start_accept(struct herd *h, const char *accept, const char *const *args)
+{
+	const char *argv[64];
+	int n = 0;
+	bool has_listen = false, has_admin = false;
+	argv[n++] = herd_bin();
+	for (const char *const *a = args; *a; a++) {
+		if (!strncmp(*a, "--listen", 8))
+			has_listen = true;
+		if (!strncmp(*a, "--admin", 7))
+			has_admin = true;
+		cr_assert(n < 56);
+		argv[n++] = *a;
+	}
+	if (!has_listen) {
+		argv[n++] = "--listen";
+		argv[n++] = "127.0.0.1:0";
+	}
+	if (!accept)
+		accept = getenv("HERD_ACCEPT");
+	if (accept && *accept) {
+		argv[n++] = "--accept";
+		argv[n++] = accept;
+	}
+	argv[n] = NULL;
+
+	memset(h, 0, sizeof(*h));
+	int fd = make_tmp(&h->errfd);
+	cr_assert(nservers < MAX_SERVERS);
+	h->pid = spawn(argv, fd, fd);
+	servers[nservers++] = h;
+
+	/* Bounded poll of the stderr file for the readiness line(s). */
+	long long deadline = h_now_ms() + 5000;
+	for (;;) {
+		char *text = herd_stderr(h);
+		long lat = 0, aat = 0;
+		int lport = find_port(text, "listening on ", &lat);
+		int aport = has_admin ? find_port(text, "admin on ", &aat) : 0;
+		free(text);
+		if (lport == -2 || aport == -2) {
+			herd_dump_stderr(h, "unparseable readiness line");
+			cr_assert_fail("herd printed a readiness line without a valid port");
+		}
+		if (lport > 0 && (!has_admin || aport > 0)) {
+			h->port = lport;
+			h->admin_port = aport;
+			h->admin_before_listen = has_admin && aat < lat;
+			return;
+		}
+		if (!herd_alive(h)) {
+			herd_dump_stderr(h, "server exited during startup");
+			cr_assert_fail("herd exited before ready (status 0x%x)", h->status);
+		}
+		if (h_now_ms() > deadline) {
+			herd_dump_stderr(h, "startup timeout");
+			cr_assert_fail("herd did not print 'listening on'%s within 5 s",
+				       has_admin ? " and 'admin on'" : "");
+		}
+		h_sleep_ms(10);
+	}
+}
+
+bool herd_alive(struct herd *h)
+{
+	if (h->reaped)
+		return false;
+	int st;
+	pid_t r = waitpid(h->pid, &st, WNOHANG);
+	if (r == h->pid) {
+		h->reaped = true;
+		h->status = st;
+		return false;
+	}
+	return true;
+}
+
+bool herd_wait_exit(struct herd *h, int timeout_ms)
+{
+	long long deadline = h_now_ms() + timeout_ms;
+	while (herd_alive(h)) {
+		if (h_now_ms() > deadline)
+			return false;
+		h_sleep_ms(5);
+	}
+	return true;
+}
+
+void herd_signal(struct herd *h, int sig)
+{
+	if (!h->reaped)
+		kill(h->pid, sig);
+}
+
+char *herd_stderr(const struct herd *h)
+{
+	return slurp(h->errfd);
+}
+
+static void herd_dump_stderr(const struct herd *h, const char *why)
+{
+	char *t = herd_stderr(h);
+	fprintf(stderr, "---- herd pid %d stderr (%s) ----\n%s%s---- end ----\n",
+		(int)h->pid, why, t, (*t && t[strlen(t) - 1] != '\n') ? "\n" : "");
+	free(t);
+}
+
+/* Reports that sanitizer builds of the server print without necessarily
+ * exiting. */
+static const char *const sanitizer_marks[] = {
+	"WARNING: ThreadSanitizer", "ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+	"runtime error:",
+};
+
+static const char *sanitizer_report(const struct herd *h)
+{
+	char *text = herd_stderr(h);
+	const char *mark = NULL;
+	for (size_t m = 0; m < sizeof(sanitizer_marks) / sizeof(*sanitizer_marks); m++)
+		if (strstr(text, sanitizer_marks[m]))
+			mark = sanitizer_marks[m];
+	free(text);
+	return mark;
+}
+
+/* Runs at the end of a test body, where an assertion still fails the test
+ * (Criterion only logs assertions made in .fini). */
+void harness_passed(void)
+{
+	for (int i = 0; i < nservers; i++) {
+		const char *mark = sanitizer_report(servers[i]);
+		cr_assert(!mark, "herd pid %d printed a sanitizer report (%s)", (int)servers[i]->pid,
+			  mark);
+	}
+	test_passed = true;
+}
+
+void herd_release(struct herd *h)
+{
+	const char *mark = sanitizer_report(h);
+	if (mark)
+		herd_dump_stderr(h, mark);
+	cr_assert(!mark, "herd pid %d printed a sanitizer report (%s)", (int)h->pid, mark);
+	kill_reap(h);
+	close(h->errfd);
+	for (int i = 0; i < nservers; i++)
+		if (servers[i] == h)
+			servers[i] = servers[--nservers];
+}
+
+void harness_fini(void)
+{
+	for (int i = 0; i < nservers; i++) {
+		struct herd *h = servers[i];
+		kill_reap(h);
+		if (!test_passed)
+			herd_dump_stderr(h, "test failed");
+		close(h->errfd);
+	}
+	nservers = 0;
+}
+
+int herd_run(const char *const *args, int timeout_ms, char **out, char **err)
+{
+	const char *argv[64];
+	int n = 0;
+	argv[n++] = herd_bin();
+	for (const char *const *a = args; *a && n < 63; a++)
+		argv[n++] = *a;
+	argv[n] = NULL;
+	int orfd, erfd;
+	int ofd = make_tmp(&orfd), efd = make_tmp(&erfd);
+	struct herd h = {.pid = spawn(argv, ofd, efd)};
+	int rc = herd_wait_exit(&h, timeout_ms) ? h.status : -1;
+	kill_reap(&h);
+	*out = slurp(orfd);
+	*err = slurp(erfd);
+	close(orfd);
+	close(erfd);
+	return rc;
+}
+
+/* ---- sockets ---- */
+
+int h_connect_host(const char *host, int port, int rcvbuf)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
+	struct addrinfo *ai;
+	char service[16];
+	snprintf(service, sizeof(service), "%d", port);
+	if (getaddrinfo(host, service, &hints, &ai) != 0)
+		return -1;
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && rcvbuf > 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	int rc = fd < 0 ? -1 : connect(fd, ai->ai_addr, ai->ai_addrlen);
+	freeaddrinfo(ai);
+	if (fd < 0)
+		return -1;
+	if (rc != 0) {
+		struct pollfd p = {fd, POLLOUT, 0};
+		int e = 0;
+		socklen_t el = sizeof(e);
+		if (errno != EINPROGRESS || poll(&p, 1, H_TIMEOUT_MS) != 1 ||
+		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) != 0 || e != 0) {
+			close(fd);
+			return -1;
+		}
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+}
+
+int h_connect(int port)
+{
+	return h_connect_host("127.0.0.1", port, 0);
+}
+
+int h_send(int fd, const void *buf, size_t n, int timeout_ms)
+{
+	const char *p = buf;
+	while (n > 0) {
+		struct pollfd pf = {fd, POLLOUT, 0};
+		int pr = poll(&pf, 1, timeout_ms);
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr != 1)
+			return -1;
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int h_send_str(int fd, const char *s)
+{
+	return h_send(fd, s, strlen(s), H_TIMEOUT_MS);
+}
+
+void h_close_rst(int fd)
+{
+	struct linger l = {1, 0};
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	close(fd);
+}
+
+/* ---- HTTP client ---- */
+
+void h_conn_init(struct h_conn *c, int fd)
+{
+	memset(c, 0, sizeof(*c));
+	c->fd = fd;
+	c->cap = 65536;
+	c->buf = malloc(c->cap);
+}
+
+void h_conn_close(struct h_conn *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	free(c->buf);
+	c->buf = NULL;
+}
+
+/* One bounded read into the buffer: 1 got bytes, 0 EOF/error, -1 timeout. */
+static int fill(struct h_conn *c, long long deadline)
+{
+	if (c->eof || c->error)
+		return 0;
+	if (c->cap - c->len < 16384)
+		c->buf = realloc(c->buf, c->cap *= 2);
+	for (;;) {
+		int left = (int)(deadline - h_now_ms());
+		struct pollfd p = {c->fd, POLLIN, 0};
+		int pr = poll(&p, 1, left > 0 ? left : 0);
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr != 1)
+			return -1;
+		ssize_t r = recv(c->fd, c->buf + c->len, c->cap - c->len, MSG_DONTWAIT);
+		if (r > 0) {
+			c->len += (size_t)r;
+			return 1;
+		}
+		if (r == 0) {
+			c->eof = true;
+			return 0;
+		}
+		if (errno == EAGAIN || errno == EINTR)
+			continue;
+		c->error = errno;
+		return 0;
+	}
+}
+
+static void consume(struct h_conn *c, size_t n)
+{
+	memmove(c->buf, c->buf + n, c->len - n);
+	c->len -= n;
+}
+
+static int parse_head(struct h_resp *r, const char *p, size_t n)
+{
+	if (n >= sizeof(r->head))
+		return H_BAD;
+	memcpy(r->head, p, n);
+	r->head[n] = 0;
+	char *save, *line = strtok_r(r->head, "\r\n", &save);
+	int minor;
+	if (!line || sscanf(line, "HTTP/1.%d %3d", &minor, &r->status) != 2 ||
+	    r->status < 100 || r->status > 599 || line[12] != ' ')
+		return H_BAD;
+	snprintf(r->version, sizeof(r->version), "%.8s", line);
+	while ((line = strtok_r(NULL, "\r\n", &save))) {
+		char *colon = strchr(line, ':');
+		if (!colon || r->nheaders == H_MAX_HEADERS)
+			return H_BAD;
+		*colon = 0;
+		char *v = colon + 1;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		for (char *e = v + strlen(v); e > v && (e[-1] == ' ' || e[-1] == '\t');)
+			*--e = 0;
+		r->names[r->nheaders] = line;
+		r->values[r->nheaders++] = v;
+	}
+	const char *cl = h_header(r, "Content-Length");
+	if (cl) {
+		char *end;
+		errno = 0;
+		unsigned long long v = strtoull(cl, &end, 10);
+		if (errno || *end || end == cl || v > (1ull << 30))
+			return H_BAD;
+		r->has_length = true;
+		r->content_length = (size_t)v;
+	}
+	return H_OK;
+}
+
+int h_read_response(struct h_conn *c, struct h_resp *r, bool head_request, int timeout_ms)
+{
+	long long deadline = h_now_ms() + timeout_ms;
+	memset(r, 0, offsetof(struct h_resp, head)); /* head[] is large: skip it */
+	r->has_length = false;
+	r->body = NULL;
+	r->body_len = r->content_length = 0;
+	char *end;
+	int f;
+	while (!(c->len >= 4 && (end = memmem(c->buf, c->len, "\r\n\r\n", 4)))) {
+		if ((f = fill(c, deadline)) <= 0)
+			return f < 0 ? H_TIMEOUT : c->len ? H_PARTIAL : H_EOF;
+	}
+	size_t hlen = (size_t)(end - c->buf) + 4;
+	int rc = parse_head(r, c->buf, hlen - 2);
+	if (rc != H_OK)
+		return rc;
+	consume(c, hlen);
+
+	bool bodyless = head_request || r->status < 200 || r->status == 204 || r->status == 304;
+	if (bodyless) {
+		r->body = calloc(1, 1);
+		return H_OK;
+	}
+	if (r->has_length) {
+		while (c->len < r->content_length)
+			if ((f = fill(c, deadline)) <= 0)
+				return f < 0 ? H_TIMEOUT : H_PARTIAL;
+		r->body_len = r->content_length;
+	} else { /* close-delimited */
+		while ((f = fill(c, deadline)) > 0)
+			;
+		if (f < 0)
+			return H_TIMEOUT;
+		r->body_len = c->len;
+	}
+	r->body = malloc(r->body_len + 1);
+	memcpy(r->body, c->buf, r->body_len);
+	r->body[r->body_len] = 0;
+	consume(c, r->body_len);
+	return H_OK;
+}
+
+int h_conn_wait_eof(struct h_conn *c, int timeout_ms)
+{
+	if (c->len)
+		return -1;
+	long long deadline = h_now_ms() + timeout_ms;
+	int f = fill(c, deadline);
+	return f == 0 ? 1 : f < 0 ? 0 : -1;
+}
+
+void h_resp_free(struct h_resp *r)
+{
+	free(r->body);
+	r->body = NULL;
+}
+
+const char *h_header(const struct h_resp *r, const char *name)
+{
+	for (int i = 0; i < r->nheaders; i++)
+		if (!strcasecmp(r->names[i], name))
+			return r->values[i];
+	return NULL;
+}
+
+const char *h_result_str(int rc)
+{
+	static const char *const text[] = {"ok", "EOF before a response", "timeout",
+					   "connection closed mid-response", "malformed response"};
+	return rc <= 0 && rc >= H_BAD ? text[-rc] : "?";
+}
+
+int h_exchange(int port, const char *request, struct h_resp *r)
+{
+	int fd = h_connect(port);
+	if (fd < 0)
+		return H_EOF;
+	struct h_conn c;
+	h_conn_init(&c, fd);
+	int rc = h_send_str(fd, request) == 0 ? H_OK : H_EOF;
+	if (rc == H_OK)
+		rc = h_read_response(&c, r, !strncmp(request, "HEAD ", 5), H_TIMEOUT_MS);
+	h_conn_close(&c);
+	return rc;
+}
+
+void h_assert_get(int port, const char *path, const char *body)
+{
+	char req[256];
+	struct h_resp r;
+	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", path);
+	int rc = h_exchange(port, req, &r);
+	cr_assert_eq(rc, H_OK, "GET %s: %s", path, h_result_str(rc));
+	cr_assert_eq(r.status, 200, "GET %s: status %d", path, r.status);
+	cr_assert_str_eq(r.body, body, "GET %s: body", path);
+	h_resp_free(&r);
+}
+
+/* ---- admin ---- */
+
+char *h_metrics(int admin_port)
+{
+	struct h_resp r;
+	int rc = h_exchange(admin_port, "GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n", &r);
+	if (rc != H_OK || r.status != 200) {
+		h_resp_free(&r);
+		return NULL;
+	}
+	return r.body;
+}
+
+/* Sums the samples "name[{labels}] value" of name (only those labelled
+ * worker="W" when worker >= 0); returns how many there were. */
+static int scan_metric(const char *text, const char *name, int worker, long long *out)
+{
+	size_t nl = strlen(name);
+	int found = 0;
+	*out = 0;
+	for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+		if (*l == '#' || strncmp(l, name, nl) || (l[nl] != '{' && l[nl] != ' '))
+			continue;
+		const char *v = l + nl;
+		if (*v == '{') {
+			const char *close = strchr(v, '}');
+			if (!close)
+				continue;
+			if (worker >= 0) {
+				char want[32];
+				snprintf(want, sizeof(want), "worker=\"%d\"", worker);
+				const char *w = strstr(v, want);
+				if (!w || w > close)
+					continue;
+			}
+			v = close + 1;
+		} else if (worker >= 0) {
+			continue;
+		}
+		char *end;
+		double d = strtod(v, &end);
+		if (end == v)
+			continue;
+		*out += (long long)d;
+		found++;
+	}
+	return found;
+}
+
+int h_metric_sum(const char *text, const char *name, long long *sum)
+{
+	return scan_metric(text, name, -1, sum);
+}
+
+long long h_metric_worker(const char *text, const char *name, int worker)
+{
+	long long v;
+	return scan_metric(text, name, worker, &v) ? v : -1;
+}

@@ -1,0 +1,149 @@
+/* Integration-test harness: runs the real herd binary ($HERD_BIN) as a child
+ * and talks to it over loopback sockets only.  Every socket wait is bounded
+ * (poll with a timeout) so a server bug shows up as a failed assertion, not
+ * a hung test. */
+#ifndef HERD_TEST_HARNESS_H
+#define HERD_TEST_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <criterion/criterion.h>
+
+#define H_TIMEOUT_MS 5000 /* default bound for one socket wait */
+
+/* A running server.  Servers started through herd_start() are also kept in a
+ * per-process registry so harness_fini() can SIGKILL whatever a failing test
+ * left behind. */
+struct herd {
+	pid_t pid;
+	int port;       /* bound port parsed from "listening on ...:PORT" */
+	int admin_port; /* from "admin on ...:PORT", 0 without --admin */
+	bool admin_before_listen; /* contract: the admin line comes first */
+	int errfd; /* read end of the child's stderr (and stdout), a temp file */
+	bool reaped;
+	int status; /* waitpid status once reaped */
+};
+
+/* Runs $HERD_BIN with args (NULL-terminated) and waits for it to be ready.
+ * Adds "--listen 127.0.0.1:0" unless args contain a --listen.  accept: NULL
+ * means the default ($HERD_ACCEPT if set and non-empty, otherwise no --accept
+ * flag), "" means never pass --accept, anything else is passed as
+ * "--accept VALUE".  Asserts (and dumps the child's stderr) on failure. */
+void herd_start_accept(struct herd *h, const char *accept, const char *const *args);
+#define herd_start(h, ...) \
+	herd_start_accept((h), NULL, (const char *const[]){__VA_ARGS__ __VA_OPT__(,) NULL})
+
+/* Non-blocking: true while the child has not exited (reaps it if it has). */
+bool herd_alive(struct herd *h);
+/* Waits up to timeout_ms for the child to exit.  Returns true if it did;
+ * h->status then holds the waitpid status. */
+bool herd_wait_exit(struct herd *h, int timeout_ms);
+void herd_signal(struct herd *h, int sig);
+/* Kills (if needed) and forgets a server before the test ends, e.g. to
+ * start many in a loop; fails the test on a sanitizer report. */
+void herd_release(struct herd *h);
+/* The child's stderr so far, malloc'd and NUL-terminated. */
+char *herd_stderr(const struct herd *h);
+
+/* Runs $HERD_BIN to completion (for CLI checks).  Returns the waitpid status,
+ * or -1 if it did not exit within timeout_ms (it is then killed).  *out and
+ * *err receive malloc'd stdout/stderr text. */
+int herd_run(const char *const *args, int timeout_ms, char **out, char **err);
+
+/* Test wrapper: a test declared with HTEST() ends with harness_passed(),
+ * which fails the test if a server printed a sanitizer report, and marks it
+ * passed; harness_fini() (the suites' .fini) kills the servers and prints
+ * their stderr only for tests that failed (an assertion longjmps past the
+ * mark).  A test that skips calls harness_passed() first. */
+void harness_passed(void);
+void harness_fini(void);
+#define HTEST(suite, name, ...)                                    \
+	static void hbody_##suite##_##name(void);                   \
+	Test(suite, name, ##__VA_ARGS__)                           \
+	{                                                          \
+		hbody_##suite##_##name();                           \
+		harness_passed();                                  \
+	}                                                          \
+	static void hbody_##suite##_##name(void)
+
+/* ---- sockets (never assert: usable from client threads) ---- */
+
+/* Connects to host:port ("127.0.0.1" or "::1"), bounded by H_TIMEOUT_MS.
+ * rcvbuf > 0 sets SO_RCVBUF before connecting (to provoke backpressure).
+ * Returns a blocking fd with TCP_NODELAY set, or -1. */
+int h_connect_host(const char *host, int port, int rcvbuf);
+int h_connect(int port); /* 127.0.0.1 */
+/* Sends all n bytes; 0 on success, -1 on error/timeout. Never SIGPIPEs. */
+int h_send(int fd, const void *buf, size_t n, int timeout_ms);
+int h_send_str(int fd, const char *s);
+/* Sets SO_LINGER {1,0} and closes: the peer gets an RST. */
+void h_close_rst(int fd);
+
+/* ---- HTTP client ---- */
+
+#define H_MAX_HEADERS 64
+
+struct h_conn {
+	int fd;
+	char *buf; /* bytes read but not consumed yet (pipelined responses) */
+	size_t len, cap;
+	bool eof;   /* peer closed (FIN) */
+	int error;  /* errno of a failed read, e.g. ECONNRESET */
+};
+
+struct h_resp {
+	int status;
+	char version[16];
+	int nheaders;
+	char *names[H_MAX_HEADERS];
+	char *values[H_MAX_HEADERS];
+	char head[16384]; /* header section, split in place into names/values */
+	bool has_length;
+	size_t content_length;
+	char *body; /* malloc'd, NUL-terminated; read up to EOF without a length */
+	size_t body_len;
+};
+
+enum h_read_result {
+	H_OK = 0,
+	H_EOF = -1,     /* connection closed before any byte of a response */
+	H_TIMEOUT = -2, /* nothing complete within the timeout */
+	H_PARTIAL = -3, /* closed in the middle of a response */
+	H_BAD = -4,     /* not parseable as an HTTP response */
+};
+
+void h_conn_init(struct h_conn *c, int fd);
+void h_conn_close(struct h_conn *c);
+/* Reads exactly one response.  head_request: the response has no body
+ * whatever its Content-Length says.  Extra bytes stay buffered in c. */
+int h_read_response(struct h_conn *c, struct h_resp *r, bool head_request, int timeout_ms);
+/* After a response: 1 if the server closed with nothing else sent, 0 if the
+ * connection is still open after timeout_ms, -1 if more bytes came. */
+int h_conn_wait_eof(struct h_conn *c, int timeout_ms);
+void h_resp_free(struct h_resp *r);
+/* Value of the first header with this name (case-insensitive), or NULL. */
+const char *h_header(const struct h_resp *r, const char *name);
+const char *h_result_str(int rc);
+
+/* Connects, sends `request` verbatim, reads one response, closes.  0 or an
+ * h_read_result. */
+int h_exchange(int port, const char *request, struct h_resp *r);
+/* Asserts GET path on a fresh HTTP/1.1 connection answers 200 with body. */
+void h_assert_get(int port, const char *path, const char *body);
+
+/* ---- admin /metrics ---- */
+
+/* GET /metrics on the admin port; malloc'd body or NULL. */
+char *h_metrics(int admin_port);
+/* Sum over all series of `name` (any labels); returns the number of series
+ * found (0 if none), sum in *sum. */
+int h_metric_sum(const char *text, const char *name, long long *sum);
+/* Value of name{worker="W"}, or -1 if absent. */
+long long h_metric_worker(const char *text, const char *name, int worker);
+
+long long h_now_ms(void);
+void h_sleep_ms(int ms);
+
+#endif

@@ -1,0 +1,130 @@
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/config.h"
+
+static struct herd_config cfg;
+static char err[256];
+
+static enum config_result parse(int argc, char **argv)
+{
+	FILE *sink = fopen("/dev/null", "w");
+	enum config_result r = config_parse(&cfg, argc, argv, sink, err, sizeof(err));
+	fclose(sink);
+	return r;
+}
+
+#define PARSE(...)                                                          \
+	({                                                                  \
+		char *argv_[] = {"herd", __VA_ARGS__};                      \
+		parse((int)(sizeof(argv_) / sizeof(argv_[0])), argv_);      \
+	})
+
+Test(config, defaults)
+{
+	char *argv[] = {"herd"};
+	cr_assert_eq(parse(1, argv), CONFIG_OK);
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)&cfg.listen.ss;
+	cr_assert_eq(sin->sin_family, AF_INET);
+	cr_assert_eq(ntohs(sin->sin_port), 8080);
+	cr_assert_eq(sin->sin_addr.s_addr, htonl(INADDR_ANY));
+	cr_assert_eq(cfg.backlog, 4096);
+	cr_assert_eq(cfg.proto, HERD_PROTO_HTTP);
+	cr_assert_eq(cfg.accept, HERD_ACCEPT_EXCLUSIVE);
+	cr_assert_not(cfg.admin_enabled);
+	cr_assert_float_eq(cfg.grace_s, 10.0, 1e-9);
+	cr_assert_gt(cfg.ncpus, 0);
+	cr_assert_eq(cfg.workers, cfg.ncpus, "one worker per CPU by default");
+}
+
+Test(config, all_flags_both_spellings)
+{
+	cr_assert_eq(PARSE("--listen", "127.0.0.1:9000", "--workers=3", "--cpus", "0",
+			   "--accept=exclusive", "--backlog", "128", "--proto=echo", "--admin",
+			   "127.0.0.1:9001", "--grace", "2.5"),
+		     CONFIG_OK, "%s", err);
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)&cfg.listen.ss;
+	cr_assert_eq(ntohs(sin->sin_port), 9000);
+	cr_assert_eq(sin->sin_addr.s_addr, htonl(INADDR_LOOPBACK));
+	cr_assert_eq(cfg.workers, 3);
+	cr_assert_eq(cfg.ncpus, 1);
+	cr_assert_eq(cfg.cpus[0], 0);
+	cr_assert_eq(cfg.backlog, 128);
+	cr_assert_eq(cfg.proto, HERD_PROTO_ECHO);
+	cr_assert(cfg.admin_enabled);
+	cr_assert_float_eq(cfg.grace_s, 2.5, 1e-9);
+}
+
+Test(config, ipv6_listen)
+{
+	cr_assert_eq(PARSE("--listen", "[::]:8080"), CONFIG_OK);
+	cr_assert_eq(cfg.listen.ss.ss_family, AF_INET6);
+	cr_assert_eq(PARSE("--listen", "[::1]:0"), CONFIG_OK);
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&cfg.listen.ss;
+	cr_assert(IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr));
+}
+
+Test(config, bad_values_name_the_flag)
+{
+	static const struct {
+		const char *flag, *value;
+	} bad[] = {
+		{"--workers", "0"},     {"--workers", "abc"},     {"--workers", "100000"},
+		{"--listen", "nope"},   {"--listen", "1.2.3.4"},  {"--listen", "1.2.3.4:70000"},
+		{"--listen", "::1:80"}, {"--listen", "[::1]80"},  {"--admin", "host:1"},
+		{"--cpus", "1-0"},      {"--cpus", "a"},          {"--cpus", "0,"},
+		{"--cpus", "-1"},       {"--backlog", "0"},       {"--proto", "smtp"},
+		{"--accept", "magic"},  {"--grace", "-1"},        {"--grace", "soon"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *argv[] = {"herd", (char *)bad[i].flag, (char *)bad[i].value};
+		cr_assert_eq(parse(3, argv), CONFIG_ERROR, "%s %s accepted", bad[i].flag,
+			     bad[i].value);
+		cr_assert_not_null(strstr(err, bad[i].flag), "error '%s' does not name %s", err,
+				   bad[i].flag);
+	}
+}
+
+Test(config, unknown_and_missing)
+{
+	cr_assert_eq(PARSE("--bogus"), CONFIG_ERROR);
+	cr_assert_not_null(strstr(err, "--bogus"));
+	cr_assert_eq(PARSE("--workers"), CONFIG_ERROR);
+	cr_assert_not_null(strstr(err, "--workers"));
+	cr_assert_eq(PARSE("stray"), CONFIG_ERROR);
+}
+
+Test(config, help_and_version)
+{
+	cr_assert_eq(PARSE("--help"), CONFIG_EXIT_HELP);
+	cr_assert_eq(PARSE("--version"), CONFIG_EXIT_VERSION);
+}
+
+Test(config, cpulist)
+{
+	int cpus[HERD_MAX_CPUS];
+	cr_assert_eq(config_parse_cpulist("0-3,6", cpus, HERD_MAX_CPUS), 5);
+	int want[] = {0, 1, 2, 3, 6};
+	for (int i = 0; i < 5; i++)
+		cr_assert_eq(cpus[i], want[i]);
+	cr_assert_eq(config_parse_cpulist("6,0-1,1", cpus, HERD_MAX_CPUS), 3, "sorted, deduped");
+	cr_assert_eq(cpus[0], 0);
+	cr_assert_eq(cpus[2], 6);
+	cr_assert_eq(config_parse_cpulist("1", cpus, HERD_MAX_CPUS), 1);
+	cr_assert_eq(config_parse_cpulist("", cpus, HERD_MAX_CPUS), -1);
+	cr_assert_eq(config_parse_cpulist("3-", cpus, HERD_MAX_CPUS), -1);
+	cr_assert_eq(config_parse_cpulist("1,,2", cpus, HERD_MAX_CPUS), -1);
+	cr_assert_eq(config_parse_cpulist("4", cpus, 4), -1, "CPU beyond max");
+	cr_assert_eq(config_parse_cpulist("0 1", cpus, HERD_MAX_CPUS), -1);
+}
+
+Test(config, workers_default_to_cpus)
+{
+	cr_assert_eq(PARSE("--cpus", "0,1"), CONFIG_OK);
+	cr_assert_eq(cfg.workers, 2);
+	cr_assert_eq(PARSE("--cpus", "0", "--workers", "4"), CONFIG_OK);
+	cr_assert_eq(cfg.workers, 4, "more workers than CPUs is allowed");
+}
