@@ -13,13 +13,19 @@
 #define HERD_VERSION "0.1.0"
 #endif
 
+const char *const herd_accept_mode_names[HERD_ACCEPT_MODES] = {
+	[HERD_ACCEPT_EXCLUSIVE] = "exclusive", [HERD_ACCEPT_URING] = "uring",
+	[HERD_ACCEPT_REUSEPORT] = "reuseport", [HERD_ACCEPT_LISTENER] = "listener",
+	[HERD_ACCEPT_HERD] = "herd",           [HERD_ACCEPT_AUTO] = "auto",
+};
+
 void config_usage(FILE *out)
 {
 	fputs("usage: herd [options]\n"
 	      "  --listen HOST:PORT   address to serve (default 0.0.0.0:8080; [::]:8080 for IPv6)\n"
 	      "  --workers N          worker threads (default: one per CPU of --cpus)\n"
 	      "  --cpus LIST          CPUs to pin workers to, e.g. 0-3,6 (default: current affinity)\n"
-	      "  --accept MODE        accept strategy: exclusive (default)\n"
+	      "  --accept MODE        exclusive (default), uring, reuseport, listener, herd, auto\n"
 	      "  --backlog N          listen backlog (default 4096, capped by net.core.somaxconn)\n"
 	      "  --proto http|echo    protocol (default http)\n"
 	      "  --admin HOST:PORT    admin listener serving GET /metrics (default off)\n"
@@ -232,9 +238,15 @@ enum config_result config_parse(struct herd_config *cfg, int argc, char **argv,
 		} else if (strcmp(name, "--cpus") == 0) {
 			cpus_arg = val;
 		} else if (strcmp(name, "--accept") == 0) {
-			if (strcmp(val, "exclusive") != 0)
-				return fail(err, errlen, "bad --accept '%s': want exclusive", val);
-			cfg->accept = HERD_ACCEPT_EXCLUSIVE;
+			int m = 0;
+			while (m < HERD_ACCEPT_MODES && strcmp(val, herd_accept_mode_names[m]) != 0)
+				m++;
+			if (m == HERD_ACCEPT_MODES)
+				return fail(err, errlen,
+					    "bad --accept '%s': want exclusive, uring, reuseport, "
+					    "listener, herd or auto",
+					    val);
+			cfg->accept = (enum herd_accept_mode)m;
 		} else if (strcmp(name, "--backlog") == 0) {
 			if (parse_long(val, 1, INT_MAX, &n) < 0)
 				return fail(err, errlen, "bad --backlog '%s': want a positive number",

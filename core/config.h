@@ -12,7 +12,15 @@
 
 enum herd_accept_mode {
 	HERD_ACCEPT_EXCLUSIVE, /* shared fd, EPOLLEXCLUSIVE in every worker's epoll */
+	HERD_ACCEPT_URING,     /* shared fd, multishot accept on every worker's io_uring */
+	HERD_ACCEPT_REUSEPORT, /* one SO_REUSEPORT listener per worker */
+	HERD_ACCEPT_LISTENER,  /* one acceptor thread hands fds to workers */
+	HERD_ACCEPT_HERD,      /* shared fd in every epoll, no EPOLLEXCLUSIVE */
+	HERD_ACCEPT_AUTO,      /* uring where the kernel allows it, else exclusive */
+	HERD_ACCEPT_MODES
 };
+
+extern const char *const herd_accept_mode_names[HERD_ACCEPT_MODES];
 
 enum herd_proto {
 	HERD_PROTO_HTTP,

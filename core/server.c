@@ -12,11 +12,20 @@
 #include "core/admin.h"
 #include "core/log.h"
 #include "core/worker.h"
+#include "net/accept_listener.h"
+#include "net/handoff.h"
 #include "net/listen.h"
+
+#define HANDOFF_CAPACITY 4096
 
 struct server {
 	const struct herd_config *cfg;
-	int listen_fd, admin_fd, epfd, sig_fd;
+	enum herd_accept_mode mode; /* resolved: never auto */
+	int *listen_fds;            /* one, or one per worker (reuseport) */
+	int nlisten;
+	int admin_fd, epfd, sig_fd;
+	struct acceptor acceptor;
+	bool acceptor_on;
 	struct worker_counters *ctr;
 	struct worker *workers;
 	int nworkers; /* started */
@@ -49,6 +58,20 @@ static int block_signals(struct server *s)
 	return s->sig_fd < 0 ? -1 : 0;
 }
 
+static void resolve_mode(struct server *s)
+{
+	char why[160];
+	s->mode = s->cfg->accept;
+	if (s->mode != HERD_ACCEPT_AUTO)
+		return;
+	if (loop_uring_available(why, sizeof(why))) {
+		s->mode = HERD_ACCEPT_URING;
+	} else {
+		herd_log("warning: --accept auto: %s; using exclusive", why);
+		s->mode = HERD_ACCEPT_EXCLUSIVE;
+	}
+}
+
 static int open_sockets(struct server *s)
 {
 	const struct herd_config *cfg = s->cfg;
@@ -59,14 +82,30 @@ static int open_sockets(struct server *s)
 			 somax);
 
 	struct listen_opts lo = {.backlog = cfg->backlog,
-				 .defer_accept = cfg->proto == HERD_PROTO_HTTP};
-	s->listen_fd = listen_open(&cfg->listen, &lo, err, sizeof(err));
-	if (s->listen_fd < 0) {
-		herd_log("%s", err);
+				 .defer_accept = cfg->proto == HERD_PROTO_HTTP,
+				 .reuseport = s->mode == HERD_ACCEPT_REUSEPORT};
+	int want = s->mode == HERD_ACCEPT_REUSEPORT ? cfg->workers : 1;
+	struct herd_addr addr = cfg->listen;
+	s->listen_fds = malloc(sizeof(int) * (size_t)want);
+	if (!s->listen_fds) {
+		herd_log("out of memory");
 		return -1;
 	}
+	for (int i = 0; i < want; i++) {
+		s->listen_fds[i] = listen_open(&addr, &lo, err, sizeof(err));
+		if (s->listen_fds[i] < 0) {
+			herd_log("%s", err);
+			return -1;
+		}
+		s->nlisten++;
+		if (i == 0) {
+			/* The others join the port the first one got (port 0). */
+			socklen_t len = addr.len;
+			getsockname(s->listen_fds[0], (struct sockaddr *)&addr.ss, &len);
+		}
+	}
 	if (cfg->admin_enabled) {
-		struct listen_opts ao = {.backlog = 64, .defer_accept = false};
+		struct listen_opts ao = {.backlog = 64};
 		s->admin_fd = listen_open(&cfg->admin, &ao, err, sizeof(err));
 		if (s->admin_fd < 0) {
 			herd_log("admin: %s", err);
@@ -89,14 +128,22 @@ static int start_workers(struct server *s)
 		struct worker *w = &s->workers[i];
 		w->id = i;
 		w->cpu = cfg->cpus[i % cfg->ncpus];
-		w->listen_fd = s->listen_fd;
+		w->mode = s->mode;
+		w->ops = s->mode == HERD_ACCEPT_URING ? &loop_uring_ops : &loop_epoll_ops;
+		w->listen_fd = s->mode == HERD_ACCEPT_LISTENER ? -1
+			       : s->listen_fds[s->mode == HERD_ACCEPT_REUSEPORT ? i : 0];
+		if (s->mode == HERD_ACCEPT_LISTENER && !(w->handoff = handoff_new(HANDOFF_CAPACITY))) {
+			herd_log("out of memory starting worker %d", i);
+			return -1;
+		}
 		w->feed = cfg->proto == HERD_PROTO_HTTP ? http_feed : echo_feed;
 		w->optimistic_read = cfg->proto == HERD_PROTO_HTTP;
 		w->timeouts = default_timeouts;
 		w->ctr = &s->ctr[i];
 		w->epfd = w->wake_fd = -1;
 		if (worker_init(w) < 0) {
-			herd_log("worker %d: cannot set up its event loop: %s", i, strerror(errno));
+			herd_log("worker %d: cannot set up its %s loop: %s", i, w->ops->name,
+				 strerror(errno));
 			return -1;
 		}
 		int rc = worker_start(w);
@@ -107,12 +154,33 @@ static int start_workers(struct server *s)
 		}
 		s->nworkers++;
 	}
+	if (s->mode == HERD_ACCEPT_LISTENER) {
+		s->acceptor = (struct acceptor){.listen_fd = s->listen_fds[0], .cpu = cfg->cpus[0],
+						.workers = s->workers, .nworkers = s->nworkers};
+		int rc = acceptor_start(&s->acceptor);
+		if (rc) {
+			herd_log("cannot start the acceptor thread: %s", strerror(rc));
+			return -1;
+		}
+		s->acceptor_on = true;
+	}
 	return 0;
+}
+
+static void close_listeners(struct server *s)
+{
+	for (int i = 0; i < s->nlisten; i++)
+		close(s->listen_fds[i]);
+	s->nlisten = 0;
 }
 
 static void stop_workers(struct server *s)
 {
 	int64_t deadline = worker_monotonic_ms() + (int64_t)(s->cfg->grace_s * 1000.0);
+	if (s->acceptor_on) {
+		acceptor_stop(&s->acceptor);
+		s->acceptor_on = false;
+	}
 	for (int i = 0; i < s->nworkers; i++)
 		worker_request_stop(&s->workers[i], deadline);
 	/* New connections must be refused at once, but the listener may only
@@ -125,11 +193,11 @@ static void stop_workers(struct server *s)
 			break;
 		usleep(1000);
 	}
-	close(s->listen_fd);
-	s->listen_fd = -1;
+	close_listeners(s);
 	for (int i = 0; i < s->nworkers; i++) {
 		worker_join(&s->workers[i]);
 		worker_destroy(&s->workers[i]);
+		handoff_free(s->workers[i].handoff);
 	}
 }
 
@@ -180,7 +248,7 @@ static int supervise(struct server *s)
 
 int server_run(const struct herd_config *cfg)
 {
-	struct server s = {.cfg = cfg, .listen_fd = -1, .admin_fd = -1, .epfd = -1, .sig_fd = -1};
+	struct server s = {.cfg = cfg, .admin_fd = -1, .epfd = -1, .sig_fd = -1};
 	int status = 1;
 	char where[96];
 
@@ -188,6 +256,9 @@ int server_run(const struct herd_config *cfg)
 		herd_log("cannot set up signal handling: %s", strerror(errno));
 		goto out;
 	}
+	resolve_mode(&s);
+	if (cfg->workers > cfg->ncpus)
+		herd_log("warning: %d workers share %d CPUs", cfg->workers, cfg->ncpus);
 	s.epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (s.epfd < 0) {
 		herd_log("epoll_create1: %s", strerror(errno));
@@ -204,9 +275,9 @@ int server_run(const struct herd_config *cfg)
 		listen_describe(s.admin_fd, where, sizeof(where));
 		herd_log("admin on %s", where);
 	}
-	listen_describe(s.listen_fd, where, sizeof(where));
-	herd_log("listening on %s (%d workers, accept exclusive, %s)", where, cfg->workers,
-		 cfg->proto == HERD_PROTO_HTTP ? "http" : "echo");
+	listen_describe(s.listen_fds[0], where, sizeof(where));
+	herd_log("listening on %s (%d workers, accept %s, %s)", where, cfg->workers,
+		 herd_accept_mode_names[s.mode], cfg->proto == HERD_PROTO_HTTP ? "http" : "echo");
 	if (supervise(&s) < 0)
 		herd_log("supervisor loop failed: %s", strerror(errno));
 	else
@@ -220,8 +291,10 @@ out:
 		admin_close(&s.admin);
 	if (s.admin_fd >= 0)
 		close(s.admin_fd);
-	if (s.listen_fd >= 0)
-		close(s.listen_fd);
+	if (s.acceptor_on)
+		acceptor_stop(&s.acceptor);
+	close_listeners(&s);
+	free(s.listen_fds);
 	if (s.epfd >= 0)
 		close(s.epfd);
 	if (s.sig_fd >= 0)

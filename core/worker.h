@@ -5,10 +5,12 @@
 #define HERD_WORKER_H
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/config.h"
 #include "core/conn.h"
 #include "core/counters.h"
 #include "net/http_response.h"
@@ -18,10 +20,31 @@ struct worker_timeouts {
 	int64_t idle_ms, read_ms, write_ms, linger_ms;
 };
 
+struct handoff;
+struct worker;
+
+/* An event-loop backend: one per file (loop_epoll.c, loop_uring.c).  The
+ * rest of herd only sees these three calls. */
+struct loop_ops {
+	const char *name;
+	int (*init)(struct worker *w); /* 0, or -1 with errno set */
+	void *(*run)(void *worker);    /* the thread body */
+	void (*destroy)(struct worker *w);
+};
+
+extern const struct loop_ops loop_epoll_ops;
+extern const struct loop_ops loop_uring_ops;
+
+/* Whether this kernel lets us run the io_uring backend; when not, why. */
+bool loop_uring_available(char *why, size_t len);
+
 struct worker {
 	/* Set by the supervisor before start, then read-only. */
 	int id, cpu;
-	int listen_fd;
+	enum herd_accept_mode mode;
+	const struct loop_ops *ops;
+	int listen_fd;            /* shared, or the worker's own (reuseport); -1: listener mode */
+	struct handoff *handoff;  /* listener mode: fds from the acceptor thread */
 	proto_feed_fn feed;
 	bool optimistic_read; /* the listener defers accept until data arrived */
 	struct worker_timeouts timeouts;
@@ -35,7 +58,10 @@ struct worker {
 
 	/* Owned by the worker thread. */
 	pthread_t thread;
-	int epfd, wake_fd;
+	int wake_fd;          /* eventfd: stop requests, hand-offs */
+	int epfd;             /* epoll backend */
+	uint32_t listen_events;
+	void *backend;        /* backend-private state (io_uring) */
 	bool draining, accept_paused;
 	int64_t now_ms, accept_resume_ms, log_slot;
 	struct outbuf out;
@@ -47,8 +73,8 @@ struct worker {
 	int nconns;
 };
 
-/* Allocates the worker's loop resources (epoll, eventfd, buffers).  0, or
- * -1 with errno set. */
+/* Allocates the worker's buffers and wake eventfd, then its backend's
+ * resources.  0, or -1 with errno set. */
 int worker_init(struct worker *w);
 /* Starts the thread and pins it to w->cpu.  0 or an errno value. */
 int worker_start(struct worker *w);
@@ -58,8 +84,14 @@ void worker_join(struct worker *w);
 void worker_destroy(struct worker *w);
 
 int64_t worker_monotonic_ms(void);
+int64_t worker_realtime_sec(void);
+/* Reads the wake eventfd empty. */
+void worker_clear_wake(struct worker *w);
+/* The stop flag, checked once per loop turn: true exactly once, when the
+ * worker must start draining. */
+bool worker_stop_requested(struct worker *w);
 
-/* conn_io.c: the epoll side of a connection's life. */
+/* conn_epoll.c: the epoll side of a connection's life. */
 void conn_open(struct worker *w, int fd);
 void conn_on_event(struct worker *w, struct conn *c, uint32_t events);
 void conn_close(struct worker *w, struct conn *c);

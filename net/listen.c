@@ -21,6 +21,9 @@ int listen_open(const struct herd_addr *addr, const struct listen_opts *opts, ch
 	}
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
 		goto fail_opt;
+	if (opts->reuseport &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+		goto fail_opt;
 	if (opts->defer_accept) {
 		/* Seconds a silent connection may wait before it is queued anyway. */
 		int secs = 10;

@@ -14,6 +14,9 @@ struct listen_opts {
 	 * (saves one wake-up per connection).  Only for protocols where the
 	 * client speaks first. */
 	bool defer_accept;
+	/* SO_REUSEPORT: several sockets on one port, the kernel spreads
+	 * connections over them. */
+	bool reuseport;
 };
 
 /* socket+bind+listen, non-blocking and close-on-exec.  Returns the fd, or

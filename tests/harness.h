@@ -59,13 +59,13 @@ int herd_run(const char *const *args, int timeout_ms, char **out, char **err);
  * mark).  A test that skips calls harness_passed() first. */
 void harness_passed(void);
 void harness_fini(void);
-#define HTEST(suite, name, ...)                                    \
-	static void hbody_##suite##_##name(void);                   \
-	Test(suite, name, ##__VA_ARGS__)                           \
-	{                                                          \
-		hbody_##suite##_##name();                           \
-		harness_passed();                                  \
-	}                                                          \
+#define HTEST(suite, name, ...)                         \
+	static void hbody_##suite##_##name(void);       \
+	Test(suite, name, ##__VA_ARGS__)                \
+	{                                               \
+		hbody_##suite##_##name();               \
+		harness_passed();                       \
+	}                                               \
 	static void hbody_##suite##_##name(void)
 
 /* ---- sockets (never assert: usable from client threads) ---- */

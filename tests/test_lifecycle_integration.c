@@ -120,8 +120,10 @@ HTEST(lifecycle, sigterm_request_in_flight)
 			answered++;
 			cr_assert_eq(r.status, 200);
 			cr_assert_str_eq(r.body, PLAIN);
-			/* A request the worker read before it saw the stop gets a
-			 * keep-alive answer and is then closed as idle: still whole. */
+			const char *conn = h_header(&r, "Connection");
+			cr_assert(conn && !strcasecmp(conn, "close"),
+				  "conn %d: response during shutdown has Connection: %s, want close", i,
+				  conn ? conn : "(none)");
 			cr_assert_eq(h_conn_wait_eof(&c[i], 4000), 1, "not closed after the response");
 		}
 		h_resp_free(&r);

@@ -1,0 +1,211 @@
+/* The epoll backend.  Serves four accept strategies that differ only in how
+ * connections reach the worker:
+ *   exclusive  the shared listener in every epoll with EPOLLEXCLUSIVE
+ *   herd       the shared listener in every epoll, every waiter woken
+ *   reuseport  the worker's own SO_REUSEPORT listener
+ *   listener   fds handed over by the acceptor thread through a queue */
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/worker.h"
+#include "net/handoff.h"
+
+#define MAX_EVENTS 256
+/* Connections taken per wake-up before going back to epoll_wait: the rest of
+ * the queue stays readable for the other workers. */
+#define ACCEPT_BATCH 32
+#define ACCEPT_PAUSE_MS 100
+
+static int epoll_init(struct worker *w)
+{
+	w->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (w->epfd < 0)
+		return -1;
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &w->wake_fd};
+	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wake_fd, &ev) < 0)
+		return -1;
+	if (w->mode == HERD_ACCEPT_LISTENER)
+		return 0;
+	/* EPOLLEXCLUSIVE: one arrival wakes one waiting worker, not all. */
+	w->listen_events = EPOLLIN | (w->mode == HERD_ACCEPT_EXCLUSIVE ? EPOLLEXCLUSIVE : 0);
+	ev = (struct epoll_event){.events = w->listen_events, .data.ptr = &w->listen_fd};
+	return epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->listen_fd, &ev);
+}
+
+static void epoll_destroy(struct worker *w)
+{
+	if (w->epfd >= 0)
+		close(w->epfd);
+	w->epfd = -1;
+}
+
+static void leave_race(struct worker *w)
+{
+	if (!w->accept_paused && w->mode != HERD_ACCEPT_LISTENER)
+		epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->listen_fd, NULL);
+	w->accept_paused = true;
+	atomic_store(&w->left_race, true);
+}
+
+static void pause_accept(struct worker *w, int err)
+{
+	/* The failed connection is still queued and the listener still
+	 * readable: without stepping out, the loop would spin on it. */
+	herd_log_ratelimited(&w->log_slot, "worker %d: accept failed: %s; pausing accepts %d ms",
+			     w->id, strerror(err), ACCEPT_PAUSE_MS);
+	epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->listen_fd, NULL);
+	w->accept_paused = true;
+	w->accept_resume_ms = w->now_ms + ACCEPT_PAUSE_MS;
+}
+
+static void resume_accept(struct worker *w)
+{
+	struct epoll_event ev = {.events = w->listen_events, .data.ptr = &w->listen_fd};
+	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->listen_fd, &ev) == 0 || errno == EEXIST)
+		w->accept_paused = false;
+	else
+		w->accept_resume_ms = w->now_ms + ACCEPT_PAUSE_MS;
+}
+
+static void accept_batch(struct worker *w)
+{
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		int fd = accept4(w->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0) {
+			CTR_ADD(w->ctr, accepted, 1);
+			conn_open(w, fd);
+			continue;
+		}
+		switch (errno) {
+		case EAGAIN:
+			if (i == 0)
+				CTR_ADD(w->ctr, lost_races, 1);
+			return;
+		case EINTR:
+		case ECONNABORTED: /* reset while queued: take the next one */
+			continue;
+		case EMFILE:
+		case ENFILE:
+		case ENOBUFS:
+		case ENOMEM:
+			CTR_ADD(w->ctr, errors[HERD_ERR_ACCEPT], 1);
+			pause_accept(w, errno);
+			return;
+		default:
+			CTR_ADD(w->ctr, errors[HERD_ERR_ACCEPT], 1);
+			herd_log_ratelimited(&w->log_slot, "worker %d: accept: %s", w->id,
+					     strerror(errno));
+			return;
+		}
+	}
+}
+
+/* Listener mode: connections the acceptor thread queued for us. */
+static void take_handoffs(struct worker *w)
+{
+	int fd, n = 0;
+	while (handoff_pop(w->handoff, &fd)) {
+		n++;
+		CTR_ADD(w->ctr, accepted, 1);
+		conn_open(w, fd);
+	}
+	if (n)
+		CTR_ADD(w->ctr, wakeups, 1);
+}
+
+static void expire_timers(struct worker *w)
+{
+	for (int t = 0; t < CONN_T_COUNT; t++) {
+		struct conn_list *l = &w->timers[t];
+		while (l->head && l->head->deadline_ms <= w->now_ms)
+			conn_expire(w, l->head);
+	}
+}
+
+static int next_timeout_ms(const struct worker *w)
+{
+	int64_t next = w->now_ms + 1000; /* the Date header ticks once a second */
+	for (int t = 0; t < CONN_T_COUNT; t++)
+		if (w->timers[t].head && w->timers[t].head->deadline_ms < next)
+			next = w->timers[t].head->deadline_ms;
+	if (w->accept_paused && !w->draining && w->accept_resume_ms < next)
+		next = w->accept_resume_ms;
+	if (w->draining) {
+		int64_t dl = atomic_load(&w->stop_deadline_ms);
+		if (dl < next)
+			next = dl;
+	}
+	int64_t d = next - w->now_ms;
+	/* Coarse clocks tick every few ms: never spin on a deadline just passed. */
+	return d < 1 ? 1 : (int)d;
+}
+
+static void close_all(struct worker *w)
+{
+	int fd;
+	for (int t = 0; t < CONN_T_COUNT; t++)
+		while (w->timers[t].head)
+			conn_close(w, w->timers[t].head);
+	while (w->handoff && handoff_pop(w->handoff, &fd))
+		close(fd);
+}
+
+static void *epoll_run(void *arg)
+{
+	struct worker *w = arg;
+	struct epoll_event evs[MAX_EVENTS];
+
+	w->now_ms = worker_monotonic_ms();
+	http_clock_tick(&w->clock, worker_realtime_sec());
+	for (;;) {
+		int n = epoll_wait(w->epfd, evs, MAX_EVENTS, next_timeout_ms(w));
+		if (n < 0 && errno != EINTR) {
+			herd_log("worker %d: epoll_wait: %s", w->id, strerror(errno));
+			break;
+		}
+		w->now_ms = worker_monotonic_ms();
+		http_clock_tick(&w->clock, worker_realtime_sec());
+		/* Before the batch, so its responses already say Connection:
+		 * close; idle connections close only after it, since closing
+		 * one mid-batch would leave a stale event pointing at it. */
+		bool drain_now = worker_stop_requested(w);
+		if (drain_now)
+			leave_race(w);
+		for (int i = 0; i < n; i++) {
+			void *tag = evs[i].data.ptr;
+			if (tag == &w->listen_fd) {
+				CTR_ADD(w->ctr, wakeups, 1);
+				if (!w->accept_paused)
+					accept_batch(w);
+			} else if (tag == &w->wake_fd) {
+				worker_clear_wake(w);
+				if (w->handoff)
+					take_handoffs(w);
+			} else {
+				conn_on_event(w, tag, evs[i].events);
+			}
+		}
+		if (drain_now)
+			conn_begin_drain(w);
+		expire_timers(w);
+		if (w->accept_paused && !w->draining && w->now_ms >= w->accept_resume_ms)
+			resume_accept(w);
+		if (w->draining &&
+		    (w->nconns == 0 || w->now_ms >= atomic_load(&w->stop_deadline_ms)))
+			break;
+	}
+	close_all(w);
+	leave_race(w);
+	return NULL;
+}
+
+const struct loop_ops loop_epoll_ops = {
+	.name = "epoll",
+	.init = epoll_init,
+	.run = epoll_run,
+	.destroy = epoll_destroy,
+};

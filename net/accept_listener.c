@@ -1,0 +1,93 @@
+#include "net/accept_listener.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/worker.h"
+#include "net/handoff.h"
+
+/* Hands fd to the next worker whose queue has room; false when all are full. */
+static bool dispatch(struct acceptor *a, int fd)
+{
+	for (int tries = 0; tries < a->nworkers; tries++) {
+		struct worker *w = &a->workers[a->next];
+		a->next = (a->next + 1) % a->nworkers;
+		if (!handoff_push(w->handoff, fd))
+			continue;
+		/* Always wake: deciding "the worker is surely awake" from the
+		 * queue's fill level races with the worker going to sleep. */
+		uint64_t one = 1;
+		if (write(w->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+			herd_log_ratelimited(&a->log_slot, "acceptor: wake: %s", strerror(errno));
+		return true;
+	}
+	return false;
+}
+
+static void *acceptor_main(void *arg)
+{
+	struct acceptor *a = arg;
+	struct pollfd p[2] = {{.fd = a->listen_fd, .events = POLLIN},
+			      {.fd = a->stop_fd, .events = POLLIN}};
+	for (;;) {
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (p[1].revents)
+			break;
+		if (!(p[0].revents & POLLIN))
+			continue;
+		for (;;) {
+			int fd = accept4(a->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+			if (fd < 0) {
+				if (errno == EINTR || errno == ECONNABORTED)
+					continue;
+				if (errno != EAGAIN) {
+					herd_log_ratelimited(&a->log_slot, "acceptor: accept: %s",
+							     strerror(errno));
+					/* EMFILE and friends: let descriptors free up. */
+					poll(NULL, 0, 100);
+				}
+				break;
+			}
+			while (!dispatch(a, fd))
+				poll(NULL, 0, 1); /* every queue full: workers are behind */
+		}
+	}
+	return NULL;
+}
+
+int acceptor_start(struct acceptor *a)
+{
+	pthread_attr_t attr;
+	cpu_set_t set;
+	a->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (a->stop_fd < 0)
+		return errno;
+	int rc = pthread_attr_init(&attr);
+	if (rc)
+		return rc;
+	CPU_ZERO(&set);
+	CPU_SET(a->cpu, &set);
+	rc = pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
+	if (rc == 0)
+		rc = pthread_create(&a->thread, &attr, acceptor_main, a);
+	pthread_attr_destroy(&attr);
+	if (rc == 0)
+		pthread_setname_np(a->thread, "herd-acceptor");
+	return rc;
+}
+
+void acceptor_stop(struct acceptor *a)
+{
+	uint64_t one = 1;
+	if (write(a->stop_fd, &one, sizeof(one)) < 0)
+		herd_log("acceptor: cannot stop: %s", strerror(errno));
+	pthread_join(a->thread, NULL);
+	close(a->stop_fd);
+}

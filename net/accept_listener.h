@@ -1,0 +1,26 @@
+/* The listener/dispatcher design herd exists to beat, kept as
+ * --accept listener for side-by-side measurement: one acceptor thread takes
+ * every connection and hands it to a worker, round robin, through the
+ * worker's queue and eventfd. */
+#ifndef HERD_ACCEPT_LISTENER_H
+#define HERD_ACCEPT_LISTENER_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+struct worker;
+
+struct acceptor {
+	int listen_fd, stop_fd, cpu;
+	struct worker *workers;
+	int nworkers, next;
+	pthread_t thread;
+	int64_t log_slot;
+};
+
+/* Starts the acceptor thread pinned to a->cpu.  0 or an errno value. */
+int acceptor_start(struct acceptor *a);
+/* Stops accepting and joins the thread. */
+void acceptor_stop(struct acceptor *a);
+
+#endif
