@@ -30,6 +30,11 @@ void config_usage(FILE *out)
 	      "  --proto http|echo    protocol (default http)\n"
 	      "  --admin HOST:PORT    admin listener serving GET /metrics (default off)\n"
 	      "  --grace SECONDS      longest graceful shutdown before closing the rest (default 10)\n"
+	      "  --header-timeout S   a request (head and body) must arrive within S (default 10)\n"
+	      "  --keepalive-timeout S  idle keep-alive connections close after S (default 60)\n"
+	      "  --send-timeout S     a client must take some output within S (default 60)\n"
+	      "  --max-conns N        open connections over all workers (default: from RLIMIT_NOFILE)\n"
+	      "  --max-body BYTES     largest request body; larger is 413 (default 1048576)\n"
 	      "  --help, --version\n",
 	      out);
 }
@@ -176,6 +181,27 @@ static void set_defaults(struct herd_config *cfg)
 	cfg->backlog = 4096;
 	cfg->proto = HERD_PROTO_HTTP;
 	cfg->grace_s = 10.0;
+	cfg->header_timeout_s = 10.0;
+	cfg->keepalive_timeout_s = 60.0;
+	cfg->send_timeout_s = 60.0;
+	cfg->max_body = 1024 * 1024;
+}
+
+long config_default_max_conns(long nofile_limit, int workers)
+{
+	long headroom = 64 + 4L * workers;
+	return nofile_limit > headroom + 1 ? nofile_limit - headroom : 1;
+}
+
+static int parse_seconds(const char *s, double min, double max, double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || !(v >= min && v <= max))
+		return -1;
+	*out = v;
+	return 0;
 }
 
 enum config_result config_parse(struct herd_config *cfg, int argc, char **argv,
@@ -208,8 +234,12 @@ enum config_result config_parse(struct herd_config *cfg, int argc, char **argv,
 			return fail(err, errlen, "unknown option '%s'", arg);
 		memcpy(name, arg, nlen);
 		name[nlen] = 0;
-		static const char *const known[] = {"--listen", "--workers", "--cpus", "--accept",
-						    "--backlog", "--proto", "--admin", "--grace"};
+		static const char *const known[] = {
+			"--listen",         "--workers",           "--cpus",
+			"--accept",         "--backlog",           "--proto",
+			"--admin",          "--grace",             "--header-timeout",
+			"--keepalive-timeout", "--send-timeout",   "--max-conns",
+			"--max-body"};
 		bool is_known = false;
 		for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
 			is_known |= strcmp(name, known[k]) == 0;
@@ -260,12 +290,25 @@ enum config_result config_parse(struct herd_config *cfg, int argc, char **argv,
 			else
 				return fail(err, errlen, "bad --proto '%s': want http or echo", val);
 		} else if (strcmp(name, "--grace") == 0) {
-			char *end;
-			errno = 0;
-			double g = strtod(val, &end);
-			if (errno || end == val || *end || !(g >= 0 && g <= 3600))
+			if (parse_seconds(val, 0, 3600, &cfg->grace_s) < 0)
 				return fail(err, errlen, "bad --grace '%s': want 0..3600 seconds", val);
-			cfg->grace_s = g;
+		} else if (strcmp(name, "--header-timeout") == 0) {
+			if (parse_seconds(val, 0.01, 3600, &cfg->header_timeout_s) < 0)
+				return fail(err, errlen, "bad --header-timeout '%s': want 0.01..3600 seconds", val);
+		} else if (strcmp(name, "--keepalive-timeout") == 0) {
+			if (parse_seconds(val, 0.01, 86400, &cfg->keepalive_timeout_s) < 0)
+				return fail(err, errlen, "bad --keepalive-timeout '%s': want 0.01..86400 seconds", val);
+		} else if (strcmp(name, "--send-timeout") == 0) {
+			if (parse_seconds(val, 0.01, 3600, &cfg->send_timeout_s) < 0)
+				return fail(err, errlen, "bad --send-timeout '%s': want 0.01..3600 seconds", val);
+		} else if (strcmp(name, "--max-conns") == 0) {
+			if (parse_long(val, 1, 100000000, &n) < 0)
+				return fail(err, errlen, "bad --max-conns '%s': want a positive number", val);
+			cfg->max_conns = n;
+		} else if (strcmp(name, "--max-body") == 0) {
+			if (parse_long(val, 0, LONG_MAX, &n) < 0)
+				return fail(err, errlen, "bad --max-body '%s': want bytes", val);
+			cfg->max_body = (uint64_t)n;
 		}
 	}
 

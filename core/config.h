@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/socket.h>
 
@@ -44,6 +45,11 @@ struct herd_config {
 	int backlog;
 	enum herd_proto proto;
 	double grace_s;
+	double header_timeout_s;    /* a request head (and its body) must arrive within */
+	double keepalive_timeout_s; /* idle between requests */
+	double send_timeout_s;      /* the client must take some output within */
+	long max_conns;             /* over all workers; 0 until resolved from RLIMIT_NOFILE */
+	uint64_t max_body;          /* request body bytes; larger is 413 */
 };
 
 enum config_result {
@@ -68,5 +74,9 @@ int config_parse_cpulist(const char *s, int *cpus, int max);
 int config_parse_addr(const char *s, struct herd_addr *a);
 
 void config_usage(FILE *out);
+
+/* The --max-conns default: the descriptor limit less headroom for listeners,
+ * epoll, eventfds, logs and the admin endpoint. */
+long config_default_max_conns(long nofile_limit, int workers);
 
 #endif

@@ -59,6 +59,7 @@ void conn_close(struct worker *w, struct conn *c)
 	conn_drop_output(c);
 	w->nconns--;
 	CTR_SUB(w->ctr, conns_active, 1);
+	atomic_fetch_sub_explicit(w->conns_open, 1, memory_order_relaxed);
 	conn_pool_put(&w->pool, c);
 }
 
@@ -135,7 +136,8 @@ static bool send_out(struct worker *w, struct conn *c)
 static void serve(struct worker *w, struct conn *c, const char *data, uint32_t len)
 {
 	for (int round = 0;; round++) {
-		struct proto_env env = {&w->out, &w->clock, w->ctr, w->draining};
+		struct proto_env env = {.out = &w->out, .clock = &w->clock, .ctr = w->ctr,
+					.draining = w->draining, .max_body = w->max_body};
 		c->proto.flags &= (uint8_t)~PROTO_OUT_FULL;
 		size_t used = w->feed(&c->proto, data, len, &env);
 		if (conn_keep_input(c, data + used, (uint32_t)(len - used)) < 0) {
@@ -235,6 +237,7 @@ void conn_open(struct worker *w, int fd)
 	c->fd = fd;
 	w->nconns++;
 	CTR_ADD(w->ctr, conns_active, 1);
+	atomic_fetch_add_explicit(w->conns_open, 1, memory_order_relaxed);
 	set_timer(w, c, CONN_T_READ);
 	if (w->optimistic_read) {
 		on_readable(w, c);
@@ -248,7 +251,8 @@ void conn_expire(struct worker *w, struct conn *c)
 {
 	if (c->timer == CONN_T_READ && c->in_len && w->feed == http_feed) {
 		/* A head that never completed gets a 408 (best effort). */
-		struct proto_env env = {&w->out, &w->clock, w->ctr, true};
+		struct proto_env env = {.out = &w->out, .clock = &w->clock, .ctr = w->ctr,
+					.draining = true};
 		http_timeout_response(&env);
 		(void)send(c->fd, w->out.p, w->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		w->out.len = 0;

@@ -19,6 +19,8 @@
  * the queue stays readable for the other workers. */
 #define ACCEPT_BATCH 32
 #define ACCEPT_PAUSE_MS 100
+/* At --max-conns, how often a worker looks whether a slot freed up. */
+#define CONN_LIMIT_RECHECK_MS 20
 
 static int epoll_init(struct worker *w)
 {
@@ -64,6 +66,12 @@ static void pause_accept(struct worker *w, int err)
 
 static void resume_accept(struct worker *w)
 {
+	if (w->at_conn_limit &&
+	    atomic_load_explicit(w->conns_open, memory_order_relaxed) >= w->max_conns) {
+		w->accept_resume_ms = w->now_ms + CONN_LIMIT_RECHECK_MS;
+		return;
+	}
+	w->at_conn_limit = false;
 	struct epoll_event ev = {.events = w->listen_events, .data.ptr = &w->listen_fd};
 	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->listen_fd, &ev) == 0 || errno == EEXIST)
 		w->accept_paused = false;
@@ -71,9 +79,24 @@ static void resume_accept(struct worker *w)
 		w->accept_resume_ms = w->now_ms + ACCEPT_PAUSE_MS;
 }
 
+static bool at_conn_limit(struct worker *w)
+{
+	if (atomic_load_explicit(w->conns_open, memory_order_relaxed) < w->max_conns)
+		return false;
+	herd_log_ratelimited(&w->log_slot, "worker %d: at --max-conns %ld, not accepting",
+			     w->id, w->max_conns);
+	epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->listen_fd, NULL);
+	w->accept_paused = true;
+	w->at_conn_limit = true;
+	w->accept_resume_ms = w->now_ms + CONN_LIMIT_RECHECK_MS;
+	return true;
+}
+
 static void accept_batch(struct worker *w)
 {
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		if (at_conn_limit(w))
+			return;
 		int fd = accept4(w->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd >= 0) {
 			CTR_ADD(w->ctr, accepted, 1);
@@ -108,8 +131,16 @@ static void accept_batch(struct worker *w)
 static void take_handoffs(struct worker *w)
 {
 	int fd, n = 0;
+	/* The acceptor does not know the limit: over it, a handed-over
+	 * connection is closed at once rather than left to pile up. */
 	while (handoff_pop(w->handoff, &fd)) {
 		n++;
+		if (atomic_load_explicit(w->conns_open, memory_order_relaxed) >= w->max_conns) {
+			herd_log_ratelimited(&w->log_slot, "worker %d: at --max-conns %ld, closing",
+					     w->id, w->max_conns);
+			close(fd);
+			continue;
+		}
 		CTR_ADD(w->ctr, accepted, 1);
 		conn_open(w, fd);
 	}
@@ -192,7 +223,8 @@ static void *epoll_run(void *arg)
 		if (drain_now)
 			conn_begin_drain(w);
 		expire_timers(w);
-		if (w->accept_paused && !w->draining && w->now_ms >= w->accept_resume_ms)
+		if (w->accept_paused && !w->draining && w->mode != HERD_ACCEPT_LISTENER &&
+		    w->now_ms >= w->accept_resume_ms)
 			resume_accept(w);
 		if (w->draining &&
 		    (w->nconns == 0 || w->now_ms >= atomic_load(&w->stop_deadline_ms)))

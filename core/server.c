@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -26,6 +27,8 @@ struct server {
 	int admin_fd, epfd, sig_fd;
 	struct acceptor acceptor;
 	bool acceptor_on;
+	_Atomic long conns_open;
+	long max_conns;
 	struct worker_counters *ctr;
 	struct worker *workers;
 	int nworkers; /* started */
@@ -33,12 +36,33 @@ struct server {
 	bool admin_on;
 };
 
-static const struct worker_timeouts default_timeouts = {
-	.idle_ms = 60000,
-	.read_ms = 10000,
-	.write_ms = 60000,
-	.linger_ms = 5000,
-};
+/* After an error answer, how long a client may keep sending before close. */
+#define LINGER_MS 5000
+
+static void resolve_limits(struct server *s)
+{
+	struct rlimit rl;
+	s->max_conns = s->cfg->max_conns;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		/* Descriptors are the budget for connections: take what we may. */
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	long nofile = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+			      ? (long)rl.rlim_cur
+			      : 1048576;
+	long fit = config_default_max_conns(nofile, s->cfg->workers);
+	if (s->max_conns == 0)
+		s->max_conns = fit;
+	else if (s->max_conns > fit)
+		herd_log("warning: --max-conns %ld exceeds what RLIMIT_NOFILE %ld allows (%ld)",
+			 s->max_conns, nofile, fit);
+}
+
+static int64_t ms(double seconds)
+{
+	return (int64_t)(seconds * 1000.0 + 0.5);
+}
 
 static int block_signals(struct server *s)
 {
@@ -138,7 +162,13 @@ static int start_workers(struct server *s)
 		}
 		w->feed = cfg->proto == HERD_PROTO_HTTP ? http_feed : echo_feed;
 		w->optimistic_read = cfg->proto == HERD_PROTO_HTTP;
-		w->timeouts = default_timeouts;
+		w->timeouts = (struct worker_timeouts){.idle_ms = ms(cfg->keepalive_timeout_s),
+						       .read_ms = ms(cfg->header_timeout_s),
+						       .write_ms = ms(cfg->send_timeout_s),
+						       .linger_ms = LINGER_MS};
+		w->max_body = cfg->max_body;
+		w->conns_open = &s->conns_open;
+		w->max_conns = s->max_conns;
 		w->ctr = &s->ctr[i];
 		w->epfd = w->wake_fd = -1;
 		if (worker_init(w) < 0) {
@@ -257,6 +287,7 @@ int server_run(const struct herd_config *cfg)
 		goto out;
 	}
 	resolve_mode(&s);
+	resolve_limits(&s);
 	if (cfg->workers > cfg->ncpus)
 		herd_log("warning: %d workers share %d CPUs", cfg->workers, cfg->ncpus);
 	s.epfd = epoll_create1(EPOLL_CLOEXEC);

@@ -48,7 +48,12 @@ struct worker {
 	proto_feed_fn feed;
 	bool optimistic_read; /* the listener defers accept until data arrived */
 	struct worker_timeouts timeouts;
+	uint64_t max_body;
 	struct worker_counters *ctr;
+	/* Open connections over all workers, against --max-conns: checked
+	 * before each accept, so the excess waits in the kernel's queue. */
+	_Atomic long *conns_open;
+	long max_conns;
 
 	/* Supervisor -> worker. */
 	_Atomic bool stop;
@@ -62,7 +67,7 @@ struct worker {
 	int epfd;             /* epoll backend */
 	uint32_t listen_events;
 	void *backend;        /* backend-private state (io_uring) */
-	bool draining, accept_paused;
+	bool draining, accept_paused, at_conn_limit;
 	int64_t now_ms, accept_resume_ms, log_slot;
 	struct outbuf out;
 	char *rbuf;

@@ -83,7 +83,9 @@ size_t http_feed(struct proto_state *st, const char *in, size_t len, struct prot
 		if (st->body_kind == HTTP_BODY_CHUNKED) {
 			bool done = false;
 			ssize_t n = http_chunked_skip(&st->chunked, in + off, len - off,
-						      HTTP_SKIP_BODY_MAX, &done);
+						      env->max_body ? env->max_body
+								    : HTTP_SKIP_BODY_MAX,
+						      &done);
 			if (n < 0) {
 				fail(st, env, (int)-n);
 				return len;
@@ -107,6 +109,10 @@ size_t http_feed(struct proto_state *st, const char *in, size_t len, struct prot
 			return len;
 		}
 		off += (size_t)r;
+		if (req.body == HTTP_BODY_LENGTH && env->max_body && req.content_length > env->max_body) {
+			fail(st, env, 413);
+			return len;
+		}
 		CTR_ADD(env->ctr, requests, 1);
 		if (req.body != HTTP_BODY_NONE && req.expect_continue)
 			outbuf_put(env->out, continue_100, sizeof(continue_100) - 1);

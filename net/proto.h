@@ -35,6 +35,7 @@ struct proto_env {
 	const struct http_clock *clock;
 	struct worker_counters *ctr;
 	bool draining; /* server is shutting down: answer with Connection: close */
+	uint64_t max_body; /* request body limit (413 above it); 0: unlimited */
 };
 
 /* Consumes a prefix of in[0..len) and appends the answers to env->out.
