@@ -1,0 +1,59 @@
+/* libFuzzer target: the HTTP framing state machine (http_feed) fed the
+ * input in pieces whose sizes the input itself chooses, as a connection
+ * would see it: kept input, bodies across reads, errors, output limits. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/counters.h"
+#include "net/http_response.h"
+#include "net/proto.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static char outmem[4096];
+	static char kept[2 * HTTP_MAX_HEADER_BYTES + 256];
+	struct worker_counters ctr;
+	struct http_clock clk;
+	struct proto_state st;
+	struct outbuf out = {outmem, 0, sizeof(outmem)};
+
+	if (size < 2)
+		return 0;
+	memset(&ctr, 0, sizeof(ctr));
+	memset(&clk, 0, sizeof(clk));
+	memset(&st, 0, sizeof(st));
+	http_clock_tick(&clk, 1700000000);
+	struct proto_env env = {.out = &out, .clock = &clk, .ctr = &ctr, .max_body = 4096};
+
+	/* First byte: piece size; the rest is the stream. */
+	size_t piece = (size_t)(data[0] % 64) + 1;
+	const char *in = (const char *)data + 1;
+	size_t left = size - 1, kept_len = 0;
+	while (left) {
+		size_t take = left < piece ? left : piece;
+		if (kept_len + take > sizeof(kept))
+			return 0; /* the server would have answered 431 long before */
+		memcpy(kept + kept_len, in, take);
+		kept_len += take;
+		in += take;
+		left -= take;
+		do {
+			st.flags &= (uint8_t)~PROTO_OUT_FULL;
+			size_t used = http_feed(&st, kept, kept_len, &env);
+			if (used > kept_len || out.len > out.cap)
+				abort();
+			memmove(kept, kept + used, kept_len - used);
+			kept_len -= used;
+			out.len = 0; /* "sent" */
+		} while ((st.flags & PROTO_OUT_FULL) && kept_len);
+		if (st.flags & (PROTO_CLOSE | PROTO_LINGER))
+			return 0;
+		/* A kept head never grows past the limit without an answer. */
+		if (st.body_kind == HTTP_BODY_NONE && kept_len > HTTP_MAX_HEADER_BYTES + 64)
+			abort();
+	}
+	return 0;
+}
