@@ -99,8 +99,11 @@ HTEST(lifecycle, sigterm_races_client_close, .timeout = 60)
 	}
 }
 
-/* A request that races with shutdown gets either a whole response that says
- * Connection: close, or a clean close; never a truncated response. */
+/* A request that races with shutdown gets a whole response and then a clean
+ * close, or just the clean close; never a truncated response.  A worker that
+ * read the request before it saw the stop answers it as keep-alive and closes
+ * the connection as idle right after: the signal and the request race, and
+ * no server can order them, so the Connection header is not asserted. */
 HTEST(lifecycle, sigterm_request_in_flight)
 {
 	start();
@@ -120,10 +123,6 @@ HTEST(lifecycle, sigterm_request_in_flight)
 			answered++;
 			cr_assert_eq(r.status, 200);
 			cr_assert_str_eq(r.body, PLAIN);
-			const char *conn = h_header(&r, "Connection");
-			cr_assert(conn && !strcasecmp(conn, "close"),
-				  "conn %d: response during shutdown has Connection: %s, want close", i,
-				  conn ? conn : "(none)");
 			cr_assert_eq(h_conn_wait_eof(&c[i], 4000), 1, "not closed after the response");
 		}
 		h_resp_free(&r);
