@@ -34,6 +34,9 @@ struct conn {
 	int64_t deadline_ms;
 	struct conn *prev, *next;  /* on the timer list, or the pool's free list */
 	struct proto_state proto;
+	/* io_uring backend */
+	uint8_t u_ops;   /* ops a CQE may still arrive for (core/uring_conn.c) */
+	uint8_t u_flags; /* connection state only that backend needs */
 };
 
 struct conn_list {

@@ -58,6 +58,7 @@ static const struct series per_worker[] = {
 	SERIES("herd_bytes_in_total", "counter", "bytes read from clients", bytes_in),
 	SERIES("herd_bytes_out_total", "counter", "bytes written to clients", bytes_out),
 	SERIES("herd_connections_active", "gauge", "connections currently open", conns_active),
+	SERIES("herd_race_step_outs_total", "counter", "times the worker left the accept race holding over its share of connections", step_outs),
 };
 
 static uint64_t field(const struct worker_counters *c, size_t offset)

@@ -32,6 +32,7 @@ struct worker_counters {
 	_Atomic uint64_t bytes_in;
 	_Atomic uint64_t bytes_out;
 	_Atomic uint64_t conns_active;
+	_Atomic uint64_t step_outs;  /* left the race for holding over its share */
 	_Atomic uint64_t errors[HERD_ERR_KINDS];
 	_Atomic int cpu;
 } __attribute__((aligned(128)));

@@ -21,6 +21,8 @@
 #define ACCEPT_PAUSE_MS 100
 /* At --max-conns, how often a worker looks whether a slot freed up. */
 #define CONN_LIMIT_RECHECK_MS 20
+/* Connections a worker may hold over the average before it steps out. */
+#define BALANCE_SLACK 8
 
 static int epoll_init(struct worker *w)
 {
@@ -35,7 +37,13 @@ static int epoll_init(struct worker *w)
 	/* EPOLLEXCLUSIVE: one arrival wakes one waiting worker, not all. */
 	w->listen_events = EPOLLIN | (w->mode == HERD_ACCEPT_EXCLUSIVE ? EPOLLEXCLUSIVE : 0);
 	ev = (struct epoll_event){.events = w->listen_events, .data.ptr = &w->listen_fd};
-	return epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->listen_fd, &ev);
+	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->listen_fd, &ev) < 0)
+		return -1;
+	w->in_race = true;
+	/* Balancing needs a shared queue to fall back on. */
+	w->balance = w->balance && w->npeers > 1 &&
+		     (w->mode == HERD_ACCEPT_EXCLUSIVE || w->mode == HERD_ACCEPT_HERD);
+	return 0;
 }
 
 static void epoll_destroy(struct worker *w)
@@ -45,11 +53,33 @@ static void epoll_destroy(struct worker *w)
 	w->epfd = -1;
 }
 
+/* The listener is in this worker's epoll exactly when the worker races:
+ * not draining, not paused after an accept error or at --max-conns, not
+ * stepped out for holding more than its share. */
+static void sync_race(struct worker *w)
+{
+	if (w->mode == HERD_ACCEPT_LISTENER)
+		return;
+	bool want = !w->draining && !w->accept_paused && !w->stepped_out;
+	if (want == w->in_race)
+		return;
+	if (want) {
+		struct epoll_event ev = {.events = w->listen_events, .data.ptr = &w->listen_fd};
+		if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->listen_fd, &ev) < 0 && errno != EEXIST) {
+			/* Retry on a later turn rather than drop out for good. */
+			w->accept_paused = true;
+			w->accept_resume_ms = w->now_ms + ACCEPT_PAUSE_MS;
+			return;
+		}
+	} else {
+		epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->listen_fd, NULL);
+	}
+	w->in_race = want;
+}
+
 static void leave_race(struct worker *w)
 {
-	if (!w->accept_paused && w->mode != HERD_ACCEPT_LISTENER)
-		epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->listen_fd, NULL);
-	w->accept_paused = true;
+	sync_race(w); /* w->draining is set */
 	atomic_store(&w->left_race, true);
 }
 
@@ -59,12 +89,12 @@ static void pause_accept(struct worker *w, int err)
 	 * readable: without stepping out, the loop would spin on it. */
 	herd_log_ratelimited(&w->log_slot, "worker %d: accept failed: %s; pausing accepts %d ms",
 			     w->id, strerror(err), ACCEPT_PAUSE_MS);
-	epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->listen_fd, NULL);
 	w->accept_paused = true;
 	w->accept_resume_ms = w->now_ms + ACCEPT_PAUSE_MS;
+	sync_race(w);
 }
 
-static void resume_accept(struct worker *w)
+static void try_resume(struct worker *w)
 {
 	if (w->at_conn_limit &&
 	    atomic_load_explicit(w->conns_open, memory_order_relaxed) >= w->max_conns) {
@@ -72,11 +102,8 @@ static void resume_accept(struct worker *w)
 		return;
 	}
 	w->at_conn_limit = false;
-	struct epoll_event ev = {.events = w->listen_events, .data.ptr = &w->listen_fd};
-	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->listen_fd, &ev) == 0 || errno == EEXIST)
-		w->accept_paused = false;
-	else
-		w->accept_resume_ms = w->now_ms + ACCEPT_PAUSE_MS;
+	w->accept_paused = false;
+	sync_race(w);
 }
 
 static bool at_conn_limit(struct worker *w)
@@ -85,18 +112,73 @@ static bool at_conn_limit(struct worker *w)
 		return false;
 	herd_log_ratelimited(&w->log_slot, "worker %d: at --max-conns %ld, not accepting",
 			     w->id, w->max_conns);
-	epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->listen_fd, NULL);
-	w->accept_paused = true;
 	w->at_conn_limit = true;
+	w->accept_paused = true;
 	w->accept_resume_ms = w->now_ms + CONN_LIMIT_RECHECK_MS;
+	sync_race(w);
 	return true;
+}
+
+/* EPOLLEXCLUSIVE wakes the waiters in the order they registered, so one
+ * worker wins nearly every race while it is idle and ends up holding most
+ * long-lived connections.  A worker holding clearly more than its share
+ * steps out until it is back near the average. */
+static long fair_share(const struct worker *w)
+{
+	return atomic_load_explicit(w->conns_open, memory_order_relaxed) / w->npeers;
+}
+
+static bool over_share(const struct worker *w)
+{
+	long fair = fair_share(w);
+	return w->nconns > fair + fair / 4 + BALANCE_SLACK;
+}
+
+/* Connections already queued raise no new wake-up: whoever steps out must
+ * hand the race to someone who is in it. */
+static void nudge_least_loaded(struct worker *w)
+{
+	struct worker *best = NULL;
+	uint64_t best_n = UINT64_MAX;
+	for (int i = 0; i < w->npeers; i++) {
+		struct worker *p = &w->peers[i];
+		uint64_t n = CTR_GET(p->ctr, conns_active);
+		if (p != w && n < best_n && !atomic_load_explicit(&p->stop, memory_order_relaxed)) {
+			best = p;
+			best_n = n;
+		}
+	}
+	uint64_t one = 1;
+	if (best && write(best->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		herd_log_ratelimited(&w->log_slot, "worker %d: nudge: %s", w->id, strerror(errno));
+}
+
+static void step_out(struct worker *w)
+{
+	w->stepped_out = true;
+	CTR_ADD(w->ctr, step_outs, 1);
+	sync_race(w);
+	nudge_least_loaded(w);
+}
+
+static void maybe_step_back(struct worker *w)
+{
+	if (w->nconns <= fair_share(w) + BALANCE_SLACK / 2) {
+		w->stepped_out = false;
+		sync_race(w);
+	}
 }
 
 static void accept_batch(struct worker *w)
 {
+	w->accept_more = false;
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
 		if (at_conn_limit(w))
 			return;
+		if (w->balance && over_share(w)) {
+			step_out(w);
+			return;
+		}
 		int fd = accept4(w->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd >= 0) {
 			CTR_ADD(w->ctr, accepted, 1);
@@ -125,6 +207,9 @@ static void accept_batch(struct worker *w)
 			return;
 		}
 	}
+	/* Batch used up: the queue may hold more, and a nudged worker has no
+	 * readiness event that would bring it back. */
+	w->accept_more = true;
 }
 
 /* Listener mode: connections the acceptor thread queued for us. */
@@ -165,6 +250,8 @@ static int next_timeout_ms(const struct worker *w)
 			next = w->timers[t].head->deadline_ms;
 	if (w->accept_paused && !w->draining && w->accept_resume_ms < next)
 		next = w->accept_resume_ms;
+	if (w->accept_more && w->in_race)
+		return 0;
 	if (w->draining) {
 		int64_t dl = atomic_load(&w->stop_deadline_ms);
 		if (dl < next)
@@ -206,26 +293,35 @@ static void *epoll_run(void *arg)
 		bool drain_now = worker_stop_requested(w);
 		if (drain_now)
 			leave_race(w);
+		bool try_accept = w->accept_more && w->in_race;
 		for (int i = 0; i < n; i++) {
 			void *tag = evs[i].data.ptr;
 			if (tag == &w->listen_fd) {
 				CTR_ADD(w->ctr, wakeups, 1);
-				if (!w->accept_paused)
-					accept_batch(w);
+				try_accept = w->in_race;
 			} else if (tag == &w->wake_fd) {
+				/* A stop request, a hand-off, or a peer's nudge. */
 				worker_clear_wake(w);
 				if (w->handoff)
 					take_handoffs(w);
+				else
+					try_accept |= w->in_race;
 			} else {
 				conn_on_event(w, tag, evs[i].events);
 			}
 		}
+		/* After the connections' events: accepting first would let new
+		 * arrivals delay requests already waiting. */
+		if (try_accept)
+			accept_batch(w);
 		if (drain_now)
 			conn_begin_drain(w);
 		expire_timers(w);
 		if (w->accept_paused && !w->draining && w->mode != HERD_ACCEPT_LISTENER &&
 		    w->now_ms >= w->accept_resume_ms)
-			resume_accept(w);
+			try_resume(w);
+		if (w->stepped_out && !w->draining)
+			maybe_step_back(w);
 		if (w->draining &&
 		    (w->nconns == 0 || w->now_ms >= atomic_load(&w->stop_deadline_ms)))
 			break;

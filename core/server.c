@@ -169,17 +169,27 @@ static int start_workers(struct server *s)
 		w->max_body = cfg->max_body;
 		w->conns_open = &s->conns_open;
 		w->max_conns = s->max_conns;
+		w->peers = s->workers;
+		w->npeers = cfg->workers;
+		w->balance = true;
 		w->ctr = &s->ctr[i];
 		w->epfd = w->wake_fd = -1;
 		if (worker_init(w) < 0) {
 			herd_log("worker %d: cannot set up its %s loop: %s", i, w->ops->name,
 				 strerror(errno));
+			for (int j = 0; j < i; j++)
+				worker_destroy(&s->workers[j]);
 			return -1;
 		}
+	}
+	/* Only now: a running worker may nudge any peer, so all must exist. */
+	for (int i = 0; i < cfg->workers; i++) {
+		struct worker *w = &s->workers[i];
 		int rc = worker_start(w);
 		if (rc) {
 			herd_log("worker %d: cannot start on CPU %d: %s", i, w->cpu, strerror(rc));
-			worker_destroy(w);
+			for (int j = i; j < cfg->workers; j++)
+				worker_destroy(&s->workers[j]);
 			return -1;
 		}
 		s->nworkers++;

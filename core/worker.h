@@ -54,6 +54,11 @@ struct worker {
 	 * before each accept, so the excess waits in the kernel's queue. */
 	_Atomic long *conns_open;
 	long max_conns;
+	/* All workers, for balancing: a worker over its share of connections
+	 * steps out of the race and nudges the least loaded one. */
+	struct worker *peers;
+	int npeers;
+	bool balance;
 
 	/* Supervisor -> worker. */
 	_Atomic bool stop;
@@ -67,7 +72,7 @@ struct worker {
 	int epfd;             /* epoll backend */
 	uint32_t listen_events;
 	void *backend;        /* backend-private state (io_uring) */
-	bool draining, accept_paused, at_conn_limit;
+	bool draining, accept_paused, at_conn_limit, stepped_out, accept_more, in_race;
 	int64_t now_ms, accept_resume_ms, log_slot;
 	struct outbuf out;
 	char *rbuf;

@@ -314,3 +314,39 @@ HTEST(workers, four_workers_on_one_cpu)
 	cr_log_info("accepted per worker:%s", spread);
 	cr_assert_geq(busy, 2, "only %d worker(s) accepted connections:%s", busy, spread);
 }
+
+/* Connections opened one after another are the worst case for
+ * EPOLLEXCLUSIVE's wake-up order: the same idle worker wins every race.
+ * Whatever the accept mode, long-lived connections must end up spread. */
+HTEST(workers, keepalive_connections_spread_over_workers)
+{
+	enum { N = 120 };
+	herd_start(&srv, "--workers", "2", "--cpus", "0,1", "--admin", "127.0.0.1:0");
+	struct h_conn *c = calloc(N, sizeof(*c));
+	cr_assert(c);
+	for (int i = 0; i < N; i++) {
+		int fd = h_connect(srv.port);
+		cr_assert(fd >= 0, "connect %d", i);
+		h_conn_init(&c[i], fd);
+		cr_assert_eq(h_send_str(fd, "GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n"), 0);
+		struct h_resp r;
+		cr_assert_eq(h_read_response(&c[i], &r, false, H_TIMEOUT_MS), H_OK, "conn %d", i);
+		h_resp_free(&r);
+	}
+	cr_assert_eq(settle("herd_connections_active", N), N);
+	char *m = metrics();
+	long long w0 = h_metric_worker(m, "herd_connections_active", 0);
+	long long w1 = h_metric_worker(m, "herd_connections_active", 1);
+	long long steps = -1;
+	h_metric_sum(m, "herd_race_step_outs_total", &steps);
+	free(m);
+	cr_log_info("connections per worker: %lld / %lld, step-outs %lld", w0, w1, steps);
+	cr_assert(w0 >= N / 4 && w1 >= N / 4,
+		  "connections per worker %lld / %lld: one worker holds over 75%%", w0, w1);
+	const char *mode = getenv("HERD_ACCEPT");
+	if (!mode || !strcmp(mode, "exclusive") || !strcmp(mode, "herd"))
+		cr_assert_gt(steps, 0, "shared-queue modes balance by stepping out of the race");
+	for (int i = 0; i < N; i++)
+		h_conn_close(&c[i]);
+	free(c);
+}

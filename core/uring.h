@@ -1,0 +1,69 @@
+/* The io_uring backend's private state and the calls between its two files:
+ * loop_uring.c owns the ring, accepts, the wake eventfd and timers;
+ * uring_conn.c owns a connection's reads, sends and close. */
+#ifndef HERD_URING_H
+#define HERD_URING_H
+
+#include <liburing.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/worker.h"
+
+/* Provided receive buffers, one group per ring (sizing: loop_uring.c). */
+#define URING_NBUFS 1024
+#define URING_BUF_SIZE 4096
+#define URING_BGID 0
+
+/* user_data: small constants for the worker's own requests, or a struct conn
+ * pointer (8-byte aligned) with the operation in its low three bits. */
+enum {
+	UD_IGNORE = 0, /* cancels and closes: a CQE only says they found nothing */
+	UD_ACCEPT = 1,
+	UD_WAKE = 2,
+	UD_CONN_MIN = 8,
+};
+enum { OP_RECV = 1, OP_SEND = 2, OP_MASK = 7 };
+
+_Static_assert(_Alignof(struct conn) > OP_MASK, "conn pointers carry the op in 3 low bits");
+
+static inline uint64_t ud_conn(const struct conn *c, unsigned op)
+{
+	return (uint64_t)(uintptr_t)c | op;
+}
+
+struct uring_state {
+	struct io_uring ring;
+	struct io_uring_buf_ring *br;
+	char *bufs;           /* URING_NBUFS * URING_BUF_SIZE */
+	unsigned br_added;    /* buffers handed back, not yet published */
+	uint8_t skip_success; /* IOSQE_CQE_SKIP_SUCCESS where the kernel has it */
+	bool have_ring;
+	bool disabled;        /* created R_DISABLED: the worker thread enables it */
+	bool accept_armed, wake_armed, exiting;
+	int zombies;          /* closed connections a CQE may still point at */
+	char *chunks;         /* free send chunks, linked through their first bytes */
+	int nchunks;
+};
+
+/* An SQE, flushing the queue first when it is full; NULL only if even that
+ * failed. */
+struct io_uring_sqe *uring_sqe(struct worker *w);
+/* Queues a cancel of the request with this user_data; false without an SQE. */
+bool uring_cancel(struct worker *w, uint64_t ud);
+
+static inline void uring_buf_return(struct uring_state *st, unsigned bid)
+{
+	io_uring_buf_ring_add(st->br, st->bufs + (size_t)bid * URING_BUF_SIZE, URING_BUF_SIZE,
+			      (unsigned short)bid, io_uring_buf_ring_mask(URING_NBUFS),
+			      (int)st->br_added++);
+}
+
+/* uring_conn.c */
+void uconn_open(struct worker *w, int fd);
+void uconn_on_cqe(struct worker *w, const struct io_uring_cqe *cqe);
+void uconn_close(struct worker *w, struct conn *c);
+void uconn_expire(struct worker *w, struct conn *c);
+void uconn_free_chunks(struct uring_state *st);
+
+#endif

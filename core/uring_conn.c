@@ -1,0 +1,404 @@
+/* A connection's life on an io_uring worker.
+ *
+ * Reads: one multishot recv into the worker's provided buffers stays armed
+ * for the whole connection.  A buffer goes back to the ring in the loop turn
+ * that delivered it; whatever the protocol leaves unconsumed is copied into
+ * the connection's own input, so an idle connection holds no ring buffer.
+ *
+ * Sends: the protocol's output is copied out of the worker buffer and sent
+ * with one SQE; only one send is in flight per connection, so bytes leave in
+ * the protocol's order.  Input that arrives meanwhile is queued, not fed,
+ * and reading stops once too much of it piles up.
+ *
+ * Close: a closed connection keeps its struct (U_CLOSED, "zombie") until the
+ * CQE of every request it had in flight arrived, so no CQE can point at a
+ * struct that was already reused. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/uring.h"
+
+enum {
+	U_CLOSED = 1u << 0,    /* waiting for its last CQE before returning to the pool */
+	U_HELD = 1u << 1,      /* a CQE handler runs for it: not released under its feet */
+	U_UNFED = 1u << 2,     /* c->in has bytes the protocol has not seen yet */
+	U_PAUSED = 1u << 3,    /* recv cancelled: too much input queued behind a send */
+	U_EOF = 1u << 4,       /* the peer sent FIN */
+	U_OUT_CHUNK = 1u << 5, /* c->out is a send chunk rather than malloc'd */
+};
+
+/* Input queued behind a pending send before the recv is cancelled. */
+#define PAUSE_INPUT (256 * 1024)
+/* Responses up to this size leave from a recycled chunk instead of a
+ * malloc'd copy: a pipelined batch of 16 built-in responses fits. */
+#define CHUNK_SIZE 4096
+#define CHUNK_CACHE 256
+
+static void serve(struct worker *w, struct conn *c, const char *data, uint32_t len);
+
+static void set_timer(struct worker *w, struct conn *c, enum conn_timer t)
+{
+	if (c->timer != CONN_T_NONE)
+		conn_list_remove(&w->timers[c->timer], c);
+	c->timer = (uint8_t)t;
+	if (t == CONN_T_NONE)
+		return;
+	c->deadline_ms = w->now_ms + w->timers[t].timeout_ms;
+	conn_list_append(&w->timers[t], c);
+}
+
+static char *chunk_get(struct uring_state *st)
+{
+	char *p = st->chunks;
+	if (!p)
+		return malloc(CHUNK_SIZE);
+	memcpy(&st->chunks, p, sizeof(char *));
+	st->nchunks--;
+	return p;
+}
+
+static void chunk_put(struct uring_state *st, char *p)
+{
+	if (st->nchunks >= CHUNK_CACHE) {
+		free(p);
+		return;
+	}
+	memcpy(p, &st->chunks, sizeof(char *));
+	st->chunks = p;
+	st->nchunks++;
+}
+
+void uconn_free_chunks(struct uring_state *st)
+{
+	while (st->nchunks > 0)
+		free(chunk_get(st));
+}
+
+static void drop_output(struct uring_state *st, struct conn *c)
+{
+	if (c->u_flags & U_OUT_CHUNK) {
+		chunk_put(st, c->out);
+		c->out = NULL;
+		c->out_len = c->out_off = 0;
+		c->u_flags &= (uint8_t)~U_OUT_CHUNK;
+	} else {
+		conn_drop_output(c);
+	}
+}
+
+static void release(struct worker *w, struct conn *c)
+{
+	struct uring_state *st = w->backend;
+	drop_output(st, c);
+	st->zombies--;
+	conn_pool_put(&w->pool, c);
+}
+
+static void fail(struct worker *w, struct conn *c, enum herd_err_kind kind)
+{
+	CTR_ADD(w->ctr, errors[kind], 1);
+	if (kind == HERD_ERR_NOMEM)
+		herd_log_ratelimited(&w->log_slot, "worker %d: out of memory, dropping a connection",
+				     w->id);
+	uconn_close(w, c);
+}
+
+void uconn_close(struct worker *w, struct conn *c)
+{
+	struct uring_state *st = w->backend;
+	set_timer(w, c, CONN_T_NONE);
+	conn_drop_input(c);
+	c->u_flags |= U_CLOSED;
+	bool cancelled = true;
+	if (c->u_ops & OP_RECV)
+		cancelled &= uring_cancel(w, ud_conn(c, OP_RECV));
+	if (c->u_ops & OP_SEND)
+		cancelled &= uring_cancel(w, ud_conn(c, OP_SEND));
+	/* Without a cancel, a shutdown still ends both requests (EOF, EPIPE). */
+	if (!cancelled)
+		shutdown(c->fd, SHUT_RDWR);
+	/* The requests hold the socket open until their cancel ran: only then
+	 * does the peer see the FIN.  Queued after the cancels, both go out in
+	 * the next submit. */
+	struct io_uring_sqe *sqe = uring_sqe(w);
+	if (sqe) {
+		io_uring_prep_close(sqe, c->fd);
+		io_uring_sqe_set_data64(sqe, UD_IGNORE);
+		sqe->flags |= st->skip_success;
+	} else {
+		close(c->fd);
+	}
+	c->fd = -1;
+	w->nconns--;
+	CTR_SUB(w->ctr, conns_active, 1);
+	st->zombies++;
+	if (!c->u_ops && !(c->u_flags & U_HELD))
+		release(w, c);
+}
+
+static void arm_recv(struct worker *w, struct conn *c, bool poll_first)
+{
+	struct io_uring_sqe *sqe = uring_sqe(w);
+	if (!sqe) {
+		fail(w, c, HERD_ERR_READ);
+		return;
+	}
+	io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = URING_BGID;
+	/* Without deferred accept the socket is likely empty: wait for data
+	 * instead of trying a recv that would fail. */
+	if (poll_first)
+		sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
+	io_uring_sqe_set_data64(sqe, ud_conn(c, OP_RECV));
+	c->u_ops |= OP_RECV;
+}
+
+static void queue_send(struct worker *w, struct conn *c)
+{
+	struct io_uring_sqe *sqe = uring_sqe(w);
+	if (!sqe) {
+		fail(w, c, HERD_ERR_WRITE);
+		return;
+	}
+	io_uring_prep_send(sqe, c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+	io_uring_sqe_set_data64(sqe, ud_conn(c, OP_SEND));
+	c->u_ops |= OP_SEND;
+}
+
+/* Moves the worker's output into the connection, where it lives until the
+ * send completed.  false when out of memory. */
+static bool take_output(struct worker *w, struct conn *c)
+{
+	struct uring_state *st = w->backend;
+	uint32_t n = (uint32_t)w->out.len;
+	w->out.len = 0;
+	if (n <= CHUNK_SIZE) {
+		char *p = chunk_get(st);
+		if (p) {
+			memcpy(p, w->out.p, n);
+			c->out = p;
+			c->out_len = n;
+			c->out_off = 0;
+			c->u_flags |= U_OUT_CHUNK;
+			return true;
+		}
+	}
+	return conn_keep_output(c, w->out.p, n) == 0;
+}
+
+static void start_linger(struct worker *w, struct conn *c)
+{
+	/* Our answer is out; stop reading requests but keep draining the
+	 * client's bytes, so closing does not reset the answer away. */
+	shutdown(c->fd, SHUT_WR);
+	c->lingering = 1;
+	conn_drop_input(c);
+	c->u_flags &= (uint8_t)~(U_UNFED | U_PAUSED);
+	if (c->u_flags & U_EOF) {
+		uconn_close(w, c);
+		return;
+	}
+	set_timer(w, c, CONN_T_LINGER);
+	if (!(c->u_ops & OP_RECV))
+		arm_recv(w, c, false);
+}
+
+/* Decides what the connection waits for once no send is in flight and the
+ * protocol has seen all input. */
+static void settle(struct worker *w, struct conn *c)
+{
+	uint8_t f = c->proto.flags;
+	if (f & PROTO_LINGER) {
+		start_linger(w, c);
+		return;
+	}
+	bool mid_request = c->in_len || c->proto.body_kind != HTTP_BODY_NONE;
+	if ((f & PROTO_CLOSE) || (c->u_flags & U_EOF) || (w->draining && !mid_request)) {
+		uconn_close(w, c);
+		return;
+	}
+	if (mid_request) {
+		/* The head timeout runs from the request's first byte, not from
+		 * the latest one: a trickling client cannot extend it. */
+		if (c->timer != CONN_T_READ)
+			set_timer(w, c, CONN_T_READ);
+	} else {
+		set_timer(w, c, CONN_T_IDLE);
+	}
+	c->u_flags &= (uint8_t)~U_PAUSED;
+	if (!(c->u_ops & OP_RECV))
+		arm_recv(w, c, false);
+}
+
+static void serve(struct worker *w, struct conn *c, const char *data, uint32_t len)
+{
+	struct proto_env env = {.out = &w->out, .clock = &w->clock, .ctr = w->ctr,
+				.draining = w->draining, .max_body = w->max_body};
+	c->proto.flags &= (uint8_t)~PROTO_OUT_FULL;
+	c->u_flags &= (uint8_t)~U_UNFED;
+	size_t used = w->feed(&c->proto, data, len, &env);
+	if (conn_keep_input(c, data + used, (uint32_t)(len - used)) < 0) {
+		w->out.len = 0;
+		fail(w, c, HERD_ERR_NOMEM);
+		return;
+	}
+	if (w->out.len == 0) {
+		settle(w, c);
+		return;
+	}
+	if (!take_output(w, c)) {
+		fail(w, c, HERD_ERR_NOMEM);
+		return;
+	}
+	if (c->timer != CONN_T_WRITE)
+		set_timer(w, c, CONN_T_WRITE);
+	queue_send(w, c);
+}
+
+/* Appends to the kept input, growing it geometrically: a backlog behind a
+ * slow send arrives in many small pieces. */
+static int append_input(struct conn *c, const char *p, uint32_t n)
+{
+	if (c->in_cap - c->in_len < n &&
+	    conn_reserve_input(c, n > c->in_len ? n : c->in_len) < 0)
+		return -1;
+	memcpy(c->in + c->in_len, p, n);
+	c->in_len += n;
+	return 0;
+}
+
+static void received(struct worker *w, struct conn *c, const char *p, uint32_t n)
+{
+	CTR_ADD(w->ctr, bytes_in, n);
+	if (c->lingering)
+		return;
+	if (c->u_ops & OP_SEND) {
+		/* Backpressure: the protocol sees no more input until the
+		 * client took our output. */
+		if (append_input(c, p, n) < 0) {
+			fail(w, c, HERD_ERR_NOMEM);
+			return;
+		}
+		c->u_flags |= U_UNFED;
+		if (c->in_len > PAUSE_INPUT && (c->u_ops & OP_RECV) && !(c->u_flags & U_PAUSED)) {
+			c->u_flags |= U_PAUSED;
+			if (!uring_cancel(w, ud_conn(c, OP_RECV)))
+				fail(w, c, HERD_ERR_READ);
+		}
+		return;
+	}
+	if (c->in_len) {
+		if (append_input(c, p, n) < 0) {
+			fail(w, c, HERD_ERR_NOMEM);
+			return;
+		}
+		serve(w, c, c->in, c->in_len);
+		return;
+	}
+	serve(w, c, p, n);
+}
+
+static void on_recv(struct worker *w, struct conn *c, const struct io_uring_cqe *cqe)
+{
+	struct uring_state *st = w->backend;
+	int res = cqe->res;
+	bool has_buf = cqe->flags & IORING_CQE_F_BUFFER;
+	unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+
+	if (!(cqe->flags & IORING_CQE_F_MORE))
+		c->u_ops &= (uint8_t)~OP_RECV;
+	if (c->u_flags & U_CLOSED) {
+		/* Late data for a closed connection: only the buffer matters. */
+	} else if (res > 0 && has_buf) {
+		received(w, c, st->bufs + (size_t)bid * URING_BUF_SIZE, (uint32_t)res);
+	} else if (res == 0) {
+		c->u_flags |= U_EOF;
+		/* Output still going out (a client that half-closed after its
+		 * requests): close once it is sent, see settle(). */
+		if (c->lingering || !(c->u_ops & OP_SEND))
+			uconn_close(w, c);
+	} else if (res != -ENOBUFS && res != -ECANCELED) {
+		if (!c->lingering)
+			CTR_ADD(w->ctr, errors[HERD_ERR_READ], 1);
+		uconn_close(w, c);
+	}
+	if (has_buf)
+		uring_buf_return(st, bid);
+	/* The multishot ended without us wanting it to (ring out of buffers,
+	 * CQ overflow): re-arm.  The buffers of this turn are back in the ring
+	 * before the next submit, so this cannot spin. */
+	if (!(c->u_ops & OP_RECV) && !(c->u_flags & (U_CLOSED | U_EOF | U_PAUSED)))
+		arm_recv(w, c, false);
+}
+
+static void on_send(struct worker *w, struct conn *c, int res)
+{
+	struct uring_state *st = w->backend;
+	c->u_ops &= (uint8_t)~OP_SEND;
+	if (c->u_flags & U_CLOSED)
+		return;
+	if (res <= 0) {
+		fail(w, c, HERD_ERR_WRITE);
+		return;
+	}
+	CTR_ADD(w->ctr, bytes_out, (uint64_t)res);
+	c->out_off += (uint32_t)res;
+	if (c->out_off < c->out_len) {
+		set_timer(w, c, CONN_T_WRITE); /* progress: the send timeout restarts */
+		queue_send(w, c);
+		return;
+	}
+	drop_output(st, c);
+	if ((c->proto.flags & PROTO_OUT_FULL) || (c->u_flags & U_UNFED))
+		serve(w, c, c->in, c->in_len);
+	else
+		settle(w, c);
+}
+
+void uconn_on_cqe(struct worker *w, const struct io_uring_cqe *cqe)
+{
+	struct conn *c = (struct conn *)(uintptr_t)(cqe->user_data & ~(uint64_t)OP_MASK);
+	c->u_flags |= U_HELD;
+	if ((cqe->user_data & OP_MASK) == OP_RECV)
+		on_recv(w, c, cqe);
+	else
+		on_send(w, c, cqe->res);
+	c->u_flags &= (uint8_t)~U_HELD;
+	if ((c->u_flags & U_CLOSED) && !c->u_ops)
+		release(w, c);
+}
+
+void uconn_open(struct worker *w, int fd)
+{
+	struct conn *c = conn_pool_get(&w->pool);
+	if (!c) {
+		CTR_ADD(w->ctr, errors[HERD_ERR_NOMEM], 1);
+		herd_log_ratelimited(&w->log_slot, "worker %d: out of memory, refusing a connection",
+				     w->id);
+		close(fd);
+		return;
+	}
+	c->fd = fd;
+	w->nconns++;
+	CTR_ADD(w->ctr, conns_active, 1);
+	set_timer(w, c, CONN_T_READ);
+	arm_recv(w, c, !w->optimistic_read);
+}
+
+void uconn_expire(struct worker *w, struct conn *c)
+{
+	if (c->timer == CONN_T_READ && c->in_len && w->feed == http_feed) {
+		/* A head that never completed gets a 408 (best effort). */
+		struct proto_env env = {.out = &w->out, .clock = &w->clock, .ctr = w->ctr,
+					.draining = true, .max_body = w->max_body};
+		http_timeout_response(&env);
+		(void)send(c->fd, w->out.p, w->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		w->out.len = 0;
+	}
+	uconn_close(w, c);
+}
