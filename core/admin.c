@@ -25,13 +25,13 @@ struct admin_conn {
 };
 
 int admin_init(struct admin *adm, int listen_fd, int epfd, const struct worker_counters *ctr,
-	       int nworkers)
+	       const struct metrics_gauges *gauges)
 {
 	memset(adm, 0, sizeof(*adm));
 	adm->listen_fd = listen_fd;
 	adm->epfd = epfd;
 	adm->ctr = ctr;
-	adm->nworkers = nworkers;
+	adm->gauges = gauges;
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = adm};
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, listen_fd, &ev);
 }
@@ -98,7 +98,7 @@ static int build_reply(struct admin *adm, struct admin_conn *c, const struct htt
 	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
 	http_clock_tick(&adm->clock, (int64_t)ts.tv_sec);
 
-	size_t need = counters_render_prometheus(adm->ctr, adm->nworkers, NULL, 0) + 1;
+	size_t need = counters_render_prometheus(adm->ctr, adm->gauges, NULL, 0) + 1;
 	char *body = malloc(need);
 	struct outbuf o = {malloc(need + HTTP_RESPONSE_MAX), 0, need + HTTP_RESPONSE_MAX};
 	if (!body || !o.p) {
@@ -121,7 +121,7 @@ static int build_reply(struct admin *adm, struct admin_conn *c, const struct htt
 			http_response(&o, &adm->clock, 405, "text/plain", na, sizeof(na) - 1,
 				      HTTP_RESP_CLOSE | HTTP_RESP_ALLOW_GET);
 		} else {
-			size_t len = counters_render_prometheus(adm->ctr, adm->nworkers, body, need);
+			size_t len = counters_render_prometheus(adm->ctr, adm->gauges, body, need);
 			http_response(&o, &adm->clock, 200, "text/plain; version=0.0.4", body,
 				      len < need ? len : need - 1, HTTP_RESP_CLOSE | head);
 		}

@@ -15,14 +15,14 @@ struct admin {
 	int listen_fd;
 	int epfd; /* the supervisor's */
 	const struct worker_counters *ctr;
-	int nworkers;
+	const struct metrics_gauges *gauges;
 	struct http_clock clock;
 	struct admin_conn *conns;
 };
 
 /* Registers the listener in epfd with data.ptr == adm. */
 int admin_init(struct admin *adm, int listen_fd, int epfd, const struct worker_counters *ctr,
-	       int nworkers);
+	       const struct metrics_gauges *gauges);
 /* data.ptr of an epoll event that belongs to the admin: the admin itself
  * (listener) or one of its connections. */
 void admin_on_event(struct admin *adm, void *tag);

@@ -35,6 +35,12 @@ void config_usage(FILE *out)
 	      "  --send-timeout S     a client must take some output within S (default 60)\n"
 	      "  --max-conns N        open connections over all workers (default: from RLIMIT_NOFILE)\n"
 	      "  --max-body BYTES     largest request body; larger is 413 (default 1048576)\n"
+	      "  --min-workers N      scale down to N workers (default: --workers, i.e. static)\n"
+	      "  --max-workers N      scale up to N workers (default: --workers)\n"
+	      "  --scale-interval S   how often load is sampled (default 0.25)\n"
+	      "  --scale-up-busy F    grow when workers are busier than F (0..1, default 0.75)\n"
+	      "  --scale-down-busy F  shrink when one fewer stays under F (default 0.4)\n"
+	      "  --scale-queue N      accept-queue length that means falling behind (default 32)\n"
 	      "  --help, --version\n",
 	      out);
 }
@@ -185,6 +191,10 @@ static void set_defaults(struct herd_config *cfg)
 	cfg->keepalive_timeout_s = 60.0;
 	cfg->send_timeout_s = 60.0;
 	cfg->max_body = 1024 * 1024;
+	cfg->scale_interval_s = 0.25;
+	cfg->scale_up_busy = 0.75;
+	cfg->scale_down_busy = 0.40;
+	cfg->scale_queue = 32;
 }
 
 long config_default_max_conns(long nofile_limit, int workers)
@@ -239,7 +249,9 @@ enum config_result config_parse(struct herd_config *cfg, int argc, char **argv,
 			"--accept",         "--backlog",           "--proto",
 			"--admin",          "--grace",             "--header-timeout",
 			"--keepalive-timeout", "--send-timeout",   "--max-conns",
-			"--max-body"};
+			"--max-body",       "--min-workers",       "--max-workers",
+			"--scale-interval", "--scale-up-busy",     "--scale-down-busy",
+			"--scale-queue"};
 		bool is_known = false;
 		for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
 			is_known |= strcmp(name, known[k]) == 0;
@@ -305,6 +317,25 @@ enum config_result config_parse(struct herd_config *cfg, int argc, char **argv,
 			if (parse_long(val, 1, 100000000, &n) < 0)
 				return fail(err, errlen, "bad --max-conns '%s': want a positive number", val);
 			cfg->max_conns = n;
+		} else if (strcmp(name, "--min-workers") == 0 || strcmp(name, "--max-workers") == 0) {
+			if (parse_long(val, 1, HERD_MAX_WORKERS, &n) < 0)
+				return fail(err, errlen, "bad %s '%s': want 1..%d", name, val,
+					    HERD_MAX_WORKERS);
+			*(name[2] == 'm' && name[3] == 'i' ? &cfg->min_workers : &cfg->max_workers) =
+				(int)n;
+		} else if (strcmp(name, "--scale-interval") == 0) {
+			if (parse_seconds(val, 0.01, 60, &cfg->scale_interval_s) < 0)
+				return fail(err, errlen, "bad --scale-interval '%s': want 0.01..60 seconds", val);
+		} else if (strcmp(name, "--scale-up-busy") == 0) {
+			if (parse_seconds(val, 0.01, 1, &cfg->scale_up_busy) < 0)
+				return fail(err, errlen, "bad --scale-up-busy '%s': want 0.01..1", val);
+		} else if (strcmp(name, "--scale-down-busy") == 0) {
+			if (parse_seconds(val, 0, 1, &cfg->scale_down_busy) < 0)
+				return fail(err, errlen, "bad --scale-down-busy '%s': want 0..1", val);
+		} else if (strcmp(name, "--scale-queue") == 0) {
+			if (parse_long(val, 1, 1 << 30, &n) < 0)
+				return fail(err, errlen, "bad --scale-queue '%s': want a positive number", val);
+			cfg->scale_queue = (int)n;
 		} else if (strcmp(name, "--max-body") == 0) {
 			if (parse_long(val, 0, LONG_MAX, &n) < 0)
 				return fail(err, errlen, "bad --max-body '%s': want bytes", val);
@@ -321,7 +352,22 @@ enum config_result config_parse(struct herd_config *cfg, int argc, char **argv,
 		if (cfg->ncpus <= 0)
 			return fail(err, errlen, "cannot read the CPU affinity mask");
 	}
-	if (cfg->workers == 0)
-		cfg->workers = cfg->ncpus;
+	/* Static unless a range is given: min = max = --workers.  With a
+	 * range and no --workers, start at the minimum. */
+	int base = cfg->workers ? cfg->workers : cfg->ncpus;
+	if (base > HERD_MAX_WORKERS)
+		base = HERD_MAX_WORKERS;
+	if (!cfg->min_workers)
+		cfg->min_workers = cfg->max_workers && cfg->max_workers < base ? cfg->max_workers : base;
+	if (!cfg->max_workers)
+		cfg->max_workers = cfg->min_workers > base ? cfg->min_workers : base;
+	if (cfg->min_workers > cfg->max_workers)
+		return fail(err, errlen, "bad --min-workers %d: above --max-workers %d",
+			    cfg->min_workers, cfg->max_workers);
+	if (!cfg->workers)
+		cfg->workers = cfg->min_workers < cfg->max_workers ? cfg->min_workers : base;
+	if (cfg->workers < cfg->min_workers || cfg->workers > cfg->max_workers)
+		return fail(err, errlen, "bad --workers %d: outside --min-workers %d..--max-workers %d",
+			    cfg->workers, cfg->min_workers, cfg->max_workers);
 	return CONFIG_OK;
 }

@@ -67,12 +67,24 @@ static uint64_t field(const struct worker_counters *c, size_t offset)
 	return atomic_load_explicit(p, memory_order_relaxed);
 }
 
-size_t counters_render_prometheus(const struct worker_counters *c, int nworkers, char *buf,
-				  size_t cap)
+size_t counters_render_prometheus(const struct worker_counters *c,
+				  const struct metrics_gauges *g, char *buf, size_t cap)
 {
 	struct sink s = {buf, cap, 0};
+	int nworkers = g->slots;
 	put(&s, "# HELP herd_workers worker threads running\n# TYPE herd_workers gauge\n");
-	put(&s, "herd_workers %d\n", nworkers);
+	put(&s, "herd_workers %d\n", g->workers);
+	put(&s, "# HELP herd_scale_events_total workers started or retired by the scaling "
+		"policy\n# TYPE herd_scale_events_total counter\n");
+	put(&s, "herd_scale_events_total{direction=\"up\"} %llu\n",
+	    (unsigned long long)g->scale_up);
+	put(&s, "herd_scale_events_total{direction=\"down\"} %llu\n",
+	    (unsigned long long)g->scale_down);
+	put(&s, "# HELP herd_busy_seconds_total time spent handling events (not waiting)\n"
+		"# TYPE herd_busy_seconds_total counter\n");
+	for (int w = 0; w < nworkers; w++)
+		put(&s, "herd_busy_seconds_total{worker=\"%d\"} %.6f\n", w,
+		    (double)CTR_GET(&c[w], busy_ns) / 1e9);
 	for (size_t k = 0; k < sizeof(per_worker) / sizeof(per_worker[0]); k++) {
 		const struct series *sr = &per_worker[k];
 		put(&s, "# HELP %s %s\n# TYPE %s %s\n", sr->name, sr->help, sr->name, sr->type);

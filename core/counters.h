@@ -33,9 +33,20 @@ struct worker_counters {
 	_Atomic uint64_t bytes_out;
 	_Atomic uint64_t conns_active;
 	_Atomic uint64_t step_outs;  /* left the race for holding over its share */
+	/* Time spent handling events, added each time the worker goes back to
+	 * waiting: a worker asleep in epoll_wait correctly adds nothing. */
+	_Atomic uint64_t busy_ns;
 	_Atomic uint64_t errors[HERD_ERR_KINDS];
 	_Atomic int cpu;
 } __attribute__((aligned(128)));
+
+/* Process-wide figures shown beside the per-worker series; written and read
+ * by the supervisor thread only. */
+struct metrics_gauges {
+	int slots;   /* worker slots ever started: their series are shown */
+	int workers; /* running now */
+	uint64_t scale_up, scale_down;
+};
 
 #define CTR_ADD(ctr, field, n)                                                               \
 	atomic_store_explicit(&(ctr)->field,                                                 \
@@ -53,8 +64,8 @@ void counters_free(struct worker_counters *c);
 
 /* Prometheus text exposition of all workers into buf; returns the length it
  * needs (like snprintf), so a caller can grow the buffer and retry. */
-size_t counters_render_prometheus(const struct worker_counters *c, int nworkers, char *buf,
-				  size_t cap);
+size_t counters_render_prometheus(const struct worker_counters *c,
+				  const struct metrics_gauges *g, char *buf, size_t cap);
 
 /* Human-readable dump, one line per worker plus a total, to `out`. */
 void counters_dump(const struct worker_counters *c, int nworkers, FILE *out);

@@ -43,6 +43,7 @@ static int epoll_init(struct worker *w)
 	/* Balancing needs a shared queue to fall back on. */
 	w->balance = w->balance && w->npeers > 1 &&
 		     (w->mode == HERD_ACCEPT_EXCLUSIVE || w->mode == HERD_ACCEPT_HERD);
+	w->stepped_out = false;
 	return 0;
 }
 
@@ -125,7 +126,8 @@ static bool at_conn_limit(struct worker *w)
  * steps out until it is back near the average. */
 static long fair_share(const struct worker *w)
 {
-	return atomic_load_explicit(w->conns_open, memory_order_relaxed) / w->npeers;
+	int live = atomic_load_explicit(w->nlive, memory_order_relaxed);
+	return atomic_load_explicit(w->conns_open, memory_order_relaxed) / (live > 0 ? live : 1);
 }
 
 static bool over_share(const struct worker *w)
@@ -143,7 +145,7 @@ static void nudge_least_loaded(struct worker *w)
 	for (int i = 0; i < w->npeers; i++) {
 		struct worker *p = &w->peers[i];
 		uint64_t n = CTR_GET(p->ctr, conns_active);
-		if (p != w && n < best_n && !atomic_load_explicit(&p->stop, memory_order_relaxed)) {
+		if (p != w && n < best_n && atomic_load_explicit(&p->running, memory_order_acquire)) {
 			best = p;
 			best_n = n;
 		}
@@ -279,8 +281,12 @@ static void *epoll_run(void *arg)
 
 	w->now_ms = worker_monotonic_ms();
 	http_clock_tick(&w->clock, worker_realtime_sec());
+	uint64_t busy_since = worker_clock_ns();
 	for (;;) {
-		int n = epoll_wait(w->epfd, evs, MAX_EVENTS, next_timeout_ms(w));
+		int timeout = next_timeout_ms(w);
+		worker_busy_until_now(w, busy_since); /* the busy fraction, for scaling */
+		int n = epoll_wait(w->epfd, evs, MAX_EVENTS, timeout);
+		busy_since = worker_clock_ns();
 		if (n < 0 && errno != EINTR) {
 			herd_log("worker %d: epoll_wait: %s", w->id, strerror(errno));
 			break;
@@ -328,6 +334,7 @@ static void *epoll_run(void *arg)
 	}
 	close_all(w);
 	leave_race(w);
+	atomic_store_explicit(&w->finished, true, memory_order_release);
 	return NULL;
 }
 

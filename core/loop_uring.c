@@ -24,7 +24,6 @@
 #include "core/uring.h"
 
 #define SQ_ENTRIES 4096
-#define ACCEPT_PAUSE_MS 100
 /* How long the exit path waits for cancelled requests to report back. */
 #define EXIT_REAP_MS 1000
 
@@ -237,6 +236,8 @@ static int uring_init(struct worker *w)
 		errno = -rc;
 		return -1;
 	}
+	/* Every ring races on the one shared listener. */
+	w->balance = w->balance && w->npeers > 1;
 	return 0;
 }
 
@@ -270,30 +271,6 @@ bool uring_cancel(struct worker *w, uint64_t ud)
 	return true;
 }
 
-static void pause_accept(struct worker *w, int err)
-{
-	/* The failed connection is still queued: re-arming at once would
-	 * fail the same way on every turn. */
-	herd_log_ratelimited(&w->log_slot, "worker %d: accept failed: %s; pausing accepts %d ms",
-			     w->id, strerror(err), ACCEPT_PAUSE_MS);
-	w->accept_paused = true;
-	w->accept_resume_ms = w->now_ms + ACCEPT_PAUSE_MS;
-}
-
-static void arm_accept(struct worker *w)
-{
-	struct uring_state *st = w->backend;
-	struct io_uring_sqe *sqe = uring_sqe(w);
-	if (!sqe) {
-		pause_accept(w, EBUSY);
-		return;
-	}
-	io_uring_prep_multishot_accept(sqe, w->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	io_uring_sqe_set_data64(sqe, UD_ACCEPT);
-	st->accept_armed = true;
-	w->accept_paused = false;
-}
-
 static void arm_wake(struct worker *w)
 {
 	struct uring_state *st = w->backend;
@@ -305,49 +282,12 @@ static void arm_wake(struct worker *w)
 	st->wake_armed = true;
 }
 
-static void on_accept(struct worker *w, const struct io_uring_cqe *cqe)
-{
-	struct uring_state *st = w->backend;
-	int res = cqe->res;
-	bool more = cqe->flags & IORING_CQE_F_MORE;
-	if (!more)
-		st->accept_armed = false;
-	if (res >= 0) {
-		if (st->exiting) {
-			close(res); /* accepted while the worker shut down */
-			return;
-		}
-		CTR_ADD(w->ctr, accepted, 1);
-		uconn_open(w, res);
-	} else {
-		switch (-res) {
-		case EAGAIN:
-			CTR_ADD(w->ctr, lost_races, 1);
-			break;
-		case ECANCELED: /* ours: pausing or leaving the race */
-		case EINTR:
-		case ECONNABORTED: /* reset while queued */
-			break;
-		default: /* EMFILE, ENFILE, ENOBUFS, ENOMEM, or worse */
-			CTR_ADD(w->ctr, errors[HERD_ERR_ACCEPT], 1);
-			pause_accept(w, -res);
-			if (more)
-				uring_cancel(w, UD_ACCEPT);
-			break;
-		}
-	}
-	if (st->accept_armed || st->exiting)
-		return;
-	if (w->draining)
-		atomic_store(&w->left_race, true);
-	else if (!w->accept_paused)
-		arm_accept(w);
-}
-
 static void on_wake(struct worker *w, const struct io_uring_cqe *cqe)
 {
 	struct uring_state *st = w->backend;
+	/* A stop request, or a peer's nudge. */
 	worker_clear_wake(w);
+	uaccept_nudged(w);
 	if (!(cqe->flags & IORING_CQE_F_MORE)) {
 		st->wake_armed = false;
 		if (!st->exiting)
@@ -369,7 +309,7 @@ static bool reap(struct worker *w)
 			uconn_on_cqe(w, cqe);
 		} else if (ud == UD_ACCEPT) {
 			accepts = true;
-			on_accept(w, cqe);
+			uaccept_on_cqe(w, cqe);
 		} else if (ud == UD_WAKE) {
 			on_wake(w, cqe);
 		}
@@ -386,14 +326,10 @@ static bool reap(struct worker *w)
 static void leave_race(struct worker *w)
 {
 	struct uring_state *st = w->backend;
-	w->accept_paused = true;
-	if (!st->accept_armed) {
-		atomic_store(&w->left_race, true);
-		return;
-	}
+	uaccept_sync(w); /* w->draining is set: cancels the accept */
 	/* Submitted now rather than with the turn's batch: the supervisor
-	 * waits for left_race, set once the accept's last CQE arrived. */
-	if (uring_cancel(w, UD_ACCEPT))
+	 * is waiting for left_race. */
+	if (st->accept_cancelling)
 		io_uring_submit(&st->ring);
 }
 
@@ -414,6 +350,8 @@ static int next_timeout_ms(const struct worker *w)
 			next = w->timers[t].head->deadline_ms;
 	if (w->accept_paused && !w->draining && w->accept_resume_ms < next)
 		next = w->accept_resume_ms;
+	if (w->accept_more && w->in_race)
+		return 0;
 	if (w->draining) {
 		int64_t dl = atomic_load(&w->stop_deadline_ms);
 		if (dl < next)
@@ -451,8 +389,7 @@ static void finish(struct worker *w)
 		while (w->timers[t].head)
 			uconn_close(w, w->timers[t].head);
 	st->exiting = true;
-	if (st->accept_armed)
-		uring_cancel(w, UD_ACCEPT);
+	uaccept_sync(w);
 	if (st->wake_armed)
 		uring_cancel(w, UD_WAKE);
 	int64_t deadline = worker_monotonic_ms() + EXIT_REAP_MS;
@@ -494,7 +431,7 @@ static void *uring_run(void *arg)
 	w->now_ms = worker_monotonic_ms();
 	http_clock_tick(&w->clock, worker_realtime_sec());
 	arm_wake(w);
-	arm_accept(w);
+	uaccept_sync(w);
 	for (;;) {
 		int rc = wait_turn(st, next_timeout_ms(w));
 		if (rc < 0) {
@@ -513,9 +450,7 @@ static void *uring_run(void *arg)
 		if (drain_now)
 			begin_drain(w);
 		expire_timers(w);
-		if (w->accept_paused && !w->draining && !st->accept_armed &&
-		    w->now_ms >= w->accept_resume_ms)
-			arm_accept(w);
+		uaccept_tick(w);
 		if (w->draining &&
 		    (w->nconns == 0 || w->now_ms >= atomic_load(&w->stop_deadline_ms)))
 			break;

@@ -10,28 +10,35 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "balance/policy.h"
+#include "balance/sampler.h"
+#include "balance/worker_set.h"
 #include "core/admin.h"
 #include "core/log.h"
 #include "core/worker.h"
 #include "net/accept_listener.h"
-#include "net/handoff.h"
 #include "net/listen.h"
-
-#define HANDOFF_CAPACITY 4096
 
 struct server {
 	const struct herd_config *cfg;
 	enum herd_accept_mode mode; /* resolved: never auto */
-	int *listen_fds;            /* one, or one per worker (reuseport) */
+	int *listen_fds;            /* the well-known listening socket */
 	int nlisten;
+	struct listen_opts lopts;
+	struct herd_addr bound;     /* with the port the kernel gave */
 	int admin_fd, epfd, sig_fd;
 	struct acceptor acceptor;
 	bool acceptor_on;
 	_Atomic long conns_open;
 	long max_conns;
-	struct worker_counters *ctr;
-	struct worker *workers;
-	int nworkers; /* started */
+	struct worker_set ws;
+	bool ws_on;
+	/* Scaling: on when --min-workers < --max-workers. */
+	bool scaling;
+	struct sampler sampler;
+	struct scale_policy policy;
+	struct scale_state scale;
+	int64_t next_sample_ms;
 	struct admin admin;
 	bool admin_on;
 };
@@ -51,7 +58,7 @@ static void resolve_limits(struct server *s)
 	long nofile = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
 			      ? (long)rl.rlim_cur
 			      : 1048576;
-	long fit = config_default_max_conns(nofile, s->cfg->workers);
+	long fit = config_default_max_conns(nofile, s->cfg->max_workers);
 	if (s->max_conns == 0)
 		s->max_conns = fit;
 	else if (s->max_conns > fit)
@@ -108,26 +115,24 @@ static int open_sockets(struct server *s)
 	struct listen_opts lo = {.backlog = cfg->backlog,
 				 .defer_accept = cfg->proto == HERD_PROTO_HTTP,
 				 .reuseport = s->mode == HERD_ACCEPT_REUSEPORT};
-	int want = s->mode == HERD_ACCEPT_REUSEPORT ? cfg->workers : 1;
-	struct herd_addr addr = cfg->listen;
-	s->listen_fds = malloc(sizeof(int) * (size_t)want);
+	s->listen_fds = malloc(sizeof(int));
 	if (!s->listen_fds) {
 		herd_log("out of memory");
 		return -1;
 	}
-	for (int i = 0; i < want; i++) {
-		s->listen_fds[i] = listen_open(&addr, &lo, err, sizeof(err));
-		if (s->listen_fds[i] < 0) {
-			herd_log("%s", err);
-			return -1;
-		}
-		s->nlisten++;
-		if (i == 0) {
-			/* The others join the port the first one got (port 0). */
-			socklen_t len = addr.len;
-			getsockname(s->listen_fds[0], (struct sockaddr *)&addr.ss, &len);
-		}
+	/* The well-known address.  In reuseport mode this first socket only
+	 * holds the port: each worker opens its own listener on it. */
+	s->listen_fds[0] = listen_open(&cfg->listen, &lo, err, sizeof(err));
+	if (s->listen_fds[0] < 0) {
+		herd_log("%s", err);
+		return -1;
 	}
+	s->nlisten = 1;
+	s->lopts = lo;
+	s->bound = cfg->listen;
+	socklen_t len = sizeof(s->bound.ss);
+	getsockname(s->listen_fds[0], (struct sockaddr *)&s->bound.ss, &len);
+	s->bound.len = len;
 	if (cfg->admin_enabled) {
 		struct listen_opts ao = {.backlog = 64};
 		s->admin_fd = listen_open(&cfg->admin, &ao, err, sizeof(err));
@@ -142,67 +147,59 @@ static int open_sockets(struct server *s)
 static int start_workers(struct server *s)
 {
 	const struct herd_config *cfg = s->cfg;
-	s->ctr = counters_alloc(cfg->workers);
-	s->workers = calloc((size_t)cfg->workers, sizeof(*s->workers));
-	if (!s->ctr || !s->workers) {
-		herd_log("out of memory starting %d workers", cfg->workers);
+	struct worker tmpl;
+	memset(&tmpl, 0, sizeof(tmpl));
+	tmpl.mode = s->mode;
+	tmpl.ops = s->mode == HERD_ACCEPT_URING ? &loop_uring_ops : &loop_epoll_ops;
+	tmpl.listen_fd = s->mode == HERD_ACCEPT_LISTENER ? -1 : s->listen_fds[0];
+	tmpl.feed = cfg->proto == HERD_PROTO_HTTP ? http_feed : echo_feed;
+	tmpl.optimistic_read = cfg->proto == HERD_PROTO_HTTP;
+	tmpl.timeouts = (struct worker_timeouts){.idle_ms = ms(cfg->keepalive_timeout_s),
+						 .read_ms = ms(cfg->header_timeout_s),
+						 .write_ms = ms(cfg->send_timeout_s),
+						 .linger_ms = LINGER_MS};
+	tmpl.max_body = cfg->max_body;
+	tmpl.conns_open = &s->conns_open;
+	tmpl.max_conns = s->max_conns;
+	tmpl.balance = true;
+	tmpl.epfd = tmpl.wake_fd = -1;
+	if (worker_set_init(&s->ws, cfg->max_workers, &tmpl, cfg->cpus, cfg->ncpus) < 0) {
+		herd_log("out of memory for %d workers", cfg->max_workers);
 		return -1;
 	}
-	for (int i = 0; i < cfg->workers; i++) {
-		struct worker *w = &s->workers[i];
-		w->id = i;
-		w->cpu = cfg->cpus[i % cfg->ncpus];
-		w->mode = s->mode;
-		w->ops = s->mode == HERD_ACCEPT_URING ? &loop_uring_ops : &loop_epoll_ops;
-		w->listen_fd = s->mode == HERD_ACCEPT_LISTENER ? -1
-			       : s->listen_fds[s->mode == HERD_ACCEPT_REUSEPORT ? i : 0];
-		if (s->mode == HERD_ACCEPT_LISTENER && !(w->handoff = handoff_new(HANDOFF_CAPACITY))) {
-			herd_log("out of memory starting worker %d", i);
+	s->ws_on = true;
+	s->ws.addr = s->bound;
+	s->ws.lopts = s->lopts;
+	for (int i = 0; i < cfg->workers; i++)
+		if (worker_set_grow(&s->ws) < 0)
 			return -1;
-		}
-		w->feed = cfg->proto == HERD_PROTO_HTTP ? http_feed : echo_feed;
-		w->optimistic_read = cfg->proto == HERD_PROTO_HTTP;
-		w->timeouts = (struct worker_timeouts){.idle_ms = ms(cfg->keepalive_timeout_s),
-						       .read_ms = ms(cfg->header_timeout_s),
-						       .write_ms = ms(cfg->send_timeout_s),
-						       .linger_ms = LINGER_MS};
-		w->max_body = cfg->max_body;
-		w->conns_open = &s->conns_open;
-		w->max_conns = s->max_conns;
-		w->peers = s->workers;
-		w->npeers = cfg->workers;
-		w->balance = true;
-		w->ctr = &s->ctr[i];
-		w->epfd = w->wake_fd = -1;
-		if (worker_init(w) < 0) {
-			herd_log("worker %d: cannot set up its %s loop: %s", i, w->ops->name,
-				 strerror(errno));
-			for (int j = 0; j < i; j++)
-				worker_destroy(&s->workers[j]);
-			return -1;
-		}
-	}
-	/* Only now: a running worker may nudge any peer, so all must exist. */
-	for (int i = 0; i < cfg->workers; i++) {
-		struct worker *w = &s->workers[i];
-		int rc = worker_start(w);
-		if (rc) {
-			herd_log("worker %d: cannot start on CPU %d: %s", i, w->cpu, strerror(rc));
-			for (int j = i; j < cfg->workers; j++)
-				worker_destroy(&s->workers[j]);
-			return -1;
-		}
-		s->nworkers++;
+	if (s->mode == HERD_ACCEPT_REUSEPORT) {
+		/* Every worker has its own listener on the port now: the one
+		 * that reserved it would only collect connections nobody takes. */
+		close(s->listen_fds[0]);
+		s->nlisten = 0;
 	}
 	if (s->mode == HERD_ACCEPT_LISTENER) {
 		s->acceptor = (struct acceptor){.listen_fd = s->listen_fds[0], .cpu = cfg->cpus[0],
-						.workers = s->workers, .nworkers = s->nworkers};
+						.workers = s->ws.w, .nworkers = s->ws.cap};
 		int rc = acceptor_start(&s->acceptor);
 		if (rc) {
 			herd_log("cannot start the acceptor thread: %s", strerror(rc));
 			return -1;
 		}
 		s->acceptor_on = true;
+	}
+	s->scaling = cfg->min_workers < cfg->max_workers;
+	if (s->scaling) {
+		if (sampler_init(&s->sampler, cfg->max_workers) < 0) {
+			herd_log("out of memory");
+			return -1;
+		}
+		scale_policy_defaults(&s->policy, cfg->min_workers, cfg->max_workers);
+		s->policy.up_busy = cfg->scale_up_busy;
+		s->policy.down_busy = cfg->scale_down_busy;
+		s->policy.queue_up = (unsigned)cfg->scale_queue;
+		scale_state_init(&s->scale);
 	}
 	return 0;
 }
@@ -216,28 +213,45 @@ static void close_listeners(struct server *s)
 
 static void stop_workers(struct server *s)
 {
-	int64_t deadline = worker_monotonic_ms() + (int64_t)(s->cfg->grace_s * 1000.0);
+	int64_t deadline = worker_monotonic_ms() + ms(s->cfg->grace_s);
 	if (s->acceptor_on) {
 		acceptor_stop(&s->acceptor);
 		s->acceptor_on = false;
 	}
-	for (int i = 0; i < s->nworkers; i++)
-		worker_request_stop(&s->workers[i], deadline);
 	/* New connections must be refused at once, but the listener may only
 	 * close once no worker can still be accepting from it. */
-	for (int spin = 0; spin < 1000; spin++) {
-		int left = 0;
-		for (int i = 0; i < s->nworkers; i++)
-			left += atomic_load(&s->workers[i].left_race);
-		if (left == s->nworkers)
-			break;
-		usleep(1000);
-	}
+	worker_set_stop_all(&s->ws, deadline);
 	close_listeners(s);
-	for (int i = 0; i < s->nworkers; i++) {
-		worker_join(&s->workers[i]);
-		worker_destroy(&s->workers[i]);
-		handoff_free(s->workers[i].handoff);
+	worker_set_join_all(&s->ws);
+}
+
+static void scale_tick(struct server *s)
+{
+	struct scale_view v;
+	char why[160];
+	int64_t now = worker_monotonic_ms();
+	worker_set_reap(&s->ws);
+	if (!s->scaling || now < s->next_sample_ms)
+		return;
+	s->next_sample_ms = now + ms(s->cfg->scale_interval_s);
+	if (!sampler_take(&s->sampler, &s->ws, &v))
+		return;
+	enum scale_decision d = scale_decide(&s->policy, &s->scale, &v, (double)now / 1000.0, why,
+					     sizeof(why));
+	if (d == SCALE_UP) {
+		int slot = worker_set_grow(&s->ws);
+		if (slot >= 0) {
+			s->ws.gauges.scale_up++;
+			herd_log("scale up: %d -> %d workers (worker %d on CPU %d): %s", v.workers,
+				 worker_set_live(&s->ws), slot, s->ws.w[slot].cpu, why);
+		}
+	} else if (d == SCALE_DOWN) {
+		int slot = worker_set_retire(&s->ws, now + ms(s->cfg->grace_s));
+		if (slot >= 0) {
+			s->ws.gauges.scale_down++;
+			herd_log("scale down: %d -> %d workers (worker %d drains): %s", v.workers,
+				 worker_set_live(&s->ws), slot, why);
+		}
 	}
 }
 
@@ -253,7 +267,7 @@ static bool on_signal(struct server *s)
 				 si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT", s->cfg->grace_s);
 			return false;
 		case SIGUSR1:
-			counters_dump(s->ctr, s->nworkers, stderr);
+			counters_dump(s->ws.ctr, s->ws.gauges.slots, stderr);
 			break;
 		default:
 			break;
@@ -269,7 +283,8 @@ static int supervise(struct server *s)
 	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->sig_fd, &ev) < 0)
 		return -1;
 	for (;;) {
-		int n = epoll_wait(s->epfd, evs, 16, 1000);
+		int timeout = s->scaling ? (int)ms(s->cfg->scale_interval_s) : 1000;
+		int n = epoll_wait(s->epfd, evs, 16, timeout);
 		if (n < 0 && errno != EINTR)
 			return -1;
 		for (int i = 0; i < n; i++) {
@@ -283,6 +298,7 @@ static int supervise(struct server *s)
 		}
 		if (s->admin_on)
 			admin_tick(&s->admin, worker_monotonic_ms());
+		scale_tick(s);
 	}
 }
 
@@ -308,7 +324,7 @@ int server_run(const struct herd_config *cfg)
 	if (open_sockets(&s) < 0 || start_workers(&s) < 0)
 		goto out;
 	if (s.admin_fd >= 0) {
-		if (admin_init(&s.admin, s.admin_fd, s.epfd, s.ctr, cfg->workers) < 0) {
+		if (admin_init(&s.admin, s.admin_fd, s.epfd, s.ws.ctr, &s.ws.gauges) < 0) {
 			herd_log("admin: %s", strerror(errno));
 			goto out;
 		}
@@ -316,18 +332,25 @@ int server_run(const struct herd_config *cfg)
 		listen_describe(s.admin_fd, where, sizeof(where));
 		herd_log("admin on %s", where);
 	}
-	listen_describe(s.listen_fds[0], where, sizeof(where));
-	herd_log("listening on %s (%d workers, accept %s, %s)", where, cfg->workers,
-		 herd_accept_mode_names[s.mode], cfg->proto == HERD_PROTO_HTTP ? "http" : "echo");
+	listen_describe_addr(&s.bound, where, sizeof(where));
+	if (s.scaling)
+		herd_log("listening on %s (%d workers, scaling %d..%d, accept %s, %s)", where,
+			 cfg->workers, cfg->min_workers, cfg->max_workers,
+			 herd_accept_mode_names[s.mode],
+			 cfg->proto == HERD_PROTO_HTTP ? "http" : "echo");
+	else
+		herd_log("listening on %s (%d workers, accept %s, %s)", where, cfg->workers,
+			 herd_accept_mode_names[s.mode],
+			 cfg->proto == HERD_PROTO_HTTP ? "http" : "echo");
 	if (supervise(&s) < 0)
 		herd_log("supervisor loop failed: %s", strerror(errno));
 	else
 		status = 0;
 out:
-	if (s.nworkers)
+	if (s.ws_on) {
 		stop_workers(&s);
-	if (s.ctr && s.nworkers)
-		counters_dump(s.ctr, s.nworkers, stderr);
+		counters_dump(s.ws.ctr, s.ws.gauges.slots, stderr);
+	}
 	if (s.admin_on)
 		admin_close(&s.admin);
 	if (s.admin_fd >= 0)
@@ -340,7 +363,9 @@ out:
 		close(s.epfd);
 	if (s.sig_fd >= 0)
 		close(s.sig_fd);
-	free(s.workers);
-	counters_free(s.ctr);
+	if (s.ws_on)
+		worker_set_destroy(&s.ws);
+	if (s.scaling)
+		sampler_free(&s.sampler);
 	return status;
 }

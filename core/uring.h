@@ -1,6 +1,6 @@
-/* The io_uring backend's private state and the calls between its two files:
- * loop_uring.c owns the ring, accepts, the wake eventfd and timers;
- * uring_conn.c owns a connection's reads, sends and close. */
+/* The io_uring backend's private state and the calls between its files:
+ * loop_uring.c owns the ring, the wake eventfd and timers; uring_accept.c
+ * the accept race; uring_conn.c a connection's reads, sends and close. */
 #ifndef HERD_URING_H
 #define HERD_URING_H
 
@@ -40,7 +40,8 @@ struct uring_state {
 	uint8_t skip_success; /* IOSQE_CQE_SKIP_SUCCESS where the kernel has it */
 	bool have_ring;
 	bool disabled;        /* created R_DISABLED: the worker thread enables it */
-	bool accept_armed, wake_armed, exiting;
+	bool accept_armed, accept_cancelling, wake_armed, exiting;
+	bool took_conns; /* accepted in this loop turn */
 	int zombies;          /* closed connections a CQE may still point at */
 	char *chunks;         /* free send chunks, linked through their first bytes */
 	int nchunks;
@@ -58,6 +59,16 @@ static inline void uring_buf_return(struct uring_state *st, unsigned bid)
 			      (unsigned short)bid, io_uring_buf_ring_mask(URING_NBUFS),
 			      (int)st->br_added++);
 }
+
+/* uring_accept.c */
+/* Arms or cancels the multishot accept to match whether the worker should
+ * race; sets left_race once a draining worker's accept is gone. */
+void uaccept_sync(struct worker *w);
+void uaccept_on_cqe(struct worker *w, const struct io_uring_cqe *cqe);
+/* A peer stepped out and woke us: queued connections need an accept. */
+void uaccept_nudged(struct worker *w);
+/* Once per loop turn: nudged accepts, resuming after a pause, stepping back. */
+void uaccept_tick(struct worker *w);
 
 /* uring_conn.c */
 void uconn_open(struct worker *w, int fd);

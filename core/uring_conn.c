@@ -135,6 +135,7 @@ void uconn_close(struct worker *w, struct conn *c)
 	c->fd = -1;
 	w->nconns--;
 	CTR_SUB(w->ctr, conns_active, 1);
+	atomic_fetch_sub_explicit(w->conns_open, 1, memory_order_relaxed);
 	st->zombies++;
 	if (!c->u_ops && !(c->u_flags & U_HELD))
 		release(w, c);
@@ -386,6 +387,7 @@ void uconn_open(struct worker *w, int fd)
 	c->fd = fd;
 	w->nconns++;
 	CTR_ADD(w->ctr, conns_active, 1);
+	atomic_fetch_add_explicit(w->conns_open, 1, memory_order_relaxed);
 	set_timer(w, c, CONN_T_READ);
 	arm_recv(w, c, !w->optimistic_read);
 }

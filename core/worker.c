@@ -29,10 +29,25 @@ int64_t worker_realtime_sec(void)
 	return (int64_t)ts.tv_sec;
 }
 
+uint64_t worker_clock_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t worker_busy_until_now(struct worker *w, uint64_t busy_since_ns)
+{
+	uint64_t now = worker_clock_ns();
+	CTR_ADD(w->ctr, busy_ns, now - busy_since_ns);
+	return now;
+}
+
 int worker_init(struct worker *w)
 {
 	w->epfd = -1;
-	w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (w->wake_fd < 0)
+		w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	w->rbuf = malloc(RBUF_SIZE);
 	w->out.p = malloc(OUTBUF_SIZE);
 	if (w->wake_fd < 0 || !w->rbuf || !w->out.p) {
@@ -62,14 +77,18 @@ void worker_destroy(struct worker *w)
 {
 	if (w->ops)
 		w->ops->destroy(w);
-	if (w->wake_fd >= 0)
-		close(w->wake_fd);
-	w->wake_fd = -1;
 	free(w->rbuf);
 	free(w->out.p);
 	w->rbuf = NULL;
 	w->out.p = NULL;
 	conn_pool_destroy(&w->pool);
+}
+
+void worker_release(struct worker *w)
+{
+	if (w->wake_fd >= 0)
+		close(w->wake_fd);
+	w->wake_fd = -1;
 }
 
 void worker_clear_wake(struct worker *w)

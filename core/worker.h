@@ -57,14 +57,19 @@ struct worker {
 	/* All workers, for balancing: a worker over its share of connections
 	 * steps out of the race and nudges the least loaded one. */
 	struct worker *peers;
-	int npeers;
+	int npeers;           /* slots in peers[], running or not */
+	_Atomic int *nlive;   /* running workers: the fair share's divisor */
 	bool balance;
 
+	/* Supervisor -> worker and peers: in the set and not retiring. */
+	_Atomic bool running;
 	/* Supervisor -> worker. */
 	_Atomic bool stop;
 	_Atomic int64_t stop_deadline_ms; /* CLOCK_MONOTONIC; close the rest then */
 	/* Worker -> supervisor: the listener is no longer in this epoll. */
 	_Atomic bool left_race;
+	/* Worker -> supervisor: the thread is about to return. */
+	_Atomic bool finished;
 
 	/* Owned by the worker thread. */
 	pthread_t thread;
@@ -91,7 +96,14 @@ int worker_start(struct worker *w);
 /* Asks the worker to leave the race and finish by deadline_ms. */
 void worker_request_stop(struct worker *w, int64_t deadline_ms);
 void worker_join(struct worker *w);
+/* Frees what worker_init allocated, except the wake eventfd, which peers may
+ * still write to: a reused slot keeps it; worker_release closes it. */
 void worker_destroy(struct worker *w);
+void worker_release(struct worker *w);
+/* Adds the time since busy_since_ns to the busy counter; call right before
+ * waiting for events.  Returns now. */
+uint64_t worker_busy_until_now(struct worker *w, uint64_t busy_since_ns);
+uint64_t worker_clock_ns(void);
 
 int64_t worker_monotonic_ms(void);
 int64_t worker_realtime_sec(void);

@@ -18,7 +18,9 @@ static bool dispatch(struct acceptor *a, int fd)
 	for (int tries = 0; tries < a->nworkers; tries++) {
 		struct worker *w = &a->workers[a->next];
 		a->next = (a->next + 1) % a->nworkers;
-		if (!handoff_push(w->handoff, fd))
+		/* Slots come and go with scaling: only running workers get fds. */
+		if (!atomic_load_explicit(&w->running, memory_order_acquire) ||
+		    !handoff_push(w->handoff, fd))
 			continue;
 		/* Always wake: deciding "the worker is surely awake" from the
 		 * queue's fill level races with the worker going to sleep. */
@@ -55,8 +57,13 @@ static void *acceptor_main(void *arg)
 				}
 				break;
 			}
-			while (!dispatch(a, fd))
+			for (int waited = 0; !dispatch(a, fd); waited++) {
+				if (waited == 5000) { /* 5 s: nobody is taking connections */
+					close(fd);
+					break;
+				}
 				poll(NULL, 0, 1); /* every queue full: workers are behind */
+			}
 		}
 	}
 	return NULL;

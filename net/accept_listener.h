@@ -12,7 +12,7 @@ struct worker;
 
 struct acceptor {
 	int listen_fd, stop_fd, cpu;
-	struct worker *workers;
+	struct worker *workers; /* every slot; those not running are skipped */
 	int nworkers, next;
 	pthread_t thread;
 	int64_t log_slot;

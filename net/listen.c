@@ -57,13 +57,19 @@ fail_opt:
 
 void listen_describe(int fd, char *buf, size_t len)
 {
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	char host[INET6_ADDRSTRLEN] = "?";
-	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
+	struct herd_addr a;
+	socklen_t sl = sizeof(a.ss);
+	if (getsockname(fd, (struct sockaddr *)&a.ss, &sl) < 0) {
 		snprintf(buf, len, "?");
 		return;
 	}
+	listen_describe_addr(&a, buf, len);
+}
+
+void listen_describe_addr(const struct herd_addr *a, char *buf, size_t len)
+{
+	const struct sockaddr_storage ss = a->ss;
+	char host[INET6_ADDRSTRLEN] = "?";
 	if (ss.ss_family == AF_INET6) {
 		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&ss;
 		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));

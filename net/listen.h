@@ -28,6 +28,9 @@ int listen_open(const struct herd_addr *addr, const struct listen_opts *opts, ch
  * resolved). */
 void listen_describe(int fd, char *buf, size_t len);
 
+/* The same for an address (port included). */
+void listen_describe_addr(const struct herd_addr *a, char *buf, size_t len);
+
 /* net.core.somaxconn, or -1 when unreadable. */
 int listen_somaxconn(void);
 

@@ -128,3 +128,26 @@ Test(config, workers_default_to_cpus)
 	cr_assert_eq(PARSE("--cpus", "0", "--workers", "4"), CONFIG_OK);
 	cr_assert_eq(cfg.workers, 4, "more workers than CPUs is allowed");
 }
+
+Test(config, scaling_range)
+{
+	cr_assert_eq(PARSE("--cpus", "0,1"), CONFIG_OK);
+	cr_assert_eq(cfg.min_workers, 2);
+	cr_assert_eq(cfg.max_workers, 2, "static by default");
+	cr_assert_eq(PARSE("--cpus", "0,1", "--min-workers", "1", "--max-workers", "4"), CONFIG_OK);
+	cr_assert_eq(cfg.workers, 1, "starts at the minimum");
+	cr_assert_eq(cfg.max_workers, 4);
+	cr_assert_eq(PARSE("--workers", "3", "--min-workers", "1", "--max-workers", "4"), CONFIG_OK);
+	cr_assert_eq(cfg.workers, 3);
+	cr_assert_eq(PARSE("--workers", "5", "--max-workers", "4"), CONFIG_ERROR);
+	cr_assert_not_null(strstr(err, "--workers"));
+	cr_assert_eq(PARSE("--min-workers", "4", "--max-workers", "2"), CONFIG_ERROR);
+	cr_assert_not_null(strstr(err, "--min-workers"));
+	cr_assert_eq(PARSE("--scale-interval", "0"), CONFIG_ERROR);
+	cr_assert_eq(PARSE("--scale-up-busy", "1.5"), CONFIG_ERROR);
+	cr_assert_eq(PARSE("--scale-interval", "0.5", "--scale-up-busy", "0.5",
+			   "--scale-down-busy", "0.2", "--scale-queue", "8"),
+		     CONFIG_OK);
+	cr_assert_float_eq(cfg.scale_interval_s, 0.5, 1e-9);
+	cr_assert_eq(cfg.scale_queue, 8);
+}

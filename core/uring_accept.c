@@ -1,0 +1,240 @@
+/* Accepting on an io_uring worker.  While the worker races, a multishot
+ * accept on the shared listener is armed in its ring; out of the race
+ * (draining, paused after an accept error or at --max-conns, stepped out for
+ * holding over its share) that accept is cancelled.  The rules are the epoll
+ * backend's (loop_epoll.c); only the mechanism differs. */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/uring.h"
+
+#define ACCEPT_PAUSE_MS 100
+/* At --max-conns, how often a worker looks whether a slot freed up. */
+#define CONN_LIMIT_RECHECK_MS 20
+/* Connections a worker may hold over the average before it steps out. */
+#define BALANCE_SLACK 8
+/* Accepts per turn when a peer handed us the race (see uaccept_tick). */
+#define ACCEPT_BATCH 32
+
+static void arm(struct worker *w)
+{
+	struct uring_state *st = w->backend;
+	struct io_uring_sqe *sqe = uring_sqe(w);
+	if (!sqe) {
+		w->accept_paused = true;
+		w->accept_resume_ms = w->now_ms + ACCEPT_PAUSE_MS;
+		return;
+	}
+	io_uring_prep_multishot_accept(sqe, w->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	io_uring_sqe_set_data64(sqe, UD_ACCEPT);
+	st->accept_armed = true;
+}
+
+void uaccept_sync(struct worker *w)
+{
+	struct uring_state *st = w->backend;
+	bool want = !w->draining && !w->accept_paused && !w->stepped_out && !st->exiting;
+	if (want && !st->accept_armed)
+		arm(w);
+	else if (!want && st->accept_armed && !st->accept_cancelling)
+		st->accept_cancelling = uring_cancel(w, UD_ACCEPT);
+	w->in_race = want && st->accept_armed;
+	/* Only once the accept's last CQE arrived can no connection land here
+	 * any more: then the supervisor may close the listener. */
+	if (w->draining && !st->accept_armed)
+		atomic_store(&w->left_race, true);
+}
+
+static void pause_accept(struct worker *w, int err)
+{
+	/* The failed connection is still queued: accepting again at once
+	 * would fail the same way on every turn. */
+	herd_log_ratelimited(&w->log_slot, "worker %d: accept failed: %s; pausing accepts %d ms",
+			     w->id, strerror(err), ACCEPT_PAUSE_MS);
+	w->accept_paused = true;
+	w->accept_resume_ms = w->now_ms + ACCEPT_PAUSE_MS;
+	uaccept_sync(w);
+}
+
+static long conns_open(const struct worker *w)
+{
+	return atomic_load_explicit(w->conns_open, memory_order_relaxed);
+}
+
+static void hit_conn_limit(struct worker *w)
+{
+	herd_log_ratelimited(&w->log_slot, "worker %d: at --max-conns %ld, not accepting", w->id,
+			     w->max_conns);
+	w->at_conn_limit = true;
+	w->accept_paused = true;
+	w->accept_resume_ms = w->now_ms + CONN_LIMIT_RECHECK_MS;
+	uaccept_sync(w);
+}
+
+/* Multishot accept waiters stay queued on the listener in arming order, so
+ * the first ring wins nearly every race while it keeps up.  A worker holding
+ * clearly more than its share steps out until it is back near the average. */
+static long fair_share(const struct worker *w)
+{
+	return conns_open(w) / w->npeers;
+}
+
+static bool over_share(const struct worker *w)
+{
+	long fair = fair_share(w);
+	return w->nconns > fair + fair / 4 + BALANCE_SLACK;
+}
+
+/* Connections already queued raise no new wake-up: whoever steps out must
+ * hand the race to someone who is in it. */
+static void nudge_least_loaded(struct worker *w)
+{
+	struct worker *best = NULL;
+	uint64_t best_n = UINT64_MAX;
+	for (int i = 0; i < w->npeers; i++) {
+		struct worker *p = &w->peers[i];
+		uint64_t n = CTR_GET(p->ctr, conns_active);
+		if (p != w && n < best_n && !atomic_load_explicit(&p->stop, memory_order_relaxed)) {
+			best = p;
+			best_n = n;
+		}
+	}
+	uint64_t one = 1;
+	if (best && write(best->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		herd_log_ratelimited(&w->log_slot, "worker %d: nudge: %s", w->id, strerror(errno));
+}
+
+static void step_out(struct worker *w)
+{
+	w->stepped_out = true;
+	CTR_ADD(w->ctr, step_outs, 1);
+	uaccept_sync(w);
+	nudge_least_loaded(w);
+}
+
+/* A connection the kernel already accepted for this worker. */
+static void take(struct worker *w, int fd)
+{
+	struct uring_state *st = w->backend;
+	if (st->exiting) {
+		close(fd);
+		return;
+	}
+	/* A multishot accept takes a whole burst before we see any of it:
+	 * what lands beyond the limit is closed, as in listener mode. */
+	if (conns_open(w) >= w->max_conns) {
+		close(fd);
+		hit_conn_limit(w);
+		return;
+	}
+	CTR_ADD(w->ctr, accepted, 1);
+	st->took_conns = true;
+	uconn_open(w, fd);
+	if (conns_open(w) >= w->max_conns)
+		hit_conn_limit(w);
+	else if (w->balance && !w->stepped_out && over_share(w))
+		step_out(w);
+}
+
+void uaccept_on_cqe(struct worker *w, const struct io_uring_cqe *cqe)
+{
+	struct uring_state *st = w->backend;
+	int res = cqe->res;
+	if (!(cqe->flags & IORING_CQE_F_MORE)) {
+		st->accept_armed = false;
+		st->accept_cancelling = false;
+	}
+	if (res >= 0) {
+		take(w, res);
+	} else {
+		switch (-res) {
+		case EAGAIN:
+			CTR_ADD(w->ctr, lost_races, 1);
+			break;
+		case ECANCELED: /* ours: out of the race */
+		case EINTR:
+		case ECONNABORTED: /* reset while queued */
+			break;
+		default: /* EMFILE, ENFILE, ENOBUFS, ENOMEM, or worse */
+			CTR_ADD(w->ctr, errors[HERD_ERR_ACCEPT], 1);
+			pause_accept(w, -res);
+			break;
+		}
+	}
+	uaccept_sync(w);
+}
+
+void uaccept_nudged(struct worker *w)
+{
+	if (w->in_race)
+		w->accept_more = true;
+}
+
+/* A nudge means connections may sit in the queue with no wake-up left to
+ * report them to the armed accept: take them with accept4() directly. */
+static void accept_batch(struct worker *w)
+{
+	w->accept_more = false;
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		if (!w->in_race)
+			return;
+		int fd = accept4(w->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0) {
+			take(w, fd);
+			continue;
+		}
+		switch (errno) {
+		case EAGAIN:
+			if (i == 0)
+				CTR_ADD(w->ctr, lost_races, 1);
+			return;
+		case EINTR:
+		case ECONNABORTED:
+			continue;
+		default:
+			CTR_ADD(w->ctr, errors[HERD_ERR_ACCEPT], 1);
+			pause_accept(w, errno);
+			return;
+		}
+	}
+	/* Batch used up: the queue may hold more. */
+	w->accept_more = true;
+}
+
+/* Unlike an epoll waiter, an armed accept takes the wake-up whether or not
+ * its worker is free to run, and it keeps its place at the head of the
+ * listener's queue.  Re-arming after each turn that took connections puts
+ * it at the tail: bursts go round the workers instead of piling up on the
+ * first one, which matters most when workers share a CPU. */
+static void requeue(struct worker *w)
+{
+	struct uring_state *st = w->backend;
+	if (st->took_conns && w->npeers > 1 && w->in_race && !st->accept_cancelling)
+		st->accept_cancelling = uring_cancel(w, UD_ACCEPT);
+	st->took_conns = false;
+}
+
+void uaccept_tick(struct worker *w)
+{
+	if (w->accept_more && w->in_race)
+		accept_batch(w);
+	requeue(w);
+	if (w->draining)
+		return;
+	if (w->accept_paused && w->now_ms >= w->accept_resume_ms) {
+		if (w->at_conn_limit && conns_open(w) >= w->max_conns) {
+			w->accept_resume_ms = w->now_ms + CONN_LIMIT_RECHECK_MS;
+		} else {
+			w->at_conn_limit = false;
+			w->accept_paused = false;
+			uaccept_sync(w);
+		}
+	}
+	if (w->stepped_out && w->nconns <= fair_share(w) + BALANCE_SLACK / 2) {
+		w->stepped_out = false;
+		uaccept_sync(w);
+	}
+}
