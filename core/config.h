@@ -50,6 +50,7 @@ struct herd_config {
 	double send_timeout_s;      /* the client must take some output within */
 	long max_conns;             /* over all workers; 0 until resolved from RLIMIT_NOFILE */
 	uint64_t max_body;          /* request body bytes; larger is 413 */
+	const char *root;           /* --root DIR: serve files, or NULL */
 	/* Scaling (balance/): static when min == max. */
 	int min_workers, max_workers;
 	double scale_interval_s;

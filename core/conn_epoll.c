@@ -4,17 +4,21 @@
  * cannot starve the others and an idle one costs no syscall. */
 #include <errno.h>
 #include <sys/epoll.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "core/log.h"
 #include "core/worker.h"
+#include "net/file_cache.h"
 
 /* Protocol rounds per event when the output buffer keeps filling up; then
  * the connection yields to the others and resumes on EPOLLOUT. */
 #define SERVE_ROUNDS 8
 /* Input room guaranteed before reading into a connection's own buffer. */
 #define READ_ROOM 4096
+/* File bytes sent per event before yielding to other connections. */
+#define FILE_SEND_BUDGET (512 * 1024)
 
 static void set_timer(struct worker *w, struct conn *c, enum conn_timer t)
 {
@@ -51,8 +55,19 @@ static void fail(struct worker *w, struct conn *c, enum herd_err_kind kind)
 	conn_close(w, c);
 }
 
+static void drop_file(struct worker *w, struct conn *c)
+{
+	if (c->proto.file) {
+		file_cache_put(w->files, c->proto.file);
+		c->proto.file = NULL;
+		c->proto.file_left = 0;
+	}
+	c->proto.flags &= (uint8_t)~PROTO_FILE;
+}
+
 void conn_close(struct worker *w, struct conn *c)
 {
+	drop_file(w, c);
 	set_timer(w, c, CONN_T_NONE);
 	close(c->fd); /* also takes it out of the epoll set */
 	conn_drop_input(c);
@@ -75,11 +90,53 @@ static void start_linger(struct worker *w, struct conn *c)
 		conn_close(w, c);
 }
 
+/* Sends the pending file body: 1 when done, 0 when the socket is full or
+ * the budget spent (resume on EPOLLOUT), -1 when the connection closed. */
+static int send_file(struct worker *w, struct conn *c)
+{
+	struct proto_state *st = &c->proto;
+	size_t budget = FILE_SEND_BUDGET;
+	while (st->file_left && budget) {
+		off_t off = (off_t)st->file_off;
+		size_t n = st->file_left < budget ? (size_t)st->file_left : budget;
+		ssize_t k = sendfile(c->fd, st->file->fd, &off, n);
+		if (k < 0 && errno == EAGAIN)
+			return 0;
+		if (k <= 0) {
+			/* An error, or the file shrank under a promised length:
+			 * the response cannot be completed. */
+			fail(w, c, HERD_ERR_WRITE);
+			return -1;
+		}
+		CTR_ADD(w->ctr, bytes_out, (uint64_t)k);
+		st->file_off += (uint64_t)k;
+		st->file_left -= (uint64_t)k;
+		budget -= (size_t)k;
+	}
+	if (st->file_left)
+		return 0;
+	drop_file(w, c);
+	return 1;
+}
+
+static void serve(struct worker *w, struct conn *c, const char *data, uint32_t len);
+
 /* Decides what the connection waits for after its output was handed over. */
 static void settle(struct worker *w, struct conn *c)
 {
 	uint8_t f = c->proto.flags;
-	if (c->out_len || (f & PROTO_OUT_FULL)) {
+	if (!c->out_len && (f & PROTO_FILE)) {
+		int r = send_file(w, c);
+		if (r < 0)
+			return;
+		if (r > 0 && !(c->proto.flags & (PROTO_CLOSE | PROTO_LINGER))) {
+			/* Requests pipelined behind the file come next. */
+			serve(w, c, c->in, c->in_len);
+			return;
+		}
+		f = c->proto.flags;
+	}
+	if (c->out_len || (f & (PROTO_OUT_FULL | PROTO_FILE))) {
 		if (c->timer != CONN_T_WRITE)
 			set_timer(w, c, CONN_T_WRITE);
 		if (want(w, c, true) < 0)
@@ -113,7 +170,9 @@ static bool send_out(struct worker *w, struct conn *c)
 {
 	if (w->out.len == 0)
 		return true;
-	ssize_t n = send(c->fd, w->out.p, w->out.len, MSG_NOSIGNAL);
+	/* Headers with a file body behind them wait for it (one segment). */
+	int more = c->proto.flags & PROTO_FILE ? MSG_MORE : 0;
+	ssize_t n = send(c->fd, w->out.p, w->out.len, MSG_NOSIGNAL | more);
 	if (n < 0) {
 		if (errno != EAGAIN) {
 			w->out.len = 0;
@@ -137,7 +196,8 @@ static void serve(struct worker *w, struct conn *c, const char *data, uint32_t l
 {
 	for (int round = 0;; round++) {
 		struct proto_env env = {.out = &w->out, .clock = &w->clock, .ctr = w->ctr,
-					.draining = w->draining, .max_body = w->max_body};
+					.draining = w->draining, .max_body = w->max_body,
+					.files = w->files};
 		c->proto.flags &= (uint8_t)~PROTO_OUT_FULL;
 		size_t used = w->feed(&c->proto, data, len, &env);
 		if (conn_keep_input(c, data + used, (uint32_t)(len - used)) < 0) {

@@ -1,6 +1,7 @@
 #include "core/server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,7 @@ struct server {
 	int64_t next_sample_ms;
 	struct admin admin;
 	bool admin_on;
+	int root_fd;
 };
 
 /* After an error answer, how long a client may keep sending before close. */
@@ -133,6 +135,13 @@ static int open_sockets(struct server *s)
 	socklen_t len = sizeof(s->bound.ss);
 	getsockname(s->listen_fds[0], (struct sockaddr *)&s->bound.ss, &len);
 	s->bound.len = len;
+	if (cfg->root) {
+		s->root_fd = open(cfg->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (s->root_fd < 0) {
+			herd_log("cannot open --root %s: %s", cfg->root, strerror(errno));
+			return -1;
+		}
+	}
 	if (cfg->admin_enabled) {
 		struct listen_opts ao = {.backlog = 64};
 		s->admin_fd = listen_open(&cfg->admin, &ao, err, sizeof(err));
@@ -159,6 +168,7 @@ static int start_workers(struct server *s)
 						 .write_ms = ms(cfg->send_timeout_s),
 						 .linger_ms = LINGER_MS};
 	tmpl.max_body = cfg->max_body;
+	tmpl.root_fd = s->root_fd;
 	tmpl.conns_open = &s->conns_open;
 	tmpl.max_conns = s->max_conns;
 	tmpl.balance = true;
@@ -304,7 +314,7 @@ static int supervise(struct server *s)
 
 int server_run(const struct herd_config *cfg)
 {
-	struct server s = {.cfg = cfg, .admin_fd = -1, .epfd = -1, .sig_fd = -1};
+	struct server s = {.cfg = cfg, .admin_fd = -1, .epfd = -1, .sig_fd = -1, .root_fd = -1};
 	int status = 1;
 	char where[96];
 
@@ -361,6 +371,8 @@ out:
 	free(s.listen_fds);
 	if (s.epfd >= 0)
 		close(s.epfd);
+	if (s.root_fd >= 0)
+		close(s.root_fd);
 	if (s.sig_fd >= 0)
 		close(s.sig_fd);
 	if (s.ws_on)

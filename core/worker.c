@@ -11,6 +11,10 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "net/file_cache.h"
+
+/* Open files a worker keeps (descriptors and, for small ones, bytes). */
+#define FILE_CACHE_ENTRIES 1024
 
 #define RBUF_SIZE (64 * 1024)
 #define OUTBUF_SIZE (64 * 1024)
@@ -64,6 +68,16 @@ int worker_init(struct worker *w)
 	w->timers[CONN_T_WRITE].timeout_ms = w->timeouts.write_ms;
 	w->timers[CONN_T_LINGER].timeout_ms = w->timeouts.linger_ms;
 	atomic_store(&w->ctr->cpu, w->cpu);
+	if (w->root_fd >= 0) {
+		w->files = malloc(sizeof(*w->files));
+		if (!w->files || file_cache_init(w->files, w->root_fd, FILE_CACHE_ENTRIES) < 0) {
+			free(w->files);
+			w->files = NULL;
+			worker_destroy(w);
+			errno = ENOMEM;
+			return -1;
+		}
+	}
 	if (w->ops->init(w) < 0) {
 		int e = errno;
 		worker_destroy(w);
@@ -77,6 +91,11 @@ void worker_destroy(struct worker *w)
 {
 	if (w->ops)
 		w->ops->destroy(w);
+	if (w->files) {
+		file_cache_destroy(w->files);
+		free(w->files);
+		w->files = NULL;
+	}
 	free(w->rbuf);
 	free(w->out.p);
 	w->rbuf = NULL;

@@ -49,6 +49,7 @@ struct worker {
 	bool optimistic_read; /* the listener defers accept until data arrived */
 	struct worker_timeouts timeouts;
 	uint64_t max_body;
+	int root_fd;              /* --root (O_PATH), or -1 */
 	struct worker_counters *ctr;
 	/* Open connections over all workers, against --max-conns: checked
 	 * before each accept, so the excess waits in the kernel's queue. */
@@ -83,6 +84,7 @@ struct worker {
 	char *rbuf;
 	uint32_t rbuf_cap;
 	struct http_clock clock;
+	struct file_cache *files; /* NULL without --root */
 	struct conn_pool pool;
 	struct conn_list timers[CONN_T_COUNT];
 	int nconns;

@@ -3,7 +3,9 @@
 #include <string.h>
 
 #include "core/counters.h"
+#include "net/file_cache.h"
 #include "net/http_response.h"
+#include "net/http_static.h"
 #include "net/proto.h"
 
 /* Bodies are discarded, so their size only needs a sanity bound here. */
@@ -36,6 +38,10 @@ static void answer(struct proto_state *st, const struct http_request *req,
 	}
 
 	int which = route(&req->target);
+	if (which < 0 && env->files) {
+		http_static_answer(st, req, env, flags);
+		return;
+	}
 	if (which < 0) {
 		static const char body[] = "404 Not Found\n";
 		http_response(env->out, env->clock, 404, "text/plain", body, sizeof(body) - 1,
@@ -65,10 +71,14 @@ size_t http_feed(struct proto_state *st, const char *in, size_t len, struct prot
 {
 	size_t off = 0;
 
+	size_t room = env->files ? HTTP_STATIC_ROOM : HTTP_RESPONSE_MAX;
 	while (off < len) {
 		/* After a final response nothing more is read as a request. */
 		if (st->flags & (PROTO_CLOSE | PROTO_LINGER))
 			return len;
+		/* A file body goes out before anything that follows it. */
+		if (st->flags & PROTO_FILE)
+			break;
 
 		if (st->body_kind == HTTP_BODY_LENGTH) {
 			size_t n = len - off;
@@ -96,7 +106,7 @@ size_t http_feed(struct proto_state *st, const char *in, size_t len, struct prot
 			continue;
 		}
 
-		if (outbuf_room(env->out) < HTTP_RESPONSE_MAX + sizeof(continue_100)) {
+		if (outbuf_room(env->out) < room + sizeof(continue_100)) {
 			st->flags |= PROTO_OUT_FULL;
 			break;
 		}

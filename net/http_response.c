@@ -44,8 +44,9 @@ static size_t put_u64(char *dst, uint64_t v)
 	return n;
 }
 
-void http_response(struct outbuf *out, const struct http_clock *clk, int status,
-		   const char *ctype, const char *body, size_t body_len, unsigned flags)
+void http_response_head(struct outbuf *out, const struct http_clock *clk, int status,
+			const char *ctype, uint64_t content_length, const char *extra,
+			size_t extra_len, unsigned flags)
 {
 	char *p = out->p + out->len;
 	char *start = p;
@@ -71,11 +72,13 @@ void http_response(struct outbuf *out, const struct http_clock *clk, int status,
 		*p++ = '\r';
 		*p++ = '\n';
 	}
-	memcpy(p, LIT("Content-Length: "));
-	p += sizeof("Content-Length: ") - 1;
-	p += put_u64(p, body_len);
-	*p++ = '\r';
-	*p++ = '\n';
+	if (!(flags & HTTP_RESP_NO_LENGTH)) {
+		memcpy(p, LIT("Content-Length: "));
+		p += sizeof("Content-Length: ") - 1;
+		p += put_u64(p, content_length);
+		*p++ = '\r';
+		*p++ = '\n';
+	}
 	if (flags & HTTP_RESP_CLOSE) {
 		memcpy(p, LIT("Connection: close\r\n"));
 		p += sizeof("Connection: close\r\n") - 1;
@@ -87,13 +90,21 @@ void http_response(struct outbuf *out, const struct http_clock *clk, int status,
 		memcpy(p, LIT("Allow: GET, HEAD\r\n"));
 		p += sizeof("Allow: GET, HEAD\r\n") - 1;
 	}
+	if (extra_len) {
+		memcpy(p, extra, extra_len);
+		p += extra_len;
+	}
 	*p++ = '\r';
 	*p++ = '\n';
-	if (!(flags & HTTP_RESP_HEAD) && body_len) {
-		memcpy(p, body, body_len);
-		p += body_len;
-	}
 	out->len += (size_t)(p - start);
+}
+
+void http_response(struct outbuf *out, const struct http_clock *clk, int status,
+		   const char *ctype, const char *body, size_t body_len, unsigned flags)
+{
+	http_response_head(out, clk, status, ctype, body_len, NULL, 0, flags);
+	if (!(flags & HTTP_RESP_HEAD) && body_len)
+		outbuf_put(out, body, body_len);
 }
 
 static const struct {

@@ -30,10 +30,18 @@ enum {
 	HTTP_RESP_CLOSE = 1u << 1,      /* Connection: close */
 	HTTP_RESP_KEEPALIVE = 1u << 2,  /* Connection: keep-alive (HTTP/1.0 clients) */
 	HTTP_RESP_ALLOW_GET = 1u << 3,  /* Allow: GET, HEAD (405) */
+	HTTP_RESP_NO_LENGTH = 1u << 4,  /* no Content-Length (304) */
 };
 
 void http_response(struct outbuf *out, const struct http_clock *clk, int status,
 		   const char *ctype, const char *body, size_t body_len, unsigned flags);
+
+/* The status line and headers only, announcing content_length body bytes
+ * (none when HTTP_RESP_NO_LENGTH), with `extra` (complete "Name: value\r\n"
+ * lines) before the blank line.  Needs HTTP_RESPONSE_MAX + extra_len room. */
+void http_response_head(struct outbuf *out, const struct http_clock *clk, int status,
+			const char *ctype, uint64_t content_length, const char *extra,
+			size_t extra_len, unsigned flags);
 
 /* The built-in endpoint `which` (200); the prebuilt bytes when flags == 0. */
 void http_response_builtin(struct outbuf *out, const struct http_clock *clk,

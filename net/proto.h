@@ -19,7 +19,11 @@ enum {
 	PROTO_CLOSE = 1u << 0,    /* close once the output is sent */
 	PROTO_LINGER = 1u << 1,   /* error: send, shut down writing, drain input, close */
 	PROTO_OUT_FULL = 1u << 2, /* stopped early: the output buffer is full */
+	PROTO_FILE = 1u << 3,     /* stopped: st->file's bytes follow the output */
 };
+
+struct file_entry;
+struct file_cache;
 
 /* Per-connection protocol state, kept small: it lives as long as the
  * connection, idle or not. */
@@ -28,6 +32,10 @@ struct proto_state {
 	uint8_t body_kind; /* enum http_body_kind of a body being skipped */
 	uint64_t body_left;
 	struct http_chunked chunked;
+	/* A file body to send after the output (PROTO_FILE): the backend
+	 * sends [file_off, file_off + file_left) and drops the reference. */
+	struct file_entry *file;
+	uint64_t file_off, file_left;
 };
 
 struct proto_env {
@@ -36,6 +44,7 @@ struct proto_env {
 	struct worker_counters *ctr;
 	bool draining; /* server is shutting down: answer with Connection: close */
 	uint64_t max_body; /* request body limit (413 above it); 0: unlimited */
+	struct file_cache *files; /* --root, or NULL */
 };
 
 /* Consumes a prefix of in[0..len) and appends the answers to env->out.
