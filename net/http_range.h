@@ -14,7 +14,7 @@
 enum http_range_result {
 	HTTP_RANGE_NONE,	  /* no Range header (value == NULL): 200 */
 	HTTP_RANGE_OK,		  /* 206 with bytes *first..*last, both inclusive */
-	HTTP_RANGE_UNSATISFIABLE, /* 416 with Content-Range: bytes *|size */
+	HTTP_RANGE_UNSATISFIABLE, /* 416; its Content-Range gives only the size */
 	HTTP_RANGE_IGNORE,	  /* invalid, unknown unit or several ranges: 200 */
 };
 

@@ -60,8 +60,10 @@ static bool range_applies(const struct http_request *req, const struct file_entr
 
 static size_t validators(const struct file_entry *e, char *buf, size_t cap)
 {
-	int n = snprintf(buf, cap, "Last-Modified: %s\r\nETag: %.*s\r\nAccept-Ranges: bytes\r\n",
-			 e->last_modified, (int)e->etag_len, e->etag);
+	/* An mtime outside years 0..9999 has no HTTP date: leave it out. */
+	int n = snprintf(buf, cap, "%s%s%sETag: %.*s\r\nAccept-Ranges: bytes\r\n",
+			 e->last_modified[0] ? "Last-Modified: " : "", e->last_modified,
+			 e->last_modified[0] ? "\r\n" : "", (int)e->etag_len, e->etag);
 	return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
 }
 
