@@ -166,6 +166,7 @@ static void finish_slot(struct worker_set *ws, int i)
 	close_own_listener(ws, i);
 	while (w->handoff && handoff_pop(w->handoff, &fd)) {
 		close(fd);
+		atomic_fetch_sub_explicit(w->conns_open, 1, memory_order_relaxed);
 		stranded++;
 	}
 	if (stranded)

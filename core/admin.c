@@ -67,12 +67,19 @@ static int count_conns(const struct admin *adm)
 	return n;
 }
 
+#define ADMIN_ACCEPT_PAUSE_MS 100
+
 static void on_accept(struct admin *adm)
 {
 	for (;;) {
 		int fd = accept4(adm->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0)
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+				epoll_ctl(adm->epfd, EPOLL_CTL_DEL, adm->listen_fd, NULL);
+				adm->paused_until_ms = worker_monotonic_ms() + ADMIN_ACCEPT_PAUSE_MS;
+			}
 			return;
+		}
 		struct admin_conn *c = count_conns(adm) < ADMIN_MAX_CONNS ? calloc(1, sizeof(*c)) : NULL;
 		if (!c) {
 			close(fd);
@@ -173,6 +180,13 @@ void admin_on_event(struct admin *adm, void *tag)
 
 void admin_tick(struct admin *adm, int64_t now_ms)
 {
+	if (adm->paused_until_ms && now_ms >= adm->paused_until_ms) {
+		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = adm};
+		if (epoll_ctl(adm->epfd, EPOLL_CTL_ADD, adm->listen_fd, &ev) == 0 || errno == EEXIST)
+			adm->paused_until_ms = 0;
+		else
+			adm->paused_until_ms = now_ms + ADMIN_ACCEPT_PAUSE_MS;
+	}
 	struct admin_conn *c = adm->conns;
 	while (c) {
 		struct admin_conn *next = c->next;

@@ -18,6 +18,9 @@ struct admin {
 	const struct metrics_gauges *gauges;
 	struct http_clock clock;
 	struct admin_conn *conns;
+	/* After an accept failure (EMFILE...) the listener leaves the epoll set
+	 * until then, or the level-triggered loop would spin on it. */
+	int64_t paused_until_ms;
 };
 
 /* Registers the listener in epfd with data.ptr == adm. */

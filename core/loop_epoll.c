@@ -218,16 +218,11 @@ static void accept_batch(struct worker *w)
 static void take_handoffs(struct worker *w)
 {
 	int fd, n = 0;
-	/* The acceptor does not know the limit: over it, a handed-over
-	 * connection is closed at once rather than left to pile up. */
 	while (handoff_pop(w->handoff, &fd)) {
 		n++;
-		if (atomic_load_explicit(w->conns_open, memory_order_relaxed) >= w->max_conns) {
-			herd_log_ratelimited(&w->log_slot, "worker %d: at --max-conns %ld, closing",
-					     w->id, w->max_conns);
-			close(fd);
-			continue;
-		}
+		/* The acceptor reserved its slot against --max-conns;
+		 * conn_open counts it again. */
+		atomic_fetch_sub_explicit(w->conns_open, 1, memory_order_relaxed);
 		CTR_ADD(w->ctr, accepted, 1);
 		conn_open(w, fd);
 	}
@@ -270,8 +265,10 @@ static void close_all(struct worker *w)
 	for (int t = 0; t < CONN_T_COUNT; t++)
 		while (w->timers[t].head)
 			conn_close(w, w->timers[t].head);
-	while (w->handoff && handoff_pop(w->handoff, &fd))
+	while (w->handoff && handoff_pop(w->handoff, &fd)) {
 		close(fd);
+		atomic_fetch_sub_explicit(w->conns_open, 1, memory_order_relaxed);
+	}
 }
 
 static void *epoll_run(void *arg)

@@ -122,12 +122,26 @@ static int open_sockets(struct server *s)
 		herd_log("out of memory");
 		return -1;
 	}
-	/* The well-known address.  In reuseport mode this first socket only
-	 * holds the port: each worker opens its own listener on it. */
-	s->listen_fds[0] = listen_open(&cfg->listen, &lo, err, sizeof(err));
-	if (s->listen_fds[0] < 0) {
+	/* Started by systemd with the socket already bound: use it. */
+	s->listen_fds[0] = listen_from_systemd(&lo, err, sizeof(err));
+	if (s->listen_fds[0] == -2) {
 		herd_log("%s", err);
 		return -1;
+	}
+	if (s->listen_fds[0] >= 0) {
+		if (s->mode == HERD_ACCEPT_REUSEPORT) {
+			herd_log("socket activation passes one socket: --accept reuseport needs its own");
+			return -1;
+		}
+		herd_log("using the listening socket passed by systemd (fd %d)", s->listen_fds[0]);
+	} else {
+		/* The well-known address.  In reuseport mode this first socket
+		 * only holds the port: each worker opens its own listener. */
+		s->listen_fds[0] = listen_open(&cfg->listen, &lo, err, sizeof(err));
+		if (s->listen_fds[0] < 0) {
+			herd_log("%s", err);
+			return -1;
+		}
 	}
 	s->nlisten = 1;
 	s->lopts = lo;
@@ -191,7 +205,9 @@ static int start_workers(struct server *s)
 	}
 	if (s->mode == HERD_ACCEPT_LISTENER) {
 		s->acceptor = (struct acceptor){.listen_fd = s->listen_fds[0], .cpu = cfg->cpus[0],
-						.workers = s->ws.w, .nworkers = s->ws.cap};
+						.workers = s->ws.w, .nworkers = s->ws.cap,
+						.conns_open = &s->conns_open,
+						.max_conns = s->max_conns};
 		int rc = acceptor_start(&s->acceptor);
 		if (rc) {
 			herd_log("cannot start the acceptor thread: %s", strerror(rc));
@@ -294,6 +310,8 @@ static int supervise(struct server *s)
 		return -1;
 	for (;;) {
 		int timeout = s->scaling ? (int)ms(s->cfg->scale_interval_s) : 1000;
+		if (s->admin_on && s->admin.paused_until_ms && timeout > 100)
+			timeout = 100;
 		int n = epoll_wait(s->epfd, evs, 16, timeout);
 		if (n < 0 && errno != EINTR)
 			return -1;

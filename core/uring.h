@@ -40,7 +40,13 @@ struct uring_state {
 	uint8_t skip_success; /* IOSQE_CQE_SKIP_SUCCESS where the kernel has it */
 	bool have_ring;
 	bool disabled;        /* created R_DISABLED: the worker thread enables it */
-	bool accept_armed, accept_cancelling, wake_armed, exiting;
+	bool ring_fd_registered;
+	bool coalesce;        /* the kernel can batch completions (min_wait) */
+	/* Completion batching (loop_uring.c, wait_turn) */
+	unsigned expect;      /* queued SQEs that complete at submit: sends, first recvs */
+	unsigned submitted_expect;
+	unsigned last_events; /* the previous turn's other completions */
+	bool accept_armed, accept_single, accept_cancelling, wake_armed, exiting;
 	bool took_conns; /* accepted in this loop turn */
 	int zombies;          /* closed connections a CQE may still point at */
 	char *chunks;         /* free send chunks, linked through their first bytes */

@@ -18,6 +18,19 @@
 #define BALANCE_SLACK 8
 /* Accepts per turn when a peer handed us the race (see uaccept_tick). */
 #define ACCEPT_BATCH 32
+/* A multishot accept takes a whole burst before the worker sees any of it,
+ * so this close to --max-conns the worker accepts one connection at a time. */
+#define ACCEPT_HEADROOM 128
+
+static long conns_open(const struct worker *w)
+{
+	return atomic_load_explicit(w->conns_open, memory_order_relaxed);
+}
+
+static bool near_limit(const struct worker *w)
+{
+	return w->max_conns - conns_open(w) <= ACCEPT_HEADROOM;
+}
 
 static void arm(struct worker *w)
 {
@@ -28,7 +41,12 @@ static void arm(struct worker *w)
 		w->accept_resume_ms = w->now_ms + ACCEPT_PAUSE_MS;
 		return;
 	}
-	io_uring_prep_multishot_accept(sqe, w->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	st->accept_single = near_limit(w);
+	if (st->accept_single)
+		io_uring_prep_accept(sqe, w->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	else
+		io_uring_prep_multishot_accept(sqe, w->listen_fd, NULL, NULL,
+					       SOCK_NONBLOCK | SOCK_CLOEXEC);
 	io_uring_sqe_set_data64(sqe, UD_ACCEPT);
 	st->accept_armed = true;
 }
@@ -57,11 +75,6 @@ static void pause_accept(struct worker *w, int err)
 	w->accept_paused = true;
 	w->accept_resume_ms = w->now_ms + ACCEPT_PAUSE_MS;
 	uaccept_sync(w);
-}
-
-static long conns_open(const struct worker *w)
-{
-	return atomic_load_explicit(w->conns_open, memory_order_relaxed);
 }
 
 static void hit_conn_limit(struct worker *w)
@@ -123,9 +136,12 @@ static void take(struct worker *w, int fd)
 		close(fd);
 		return;
 	}
-	/* A multishot accept takes a whole burst before we see any of it:
-	 * what lands beyond the limit is closed, as in listener mode. */
-	if (conns_open(w) >= w->max_conns) {
+	/* Near the limit every worker has at most one accept armed, so the
+	 * workers overshoot it by at most one connection each, as epoll
+	 * workers racing between their check and accept4() do.  Only a
+	 * multishot burst bigger than the headroom gets this far: that
+	 * excess is closed, as in listener mode. */
+	if (conns_open(w) >= w->max_conns + ACCEPT_HEADROOM) {
 		close(fd);
 		hit_conn_limit(w);
 		return;
@@ -137,6 +153,8 @@ static void take(struct worker *w, int fd)
 		hit_conn_limit(w);
 	else if (w->balance && !w->stepped_out && over_share(w))
 		step_out(w);
+	else if (st->accept_armed && !st->accept_single && !st->accept_cancelling && near_limit(w))
+		st->accept_cancelling = uring_cancel(w, UD_ACCEPT); /* re-armed single-shot */
 }
 
 void uaccept_on_cqe(struct worker *w, const struct io_uring_cqe *cqe)
@@ -212,7 +230,8 @@ static void accept_batch(struct worker *w)
 static void requeue(struct worker *w)
 {
 	struct uring_state *st = w->backend;
-	if (st->took_conns && w->npeers > 1 && w->in_race && !st->accept_cancelling)
+	if (st->took_conns && w->npeers > 1 && w->in_race && !st->accept_single &&
+	    !st->accept_cancelling)
 		st->accept_cancelling = uring_cancel(w, UD_ACCEPT);
 	st->took_conns = false;
 }

@@ -141,26 +141,43 @@ void uconn_close(struct worker *w, struct conn *c)
 		release(w, c);
 }
 
-static void arm_recv(struct worker *w, struct conn *c, bool poll_first)
+enum recv_kind {
+	RECV_MULTI,
+	/* Opened without deferred accept: the socket is likely still empty,
+	 * so wait for data rather than try a recv first. */
+	RECV_MULTI_POLL_FIRST,
+	/* Opened with its request already queued (deferred accept): read that
+	 * with one recv and arm the multishot only when the connection stays
+	 * for more, so a one-request connection never arms (and cancels) a
+	 * poll. */
+	RECV_ONCE,
+};
+
+static void arm_recv(struct worker *w, struct conn *c, enum recv_kind kind)
 {
+	struct uring_state *st = w->backend;
 	struct io_uring_sqe *sqe = uring_sqe(w);
 	if (!sqe) {
 		fail(w, c, HERD_ERR_READ);
 		return;
 	}
-	io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+	if (kind == RECV_ONCE) {
+		io_uring_prep_recv(sqe, c->fd, NULL, 0, 0);
+		st->expect++;
+	} else {
+		io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+	}
+	if (kind == RECV_MULTI_POLL_FIRST)
+		sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = URING_BGID;
-	/* Without deferred accept the socket is likely empty: wait for data
-	 * instead of trying a recv that would fail. */
-	if (poll_first)
-		sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
 	io_uring_sqe_set_data64(sqe, ud_conn(c, OP_RECV));
 	c->u_ops |= OP_RECV;
 }
 
 static void queue_send(struct worker *w, struct conn *c)
 {
+	struct uring_state *st = w->backend;
 	struct io_uring_sqe *sqe = uring_sqe(w);
 	if (!sqe) {
 		fail(w, c, HERD_ERR_WRITE);
@@ -168,6 +185,7 @@ static void queue_send(struct worker *w, struct conn *c)
 	}
 	io_uring_prep_send(sqe, c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
 	io_uring_sqe_set_data64(sqe, ud_conn(c, OP_SEND));
+	st->expect++;
 	c->u_ops |= OP_SEND;
 }
 
@@ -206,7 +224,7 @@ static void start_linger(struct worker *w, struct conn *c)
 	}
 	set_timer(w, c, CONN_T_LINGER);
 	if (!(c->u_ops & OP_RECV))
-		arm_recv(w, c, false);
+		arm_recv(w, c, RECV_MULTI);
 }
 
 /* Decides what the connection waits for once no send is in flight and the
@@ -233,7 +251,7 @@ static void settle(struct worker *w, struct conn *c)
 	}
 	c->u_flags &= (uint8_t)~U_PAUSED;
 	if (!(c->u_ops & OP_RECV))
-		arm_recv(w, c, false);
+		arm_recv(w, c, RECV_MULTI);
 }
 
 static void serve(struct worker *w, struct conn *c, const char *data, uint32_t len)
@@ -330,11 +348,12 @@ static void on_recv(struct worker *w, struct conn *c, const struct io_uring_cqe 
 	}
 	if (has_buf)
 		uring_buf_return(st, bid);
-	/* The multishot ended without us wanting it to (ring out of buffers,
-	 * CQ overflow): re-arm.  The buffers of this turn are back in the ring
+	/* The recv ended (a single one, ring out of buffers, CQ overflow):
+	 * re-arm, unless a send is in flight, when settle() does once the
+	 * output is out.  The buffers of this turn are back in the ring
 	 * before the next submit, so this cannot spin. */
-	if (!(c->u_ops & OP_RECV) && !(c->u_flags & (U_CLOSED | U_EOF | U_PAUSED)))
-		arm_recv(w, c, false);
+	if (!(c->u_ops & (OP_RECV | OP_SEND)) && !(c->u_flags & (U_CLOSED | U_EOF | U_PAUSED)))
+		arm_recv(w, c, RECV_MULTI);
 }
 
 static void on_send(struct worker *w, struct conn *c, int res)
@@ -389,7 +408,7 @@ void uconn_open(struct worker *w, int fd)
 	CTR_ADD(w->ctr, conns_active, 1);
 	atomic_fetch_add_explicit(w->conns_open, 1, memory_order_relaxed);
 	set_timer(w, c, CONN_T_READ);
-	arm_recv(w, c, !w->optimistic_read);
+	arm_recv(w, c, w->optimistic_read ? RECV_ONCE : RECV_MULTI_POLL_FIRST);
 }
 
 void uconn_expire(struct worker *w, struct conn *c)

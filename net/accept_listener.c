@@ -45,8 +45,16 @@ static void *acceptor_main(void *arg)
 		if (!(p[0].revents & POLLIN))
 			continue;
 		for (;;) {
+			if (atomic_fetch_add(a->conns_open, 1) >= a->max_conns) {
+				atomic_fetch_sub(a->conns_open, 1);
+				herd_log_ratelimited(&a->log_slot, "acceptor: at --max-conns %ld, not accepting",
+						     a->max_conns);
+				poll(&p[1], 1, 20); /* only a stop request cuts the wait short */
+				break;
+			}
 			int fd = accept4(a->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 			if (fd < 0) {
+				atomic_fetch_sub(a->conns_open, 1);
 				if (errno == EINTR || errno == ECONNABORTED)
 					continue;
 				if (errno != EAGAIN) {
@@ -60,6 +68,7 @@ static void *acceptor_main(void *arg)
 			for (int waited = 0; !dispatch(a, fd); waited++) {
 				if (waited == 5000) { /* 5 s: nobody is taking connections */
 					close(fd);
+					atomic_fetch_sub(a->conns_open, 1);
 					break;
 				}
 				poll(NULL, 0, 1); /* every queue full: workers are behind */

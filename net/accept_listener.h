@@ -13,6 +13,11 @@ struct worker;
 struct acceptor {
 	int listen_fd, stop_fd, cpu;
 	struct worker *workers; /* every slot; those not running are skipped */
+	/* --max-conns: the acceptor reserves a slot before each accept, so at
+	 * the limit connections wait in the kernel's queue, as in the other
+	 * modes; the receiving worker takes the reservation over. */
+	_Atomic long *conns_open;
+	long max_conns;
 	int nworkers, next;
 	pthread_t thread;
 	int64_t log_slot;

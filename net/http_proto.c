@@ -26,45 +26,92 @@ static int route(const struct http_slice *target)
 	return -1;
 }
 
-static void answer(struct proto_state *st, const struct http_request *req,
-		   struct proto_env *env)
-{
-	unsigned flags = 0;
-	if (!req->keep_alive || env->draining) {
-		flags |= HTTP_RESP_CLOSE;
-		st->flags |= PROTO_CLOSE;
-	} else if (req->version_minor == 0) {
-		flags |= HTTP_RESP_KEEPALIVE;
-	}
+/* Answers to requests for the built-in endpoints, decided from the head. */
+enum plan { PLAN_NONE, PLAN_PLAINTEXT, PLAN_JSON, PLAN_NOT_FOUND, PLAN_NOT_ALLOWED };
 
-	int which = route(&req->target);
-	if (which < 0 && env->files) {
-		http_static_answer(st, req, env, flags);
-		return;
+static enum plan plan_builtin(const struct http_request *req, int which)
+{
+	if (which < 0)
+		return PLAN_NOT_FOUND;
+	if (req->method != HTTP_M_GET && req->method != HTTP_M_HEAD)
+		return PLAN_NOT_ALLOWED;
+	return which == HTTP_CANNED_PLAINTEXT ? PLAN_PLAINTEXT : PLAN_JSON;
+}
+
+static void emit(struct proto_state *st, struct proto_env *env, enum plan plan, unsigned flags)
+{
+	static const char not_found[] = "404 Not Found\n";
+	static const char not_allowed[] = "405 Method Not Allowed\n";
+	if (flags & HTTP_RESP_CLOSE)
+		st->flags |= PROTO_CLOSE;
+	switch (plan) {
+	case PLAN_PLAINTEXT:
+	case PLAN_JSON:
+		http_response_builtin(env->out, env->clock,
+				      plan == PLAN_PLAINTEXT ? HTTP_CANNED_PLAINTEXT : HTTP_CANNED_JSON,
+				      flags);
+		break;
+	case PLAN_NOT_FOUND:
+		http_response(env->out, env->clock, 404, "text/plain", not_found,
+			      sizeof(not_found) - 1, flags);
+		break;
+	case PLAN_NOT_ALLOWED:
+		http_response(env->out, env->clock, 405, "text/plain", not_allowed,
+			      sizeof(not_allowed) - 1,
+			      (flags & ~(unsigned)HTTP_RESP_HEAD) | HTTP_RESP_ALLOW_GET);
+		break;
+	case PLAN_NONE:
+		break;
 	}
-	if (which < 0) {
-		static const char body[] = "404 Not Found\n";
-		http_response(env->out, env->clock, 404, "text/plain", body, sizeof(body) - 1,
-			      flags | (req->method == HTTP_M_HEAD ? HTTP_RESP_HEAD : 0));
-		return;
-	}
-	if (req->method == HTTP_M_GET) {
-		http_response_builtin(env->out, env->clock, (enum http_canned)which, flags);
-	} else if (req->method == HTTP_M_HEAD) {
-		http_response_builtin(env->out, env->clock, (enum http_canned)which,
-				      flags | HTTP_RESP_HEAD);
-	} else {
-		static const char body[] = "405 Method Not Allowed\n";
-		http_response(env->out, env->clock, 405, "text/plain", body, sizeof(body) - 1,
-			      flags | HTTP_RESP_ALLOW_GET);
-	}
+}
+
+static unsigned conn_flags(const struct http_request *req, const struct proto_env *env)
+{
+	if (!req->keep_alive || env->draining)
+		return HTTP_RESP_CLOSE;
+	return req->version_minor == 0 ? HTTP_RESP_KEEPALIVE : 0;
 }
 
 static void fail(struct proto_state *st, struct proto_env *env, int status)
 {
 	http_response_error(env->out, env->clock, status);
 	st->flags |= PROTO_LINGER;
+	st->deferred_kind = PLAN_NONE;
 	CTR_ADD(env->ctr, errors[HERD_ERR_PROTOCOL], 1);
+}
+
+/* A body that breaks its framing or limit after its request was answered:
+ * a second response would desynchronise the client, so only close. */
+static void fail_body(struct proto_state *st, struct proto_env *env, int status)
+{
+	if (st->deferred_kind) {
+		fail(st, env, status);
+		return;
+	}
+	st->flags |= PROTO_LINGER;
+	CTR_ADD(env->ctr, errors[HERD_ERR_PROTOCOL], 1);
+}
+
+/* Answers a parsed head, or holds the answer back (see deferred_kind). */
+static void answer(struct proto_state *st, const struct http_request *req,
+		   struct proto_env *env)
+{
+	unsigned flags = conn_flags(req, env);
+	unsigned head = req->method == HTTP_M_HEAD ? HTTP_RESP_HEAD : 0;
+	int which = route(&req->target);
+	if (which < 0 && env->files) {
+		if (flags & HTTP_RESP_CLOSE)
+			st->flags |= PROTO_CLOSE;
+		http_static_answer(st, req, env, flags);
+		return;
+	}
+	enum plan plan = plan_builtin(req, which);
+	if (req->body == HTTP_BODY_CHUNKED && env->max_body) {
+		st->deferred_kind = (uint8_t)plan;
+		st->deferred_flags = (uint8_t)(flags | head);
+		return;
+	}
+	emit(st, env, plan, flags | head);
 }
 
 size_t http_feed(struct proto_state *st, const char *in, size_t len, struct proto_env *env)
@@ -97,12 +144,18 @@ size_t http_feed(struct proto_state *st, const char *in, size_t len, struct prot
 								    : HTTP_SKIP_BODY_MAX,
 						      &done);
 			if (n < 0) {
-				fail(st, env, (int)-n);
+				fail_body(st, env, (int)-n);
 				return len;
 			}
 			off += (size_t)n;
-			if (done)
+			if (done) {
 				st->body_kind = HTTP_BODY_NONE;
+				/* Room was reserved when the head was parsed and
+				 * skipping a body writes nothing. */
+				if (st->deferred_kind)
+					emit(st, env, (enum plan)st->deferred_kind, st->deferred_flags);
+				st->deferred_kind = PLAN_NONE;
+			}
 			continue;
 		}
 

@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -91,4 +93,35 @@ int listen_somaxconn(void)
 		v = -1;
 	fclose(f);
 	return v;
+}
+
+#define SD_LISTEN_FDS_START 3
+
+int listen_from_systemd(const struct listen_opts *opts, char *err, size_t errlen)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	if (!pid || !fds || atol(pid) != (long)getpid() || atoi(fds) < 1)
+		return -1;
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	int fd = SD_LISTEN_FDS_START, type = 0, listening = 0;
+	socklen_t sl = sizeof(type);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &sl) < 0 || type != SOCK_STREAM ||
+	    (sl = sizeof(listening), getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &sl)) < 0 ||
+	    !listening) {
+		snprintf(err, errlen, "LISTEN_FDS: fd %d is not a listening stream socket", fd);
+		return -2;
+	}
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+		snprintf(err, errlen, "LISTEN_FDS: fd %d: %s", fd, strerror(errno));
+		return -2;
+	}
+	if (opts->defer_accept) {
+		int secs = 10;
+		setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof(secs));
+	}
+	return fd;
 }

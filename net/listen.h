@@ -24,6 +24,14 @@ struct listen_opts {
 int listen_open(const struct herd_addr *addr, const struct listen_opts *opts, char *err,
 		size_t errlen);
 
+/* systemd socket activation: the listening socket passed as fd 3 when
+ * LISTEN_PID is this process and LISTEN_FDS >= 1 (the variables are then
+ * removed, so children do not take it for theirs).  Made non-blocking and
+ * close-on-exec, with opts->defer_accept applied.  Returns the fd, -1 when
+ * nothing was passed, -2 with a reason in err when what was passed is not
+ * a listening TCP socket. */
+int listen_from_systemd(const struct listen_opts *opts, char *err, size_t errlen);
+
 /* "127.0.0.1:PORT" / "[::1]:PORT" of the bound socket (ephemeral port
  * resolved). */
 void listen_describe(int fd, char *buf, size_t len);

@@ -30,6 +30,10 @@ struct file_cache;
 struct proto_state {
 	uint8_t flags;
 	uint8_t body_kind; /* enum http_body_kind of a body being skipped */
+	/* An answer decided from the head but held back until the chunked
+	 * body ended within --max-body: one response per request, even when
+	 * the body turns out too large (then only the 413). */
+	uint8_t deferred_kind, deferred_flags;
 	uint64_t body_left;
 	struct http_chunked chunked;
 	/* A file body to send after the output (PROTO_FILE): the backend

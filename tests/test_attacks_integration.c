@@ -11,6 +11,29 @@
  *       the attack itself stayed under a bound (peak RSS sampled every 5 ms).
  * Closures are checked to come from the server: the test keeps its own
  * descriptor open and sees EOF/RST, or watches the server's fd count drop.
+ * Each test also prints one "PROBE <attack> n= p50= p99= max=" line.
+ *
+ * The attacks:
+ *   slowloris            200 connections trickling a head at 1 byte/s
+ *   header_1mib          a 1 MiB header field: 431, close, RSS flat
+ *   pipeline_never_read  1,000 pipelined requests never read: dropped after
+ *                        --send-timeout; what was sent arrives in order
+ *   pipeline_read_late   the same, read after 1 s: all 1,000 in order
+ *   garbage              seeded random bytes on 50 connections: 400, close
+ *   half_close_and_rst   SHUT_WR after requests (answers, then EOF) and
+ *                        RST right after 16 pipelined requests
+ *   max_conns            100 connections at --max-conns 50: 49 + the probe
+ *                        served, the rest wait and get in as slots free up
+ *   rlimit_nofile        RLIMIT_NOFILE 120, no --max-conns: no spin, no
+ *                        reset, everyone served eventually
+ *   emfile               RLIMIT_NOFILE lowered under a running server
+ *                        (accept4 fails with EMFILE): the same
+ *   emfile_admin_scrape  a /metrics scrape queued while out of descriptors
+ *   max_body             Content-Length over --max-body: 413 and close;
+ *                        bodies at or under it: answered, connection reused
+ *   max_body_chunked     a chunked body over --max-body: a single 413
+ *   idle_timeouts        partial heads: 408 after --header-timeout; idle
+ *                        keep-alive closed after --keepalive-timeout
  *
  * Server timeouts are shortened with flags so the whole file stays well
  * under half a minute per accept mode ($HERD_ACCEPT, like the other
@@ -42,7 +65,7 @@
 
 #define PROBE_INTERVAL_MS 30
 #define PROBE_FRESH_EVERY 4
-#define PROBE_MAX_MS 500       /* every probe answered within this */
+#define PROBE_MAX_MS 500       /* every probe answered within this ($HERD_PROBE_MAX_MS) */
 #define PROBE_READ_MS 2000     /* a probe slower than this counts as failed */
 #define MAX_PROBES 4096
 #define RSS_SLACK_KIB 2048     /* after the attack, allocator caching allowed */
@@ -107,8 +130,10 @@ static long long proc_cpu_ms(pid_t pid)
 	return (long long)(ut + st) * 1000 / sysconf(_SC_CLK_TCK);
 }
 
-/* Sanitizer builds keep freed memory in quarantine / shadow: RSS bounds are
- * scaled for them. */
+/* Sanitizer builds keep freed memory in quarantine and shadow: RSS bounds
+ * are multiplied by 8 under ASan; under TSan (whose shadow and sync objects
+ * grow with every descriptor and thread touched) RSS says nothing about the
+ * server and is not checked (0). */
 static int rss_scale(pid_t pid)
 {
 	char path[64], line[512];
@@ -118,7 +143,10 @@ static int rss_scale(pid_t pid)
 	if (!f)
 		return 1;
 	while (fgets(line, sizeof(line), f))
-		if (strstr(line, "libasan") || strstr(line, "libtsan")) {
+		if (strstr(line, "libtsan")) {
+			scale = 0;
+			break;
+		} else if (strstr(line, "libasan")) {
 			scale = 8;
 			break;
 		}
@@ -501,11 +529,16 @@ static void watch_stop(struct env *e, const char *attack, long peak_rss_limit_ki
 	cr_assert_eq(w->fails, 0, "%s: %d of %d probes failed, first: %s", attack, w->fails, w->n,
 		     w->first_err);
 	cr_assert_geq(w->n, 3, "%s: only %d probes ran during the attack", attack, w->n);
-	cr_assert_leq(max, PROBE_MAX_MS * 1000LL, "%s: slowest probe took %.1f ms (limit %d ms)",
-		      attack, max / 1000.0, PROBE_MAX_MS);
+	/* On a machine saturated by other work (not this suite), the bound can
+	 * be raised with $HERD_PROBE_MAX_MS; the default is the contract. */
+	const char *env_max = getenv("HERD_PROBE_MAX_MS");
+	int max_ms = env_max && atoi(env_max) > 0 ? atoi(env_max) : PROBE_MAX_MS;
+	cr_assert_leq(max, max_ms * 1000LL, "%s: slowest probe took %.1f ms (limit %d ms)", attack,
+		      max / 1000.0, max_ms);
 	long limit = peak_rss_limit_kib * e->rss_scale;
-	cr_assert_leq(peak_growth, limit, "%s: server RSS grew by %ld KiB during the attack "
-		      "(limit %ld KiB)", attack, peak_growth, limit);
+	if (e->rss_scale)
+		cr_assert_leq(peak_growth, limit, "%s: server RSS grew by %ld KiB during the "
+			      "attack (limit %ld KiB)", attack, peak_growth, limit);
 	free(w);
 	e->w = NULL;
 }
@@ -525,8 +558,9 @@ static void env_check_recovered(struct env *e, const char *attack)
 	long slack = (long)RSS_SLACK_KIB * e->rss_scale;
 	cr_log_info("%s: after: fds %d (baseline %d), RSS %ld KiB (baseline %ld, %+ld)", attack, fds,
 		    e->base_fds, rss, e->base_rss, rss - e->base_rss);
-	cr_assert_leq(rss - e->base_rss, slack, "%s: RSS %ld KiB after the attack, baseline %ld KiB "
-		      "(slack %ld KiB)", attack, rss, e->base_rss, slack);
+	if (e->rss_scale)
+		cr_assert_leq(rss - e->base_rss, slack, "%s: RSS %ld KiB after the attack, "
+			      "baseline %ld KiB (slack %ld KiB)", attack, rss, e->base_rss, slack);
 	h_assert_get(e->h->port, "/plaintext", PLAIN);
 	cr_assert(herd_alive(e->h), "%s: the server died", attack);
 }
@@ -1236,7 +1270,9 @@ HTEST(attacks, max_conns, .timeout = 25)
 	int fds[MC_N], state[MC_N] = {0};
 	connect_n(srv.port, fds, MC_N, 0);
 	send_gets(fds, MC_N);
-	int served = collect(fds, state, MC_N, 1500, 0);
+	/* The first 49 get in; then nobody else does. */
+	collect(fds, state, MC_N, 3000, MC_LIMIT - 1);
+	int served = collect(fds, state, MC_N, 300, 0);
 	int refused = count_state(state, MC_N, -1);
 	cr_log_info("max_conns: of %d connections with a request, %d served, %d closed by the server, "
 		    "%d waiting (limit %d, the probe holds 1)", MC_N, served, refused,
