@@ -107,7 +107,7 @@ static int build_reply(struct admin *adm, struct admin_conn *c, const struct htt
 
 	size_t need = counters_render_prometheus(adm->ctr, adm->gauges, NULL, 0) + 1;
 	char *body = malloc(need);
-	struct outbuf o = {malloc(need + HTTP_RESPONSE_MAX), 0, need + HTTP_RESPONSE_MAX};
+	struct outbuf o = {.p = malloc(need + HTTP_RESPONSE_MAX), .cap = need + HTTP_RESPONSE_MAX};
 	if (!body || !o.p) {
 		free(body);
 		free(o.p);

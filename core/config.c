@@ -36,6 +36,7 @@ void config_usage(FILE *out)
 	      "  --max-conns N        open connections over all workers (default: from RLIMIT_NOFILE)\n"
 	      "  --max-body BYTES     largest request body; larger is 413 (default 1048576)\n"
 	      "  --root DIR           serve GET/HEAD for files under DIR (default: built-ins only)\n"
+	      "  --access-log FILE    combined-format request log (SIGUSR2 reopens it)\n"
 	      "  --min-workers N      scale down to N workers (default: --workers, i.e. static)\n"
 	      "  --max-workers N      scale up to N workers (default: --workers)\n"
 	      "  --scale-interval S   how often load is sampled (default 0.25)\n"
@@ -252,7 +253,7 @@ enum config_result config_parse(struct herd_config *cfg, int argc, char **argv,
 			"--keepalive-timeout", "--send-timeout",   "--max-conns",
 			"--max-body",       "--min-workers",       "--max-workers",
 			"--scale-interval", "--scale-up-busy",     "--scale-down-busy",
-			"--scale-queue",    "--root"};
+			"--scale-queue",    "--root",              "--access-log"};
 		bool is_known = false;
 		for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
 			is_known |= strcmp(name, known[k]) == 0;
@@ -341,6 +342,10 @@ enum config_result config_parse(struct herd_config *cfg, int argc, char **argv,
 			if (!*val)
 				return fail(err, errlen, "bad --root '': want a directory");
 			cfg->root = val;
+		} else if (strcmp(name, "--access-log") == 0) {
+			if (!*val)
+				return fail(err, errlen, "bad --access-log '': want a file");
+			cfg->access_log = val;
 		} else if (strcmp(name, "--max-body") == 0) {
 			if (parse_long(val, 0, LONG_MAX, &n) < 0)
 				return fail(err, errlen, "bad --max-body '%s': want bytes", val);

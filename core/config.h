@@ -51,6 +51,7 @@ struct herd_config {
 	long max_conns;             /* over all workers; 0 until resolved from RLIMIT_NOFILE */
 	uint64_t max_body;          /* request body bytes; larger is 413 */
 	const char *root;           /* --root DIR: serve files, or NULL */
+	const char *access_log;     /* --access-log FILE, or NULL */
 	/* Scaling (balance/): static when min == max. */
 	int min_workers, max_workers;
 	double scale_interval_s;

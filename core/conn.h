@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "net/access_log.h"
 #include "net/proto.h"
 
 enum conn_timer {
@@ -34,6 +35,7 @@ struct conn {
 	int64_t deadline_ms;
 	struct conn *prev, *next;  /* on the timer list, or the pool's free list */
 	struct proto_state proto;
+	struct peer_addr peer; /* filled only when the access log is on */
 	/* io_uring backend */
 	uint8_t u_ops;   /* ops a CQE may still arrive for (core/uring_conn.c) */
 	uint8_t u_flags; /* connection state only that backend needs */

@@ -197,7 +197,7 @@ static void serve(struct worker *w, struct conn *c, const char *data, uint32_t l
 	for (int round = 0;; round++) {
 		struct proto_env env = {.out = &w->out, .clock = &w->clock, .ctr = w->ctr,
 					.draining = w->draining, .max_body = w->max_body,
-					.files = w->files};
+					.files = w->files, .log = w->log, .peer = &c->peer};
 		c->proto.flags &= (uint8_t)~PROTO_OUT_FULL;
 		size_t used = w->feed(&c->proto, data, len, &env);
 		if (conn_keep_input(c, data + used, (uint32_t)(len - used)) < 0) {
@@ -295,6 +295,12 @@ void conn_open(struct worker *w, int fd)
 		return;
 	}
 	c->fd = fd;
+	if (w->log) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+			peer_addr_from(&c->peer, (struct sockaddr *)&ss);
+	}
 	w->nconns++;
 	CTR_ADD(w->ctr, conns_active, 1);
 	atomic_fetch_add_explicit(w->conns_open, 1, memory_order_relaxed);

@@ -320,6 +320,7 @@ static void *epoll_run(void *arg)
 		if (drain_now)
 			conn_begin_drain(w);
 		expire_timers(w);
+		worker_tick_log(w);
 		if (w->accept_paused && !w->draining && w->mode != HERD_ACCEPT_LISTENER &&
 		    w->now_ms >= w->accept_resume_ms)
 			try_resume(w);

@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -26,9 +27,8 @@
 
 #define SQ_ENTRIES 4096
 /* Completion batching, see wait_turn(). */
-#define COALESCE_FROM 8
-#define COALESCE_MAX 32
 #define COALESCE_US 50
+#define COALESCE_MAX 32
 /* IORING_FEAT_MIN_TIMEOUT (Linux 6.12), newer than liburing 2.3. */
 #define FEAT_MIN_TIMEOUT (1U << 15)
 /* How long the exit path waits for cancelled requests to report back. */
@@ -323,7 +323,11 @@ static bool reap(struct worker *w)
 		}
 	}
 	io_uring_cq_advance(&st->ring, n);
-	st->last_events = n > st->submitted_expect ? n - st->submitted_expect : 0;
+	/* Completions from outside per microsecond, smoothed over turns. */
+	unsigned events = n > st->submitted_expect ? n - st->submitted_expect : 0;
+	int64_t dt_ns = st->wake_ns - st->prev_wake_ns;
+	if (dt_ns > 0)
+		st->event_rate = 0.75 * st->event_rate + 0.25 * 1000.0 * events / (double)dt_ns;
 	st->submitted_expect = 0;
 	/* One release store for all the buffers handed back this turn. */
 	if (st->br_added) {
@@ -384,30 +388,38 @@ static unsigned flush_sq(struct io_uring *r)
 	return sq->sqe_tail - io_uring_smp_load_acquire(sq->khead);
 }
 
+static int64_t monotonic_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 /* Submits the turn's SQEs and waits for completions in one io_uring_enter.
  *
  * Each sleep and wake-up of the worker costs about as much as serving a
- * request, so after a busy turn (COALESCE_FROM or more completions from
- * outside: new data, new connections) it waits for as many again, on top
- * of the completions its own submissions produce at once (sends, first
- * recvs), but for at most COALESCE_US; after that any completion ends the
- * wait (the kernel's min_wait, Linux 6.12+).  Under load a batch fills in
- * microseconds; a quiet worker waits for one completion as usual, so a lone
- * client pays nothing, and a miscount costs at most COALESCE_US. */
+ * request.  When completions from outside (new data, new connections)
+ * arrive fast enough that several are due within COALESCE_US, the worker
+ * waits for that many, on top of those its own submissions produce at once
+ * (sends, first recvs), but for at most COALESCE_US: after that any
+ * completion ends the wait (the kernel's min_wait, Linux 6.12+).  A worker
+ * seeing fewer events waits for one completion as usual, so a lone client
+ * or a trickle of connections pays no added latency, and a misjudged batch
+ * costs at most COALESCE_US. */
 static int wait_turn(struct uring_state *st, int timeout_ms)
 {
 	struct io_uring *r = &st->ring;
 	unsigned submit = flush_sq(r);
 	unsigned wait_nr = 1, min_wait_us = 0;
+	unsigned due = (unsigned)(st->event_rate * COALESCE_US);
 	st->submitted_expect = st->expect;
 	st->expect = 0;
 	if (io_uring_cq_ready(r)) {
 		if (!submit)
 			return 0;
 		wait_nr = 0;
-	} else if (st->coalesce && st->last_events >= COALESCE_FROM && timeout_ms > 0) {
-		wait_nr = st->submitted_expect +
-			  (st->last_events < COALESCE_MAX ? st->last_events : COALESCE_MAX);
+	} else if (st->coalesce && due >= 2 && timeout_ms > 0) {
+		wait_nr = st->submitted_expect + (due < COALESCE_MAX ? due : COALESCE_MAX);
 		min_wait_us = COALESCE_US;
 	}
 	struct __kernel_timespec ts = {.tv_sec = timeout_ms / 1000,
@@ -423,6 +435,8 @@ static int wait_turn(struct uring_state *st, int timeout_ms)
 	}
 	int rc = io_uring_enter2((unsigned)fd, submit, wait_nr, flags, (sigset_t *)&arg,
 				 sizeof(arg));
+	st->prev_wake_ns = st->wake_ns;
+	st->wake_ns = monotonic_ns();
 	return rc == -ETIME || rc == -EINTR || rc == -EAGAIN || rc == -EBUSY ? 0 : rc;
 }
 

@@ -43,7 +43,29 @@ struct server {
 	struct admin admin;
 	bool admin_on;
 	int root_fd;
+	int log_fd;
 };
+
+static int open_access_log(const char *path)
+{
+	return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+}
+
+/* logrotate renamed the file: open a new one under the same descriptor, so
+ * workers writing to it need not know. */
+static void reopen_access_log(struct server *s)
+{
+	int fd = open_access_log(s->cfg->access_log);
+	if (fd < 0) {
+		herd_log("SIGUSR2: cannot reopen %s: %s", s->cfg->access_log, strerror(errno));
+		return;
+	}
+	if (dup3(fd, s->log_fd, O_CLOEXEC) < 0)
+		herd_log("SIGUSR2: cannot reopen %s: %s", s->cfg->access_log, strerror(errno));
+	else
+		herd_log("SIGUSR2: reopened %s", s->cfg->access_log);
+	close(fd);
+}
 
 /* After an error answer, how long a client may keep sending before close. */
 #define LINGER_MS 5000
@@ -82,6 +104,7 @@ static int block_signals(struct server *s)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
 	sigaddset(&set, SIGHUP);
 	/* Blocked before any worker exists, so every thread inherits the mask
 	 * and only the signalfd sees them. */
@@ -156,6 +179,13 @@ static int open_sockets(struct server *s)
 			return -1;
 		}
 	}
+	if (cfg->access_log) {
+		s->log_fd = open_access_log(cfg->access_log);
+		if (s->log_fd < 0) {
+			herd_log("cannot open --access-log %s: %s", cfg->access_log, strerror(errno));
+			return -1;
+		}
+	}
 	if (cfg->admin_enabled) {
 		struct listen_opts ao = {.backlog = 64};
 		s->admin_fd = listen_open(&cfg->admin, &ao, err, sizeof(err));
@@ -183,6 +213,7 @@ static int start_workers(struct server *s)
 						 .linger_ms = LINGER_MS};
 	tmpl.max_body = cfg->max_body;
 	tmpl.root_fd = s->root_fd;
+	tmpl.log_fd = s->log_fd;
 	tmpl.conns_open = &s->conns_open;
 	tmpl.max_conns = s->max_conns;
 	tmpl.balance = true;
@@ -295,6 +326,10 @@ static bool on_signal(struct server *s)
 		case SIGUSR1:
 			counters_dump(s->ws.ctr, s->ws.gauges.slots, stderr);
 			break;
+		case SIGUSR2:
+			if (s->log_fd >= 0)
+				reopen_access_log(s);
+			break;
 		default:
 			break;
 		}
@@ -332,7 +367,8 @@ static int supervise(struct server *s)
 
 int server_run(const struct herd_config *cfg)
 {
-	struct server s = {.cfg = cfg, .admin_fd = -1, .epfd = -1, .sig_fd = -1, .root_fd = -1};
+	struct server s = {.cfg = cfg, .admin_fd = -1, .epfd = -1, .sig_fd = -1, .root_fd = -1,
+			   .log_fd = -1};
 	int status = 1;
 	char where[96];
 
@@ -391,6 +427,8 @@ out:
 		close(s.epfd);
 	if (s.root_fd >= 0)
 		close(s.root_fd);
+	if (s.log_fd >= 0)
+		close(s.log_fd);
 	if (s.sig_fd >= 0)
 		close(s.sig_fd);
 	if (s.ws_on)

@@ -23,7 +23,7 @@ enum {
 	UD_WAKE = 2,
 	UD_CONN_MIN = 8,
 };
-enum { OP_RECV = 1, OP_SEND = 2, OP_MASK = 7 };
+enum { OP_RECV = 1, OP_SEND = 2, OP_POLL = 3, OP_MASK = 7 };
 
 _Static_assert(_Alignof(struct conn) > OP_MASK, "conn pointers carry the op in 3 low bits");
 
@@ -45,7 +45,8 @@ struct uring_state {
 	/* Completion batching (loop_uring.c, wait_turn) */
 	unsigned expect;      /* queued SQEs that complete at submit: sends, first recvs */
 	unsigned submitted_expect;
-	unsigned last_events; /* the previous turn's other completions */
+	double event_rate;    /* other completions per microsecond, smoothed */
+	int64_t wake_ns, prev_wake_ns;
 	bool accept_armed, accept_single, accept_cancelling, wake_armed, exiting;
 	bool took_conns; /* accepted in this loop turn */
 	int zombies;          /* closed connections a CQE may still point at */

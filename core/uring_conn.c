@@ -7,20 +7,25 @@
  *
  * Sends: the protocol's output is copied out of the worker buffer and sent
  * with one SQE; only one send is in flight per connection, so bytes leave in
- * the protocol's order.  Input that arrives meanwhile is queued, not fed,
- * and reading stops once too much of it piles up.
+ * the protocol's order.  A file body (--root) follows with sendfile(2), a
+ * POLLOUT request waiting whenever the socket is full.  Input that arrives
+ * meanwhile is queued, not fed, and reading stops once too much of it piles
+ * up.
  *
  * Close: a closed connection keeps its struct (U_CLOSED, "zombie") until the
  * CQE of every request it had in flight arrived, so no CQE can point at a
  * struct that was already reused. */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "core/log.h"
 #include "core/uring.h"
+#include "net/file_cache.h"
 
 enum {
 	U_CLOSED = 1u << 0,    /* waiting for its last CQE before returning to the pool */
@@ -37,6 +42,12 @@ enum {
  * malloc'd copy: a pipelined batch of 16 built-in responses fits. */
 #define CHUNK_SIZE 4096
 #define CHUNK_CACHE 256
+/* File bytes sent per turn before yielding to other connections. */
+#define FILE_SEND_BUDGET (512 * 1024)
+/* conn.u_ops: one bit per request kind that may still complete. */
+#define IN_FLIGHT(op) (1u << (op))
+/* Requests that produce output, one at a time (see received()). */
+#define OUTPUT_OPS (IN_FLIGHT(OP_SEND) | IN_FLIGHT(OP_POLL))
 
 static void serve(struct worker *w, struct conn *c, const char *data, uint32_t len);
 
@@ -114,9 +125,9 @@ void uconn_close(struct worker *w, struct conn *c)
 	conn_drop_input(c);
 	c->u_flags |= U_CLOSED;
 	bool cancelled = true;
-	if (c->u_ops & OP_RECV)
+	if (c->u_ops & IN_FLIGHT(OP_RECV))
 		cancelled &= uring_cancel(w, ud_conn(c, OP_RECV));
-	if (c->u_ops & OP_SEND)
+	if (c->u_ops & IN_FLIGHT(OP_SEND))
 		cancelled &= uring_cancel(w, ud_conn(c, OP_SEND));
 	/* Without a cancel, a shutdown still ends both requests (EOF, EPIPE). */
 	if (!cancelled)
@@ -172,7 +183,7 @@ static void arm_recv(struct worker *w, struct conn *c, enum recv_kind kind)
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = URING_BGID;
 	io_uring_sqe_set_data64(sqe, ud_conn(c, OP_RECV));
-	c->u_ops |= OP_RECV;
+	c->u_ops |= IN_FLIGHT(OP_RECV);
 }
 
 static void queue_send(struct worker *w, struct conn *c)
@@ -186,7 +197,7 @@ static void queue_send(struct worker *w, struct conn *c)
 	io_uring_prep_send(sqe, c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
 	io_uring_sqe_set_data64(sqe, ud_conn(c, OP_SEND));
 	st->expect++;
-	c->u_ops |= OP_SEND;
+	c->u_ops |= IN_FLIGHT(OP_SEND);
 }
 
 /* Moves the worker's output into the connection, where it lives until the
@@ -223,7 +234,7 @@ static void start_linger(struct worker *w, struct conn *c)
 		return;
 	}
 	set_timer(w, c, CONN_T_LINGER);
-	if (!(c->u_ops & OP_RECV))
+	if (!(c->u_ops & IN_FLIGHT(OP_RECV)))
 		arm_recv(w, c, RECV_MULTI);
 }
 
@@ -250,7 +261,7 @@ static void settle(struct worker *w, struct conn *c)
 		set_timer(w, c, CONN_T_IDLE);
 	}
 	c->u_flags &= (uint8_t)~U_PAUSED;
-	if (!(c->u_ops & OP_RECV))
+	if (!(c->u_ops & IN_FLIGHT(OP_RECV)))
 		arm_recv(w, c, RECV_MULTI);
 }
 
@@ -296,7 +307,7 @@ static void received(struct worker *w, struct conn *c, const char *p, uint32_t n
 	CTR_ADD(w->ctr, bytes_in, n);
 	if (c->lingering)
 		return;
-	if (c->u_ops & OP_SEND) {
+	if (c->u_ops & IN_FLIGHT(OP_SEND)) {
 		/* Backpressure: the protocol sees no more input until the
 		 * client took our output. */
 		if (append_input(c, p, n) < 0) {
@@ -304,7 +315,7 @@ static void received(struct worker *w, struct conn *c, const char *p, uint32_t n
 			return;
 		}
 		c->u_flags |= U_UNFED;
-		if (c->in_len > PAUSE_INPUT && (c->u_ops & OP_RECV) && !(c->u_flags & U_PAUSED)) {
+		if (c->in_len > PAUSE_INPUT && (c->u_ops & IN_FLIGHT(OP_RECV)) && !(c->u_flags & U_PAUSED)) {
 			c->u_flags |= U_PAUSED;
 			if (!uring_cancel(w, ud_conn(c, OP_RECV)))
 				fail(w, c, HERD_ERR_READ);
@@ -330,7 +341,7 @@ static void on_recv(struct worker *w, struct conn *c, const struct io_uring_cqe 
 	unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
 
 	if (!(cqe->flags & IORING_CQE_F_MORE))
-		c->u_ops &= (uint8_t)~OP_RECV;
+		c->u_ops &= (uint8_t)~IN_FLIGHT(OP_RECV);
 	if (c->u_flags & U_CLOSED) {
 		/* Late data for a closed connection: only the buffer matters. */
 	} else if (res > 0 && has_buf) {
@@ -339,7 +350,7 @@ static void on_recv(struct worker *w, struct conn *c, const struct io_uring_cqe 
 		c->u_flags |= U_EOF;
 		/* Output still going out (a client that half-closed after its
 		 * requests): close once it is sent, see settle(). */
-		if (c->lingering || !(c->u_ops & OP_SEND))
+		if (c->lingering || !(c->u_ops & IN_FLIGHT(OP_SEND)))
 			uconn_close(w, c);
 	} else if (res != -ENOBUFS && res != -ECANCELED) {
 		if (!c->lingering)
@@ -352,14 +363,14 @@ static void on_recv(struct worker *w, struct conn *c, const struct io_uring_cqe 
 	 * re-arm, unless a send is in flight, when settle() does once the
 	 * output is out.  The buffers of this turn are back in the ring
 	 * before the next submit, so this cannot spin. */
-	if (!(c->u_ops & (OP_RECV | OP_SEND)) && !(c->u_flags & (U_CLOSED | U_EOF | U_PAUSED)))
+	if (!(c->u_ops & (IN_FLIGHT(OP_RECV) | IN_FLIGHT(OP_SEND))) && !(c->u_flags & (U_CLOSED | U_EOF | U_PAUSED)))
 		arm_recv(w, c, RECV_MULTI);
 }
 
 static void on_send(struct worker *w, struct conn *c, int res)
 {
 	struct uring_state *st = w->backend;
-	c->u_ops &= (uint8_t)~OP_SEND;
+	c->u_ops &= (uint8_t)~IN_FLIGHT(OP_SEND);
 	if (c->u_flags & U_CLOSED)
 		return;
 	if (res <= 0) {

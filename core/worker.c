@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "net/access_log.h"
 #include "net/file_cache.h"
 
 /* Open files a worker keeps (descriptors and, for small ones, bytes). */
@@ -78,6 +79,16 @@ int worker_init(struct worker *w)
 			return -1;
 		}
 	}
+	if (w->log_fd >= 0) {
+		w->log = malloc(sizeof(*w->log));
+		if (!w->log || access_log_init(w->log, w->log_fd) < 0) {
+			free(w->log);
+			w->log = NULL;
+			worker_destroy(w);
+			errno = ENOMEM;
+			return -1;
+		}
+	}
 	if (w->ops->init(w) < 0) {
 		int e = errno;
 		worker_destroy(w);
@@ -91,6 +102,11 @@ void worker_destroy(struct worker *w)
 {
 	if (w->ops)
 		w->ops->destroy(w);
+	if (w->log) {
+		access_log_destroy(w->log); /* writes what is left */
+		free(w->log);
+		w->log = NULL;
+	}
 	if (w->files) {
 		file_cache_destroy(w->files);
 		free(w->files);
@@ -101,6 +117,14 @@ void worker_destroy(struct worker *w)
 	w->rbuf = NULL;
 	w->out.p = NULL;
 	conn_pool_destroy(&w->pool);
+}
+
+void worker_tick_log(struct worker *w)
+{
+	if (w->log && w->log->len && w->now_ms >= w->log_flush_ms) {
+		access_log_flush(w->log);
+		w->log_flush_ms = w->now_ms + 1000;
+	}
 }
 
 void worker_release(struct worker *w)

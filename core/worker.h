@@ -50,6 +50,7 @@ struct worker {
 	struct worker_timeouts timeouts;
 	uint64_t max_body;
 	int root_fd;              /* --root (O_PATH), or -1 */
+	int log_fd;               /* --access-log, or -1 */
 	struct worker_counters *ctr;
 	/* Open connections over all workers, against --max-conns: checked
 	 * before each accept, so the excess waits in the kernel's queue. */
@@ -85,6 +86,8 @@ struct worker {
 	uint32_t rbuf_cap;
 	struct http_clock clock;
 	struct file_cache *files; /* NULL without --root */
+	struct access_log *log;   /* NULL without --access-log */
+	int64_t log_flush_ms;
 	struct conn_pool pool;
 	struct conn_list timers[CONN_T_COUNT];
 	int nconns;
@@ -114,6 +117,8 @@ void worker_clear_wake(struct worker *w);
 /* The stop flag, checked once per loop turn: true exactly once, when the
  * worker must start draining. */
 bool worker_stop_requested(struct worker *w);
+/* Writes the access log's buffer when a second passed since the last time. */
+void worker_tick_log(struct worker *w);
 
 /* conn_epoll.c: the epoll side of a connection's life. */
 void conn_open(struct worker *w, int fd);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/counters.h"
+#include "net/access_log.h"
 #include "net/file_cache.h"
 #include "net/http_response.h"
 #include "net/http_static.h"
@@ -174,12 +175,22 @@ size_t http_feed(struct proto_state *st, const char *in, size_t len, struct prot
 		off += (size_t)r;
 		if (req.body == HTTP_BODY_LENGTH && env->max_body && req.content_length > env->max_body) {
 			fail(st, env, 413);
+			if (env->log)
+				access_log_request(env->log, env->peer, &req, 413,
+						   env->out->last_length, env->clock->sec);
 			return len;
 		}
 		CTR_ADD(env->ctr, requests, 1);
 		if (req.body != HTTP_BODY_NONE && req.expect_continue)
 			outbuf_put(env->out, continue_100, sizeof(continue_100) - 1);
 		answer(st, &req, env);
+		if (env->log)
+			access_log_request(env->log, env->peer, &req,
+					   st->deferred_kind ? 200 : env->out->last_status,
+					   st->deferred_kind || req.method == HTTP_M_HEAD
+						   ? 0
+						   : env->out->last_length,
+					   env->clock->sec);
 		/* Closing while the client still sends its body would reset the
 		 * connection under our response: drain it instead. */
 		if ((st->flags & PROTO_CLOSE) && req.body != HTTP_BODY_NONE)

@@ -97,6 +97,8 @@ void http_response_head(struct outbuf *out, const struct http_clock *clk, int st
 	*p++ = '\r';
 	*p++ = '\n';
 	out->len += (size_t)(p - start);
+	out->last_status = status;
+	out->last_length = flags & (HTTP_RESP_HEAD | HTTP_RESP_NO_LENGTH) ? 0 : content_length;
 }
 
 void http_response(struct outbuf *out, const struct http_clock *clk, int status,
@@ -118,9 +120,11 @@ static const struct {
 void http_response_builtin(struct outbuf *out, const struct http_clock *clk,
 			   enum http_canned which, unsigned flags)
 {
-	if (flags == 0)
+	if (flags == 0) {
 		outbuf_put(out, clk->canned[which], clk->canned_len[which]);
-	else
+		out->last_status = 200;
+		out->last_length = builtin[which].len;
+	} else
 		http_response(out, clk, 200, builtin[which].ctype, builtin[which].body,
 			      builtin[which].len, flags);
 }
@@ -134,7 +138,7 @@ void http_response_error(struct outbuf *out, const struct http_clock *clk, int s
 
 static void build_canned(struct http_clock *c, enum http_canned which)
 {
-	struct outbuf o = {c->canned[which], 0, sizeof(c->canned[which])};
+	struct outbuf o = {.p = c->canned[which], .cap = sizeof(c->canned[which])};
 	http_response(&o, c, 200, builtin[which].ctype, builtin[which].body, builtin[which].len, 0);
 	c->canned_len[which] = (uint16_t)o.len;
 }

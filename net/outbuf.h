@@ -4,11 +4,15 @@
 #define HERD_OUTBUF_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 struct outbuf {
 	char *p;
 	size_t len, cap;
+	/* The latest response head written: for the access log. */
+	int last_status;
+	uint64_t last_length;
 };
 
 static inline size_t outbuf_room(const struct outbuf *o)

@@ -24,6 +24,8 @@ enum {
 
 struct file_entry;
 struct file_cache;
+struct access_log;
+struct peer_addr;
 
 /* Per-connection protocol state, kept small: it lives as long as the
  * connection, idle or not. */
@@ -49,6 +51,8 @@ struct proto_env {
 	bool draining; /* server is shutting down: answer with Connection: close */
 	uint64_t max_body; /* request body limit (413 above it); 0: unlimited */
 	struct file_cache *files; /* --root, or NULL */
+	struct access_log *log;   /* --access-log, or NULL */
+	const struct peer_addr *peer;
 };
 
 /* Consumes a prefix of in[0..len) and appends the answers to env->out.

@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct worker_counters ctr;
 	struct http_clock clk;
 	struct proto_state st;
-	struct outbuf out = {outmem, 0, sizeof(outmem)};
+	struct outbuf out = {.p = outmem, .cap = sizeof(outmem)};
 
 	if (size < 2)
 		return 0;
