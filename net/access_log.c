@@ -9,9 +9,14 @@
 #include <unistd.h>
 
 #define LOG_BUF (64 * 1024)
-/* A line never needs more: fields are cut to fit. */
-#define LINE_MAX_BYTES 4096
+/* Each escaped field takes at most FIELD_MAX input bytes, and an escaped
+ * byte is up to 4 output bytes ("\x22").  A line has four such fields
+ * (method, target, Referer, User-Agent) plus an address, a time, a status,
+ * a length and punctuation: LINE_WORST bounds it, and a buffer with less
+ * room than that is flushed first. */
 #define FIELD_MAX 1024
+#define LINE_WORST (4 * 4 * FIELD_MAX + 256)
+_Static_assert(LOG_BUF > 2 * LINE_WORST, "access log buffer too small for a worst-case line");
 
 void peer_addr_from(struct peer_addr *p, const struct sockaddr *sa)
 {
@@ -100,7 +105,7 @@ void access_log_request(struct access_log *log, const struct peer_addr *peer,
 			 tm.tm_sec);
 		log->sec = now_sec;
 	}
-	if (log->cap - log->len < 6 * FIELD_MAX + 256)
+	if (log->cap - log->len < LINE_WORST)
 		access_log_flush(log);
 
 	char ip[INET6_ADDRSTRLEN] = "-";

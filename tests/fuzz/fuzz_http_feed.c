@@ -5,7 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fcntl.h>
+
 #include "core/counters.h"
+#include "net/access_log.h"
 #include "net/http_response.h"
 #include "net/proto.h"
 
@@ -26,7 +29,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&clk, 0, sizeof(clk));
 	memset(&st, 0, sizeof(st));
 	http_clock_tick(&clk, 1700000000);
-	struct proto_env env = {.out = &out, .clock = &clk, .ctr = &ctr, .max_body = 4096};
+	/* The access log formats attacker-chosen fields: fuzz it too. */
+	static struct access_log log;
+	static struct peer_addr peer;
+	if (!log.buf && access_log_init(&log, open("/dev/null", O_WRONLY | O_CLOEXEC)) < 0)
+		abort();
+	struct proto_env env = {.out = &out, .clock = &clk, .ctr = &ctr, .max_body = 4096,
+				.log = &log, .peer = &peer};
 
 	/* First byte: piece size; the rest is the stream. */
 	size_t piece = (size_t)(data[0] % 64) + 1;
