@@ -3,14 +3,18 @@
  * per-worker provided-buffer ring, and every SQE of a loop turn submitted by
  * the same io_uring_enter that waits for the next completions.
  *
- * Receive buffers: 1024 of 4 KiB.  A buffer is only held from the CQE that
- * filled it to the end of that loop turn (leftovers are copied into the
- * connection), so the count bounds how many connections can deliver data in
- * one turn, not how many may be open; beyond it recvs end with ENOBUFS and
- * are re-armed for the next turn.  4 KiB holds any ordinary request head and
- * a pipelined batch of 16, and the whole set costs 4 MiB per worker once the
- * kernel has cycled through every buffer. */
+ * Receive buffers: 512 of 8 KiB per worker.  A buffer is only held from the
+ * CQE that filled it to the end of that loop turn (leftovers are copied into
+ * the connection), so the count bounds how many connections can deliver
+ * data in one turn, not how many may be open; beyond it recvs end with
+ * ENOBUFS and are re-armed for the next turn.  8 KiB is HTTP's header limit:
+ * a head that arrived at once is answered, or refused, straight from the
+ * buffer without being copied, and a pipelined batch of 16 fits.  The
+ * kernel takes buffers in ring order, so every one of them is in use after
+ * the first busy moments anyway: the 4 MiB are faulted in at start, which
+ * keeps page faults off the data path and the resident size flat. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,6 +33,7 @@
 /* Completion batching, see wait_turn(). */
 #define COALESCE_US 50
 #define COALESCE_MAX 32
+#define RATE_WINDOW_NS 1000000
 /* IORING_FEAT_MIN_TIMEOUT (Linux 6.12), newer than liburing 2.3. */
 #define FEAT_MIN_TIMEOUT (1U << 15)
 /* How long the exit path waits for cancelled requests to report back. */
@@ -76,7 +81,7 @@ static int ring_create(struct uring_state *st)
 	return rc;
 }
 
-static int bufs_create(struct uring_state *st)
+static int bufs_create(struct uring_state *st, bool prefault)
 {
 	size_t ring_bytes = URING_NBUFS * sizeof(struct io_uring_buf);
 	void *mem;
@@ -87,6 +92,10 @@ static int bufs_create(struct uring_state *st)
 	st->bufs = malloc((size_t)URING_NBUFS * URING_BUF_SIZE);
 	if (!st->bufs)
 		return -ENOMEM;
+	/* A write per page (a zeroing memset may become calloc and touch
+	 * nothing). */
+	for (size_t off = 0; prefault && off < (size_t)URING_NBUFS * URING_BUF_SIZE; off += 4096)
+		((volatile char *)st->bufs)[off] = 0;
 	io_uring_buf_ring_init(st->br);
 	for (unsigned i = 0; i < URING_NBUFS; i++)
 		uring_buf_return(st, i);
@@ -110,7 +119,10 @@ static void state_free(struct uring_state *st)
 
 static struct uring_state *state_new(void)
 {
-	return calloc(1, sizeof(struct uring_state));
+	struct uring_state *st = calloc(1, sizeof(*st));
+	if (st)
+		st->schedstat_fd = -1;
+	return st;
 }
 
 /* A multishot request on a socket pair and on a listener must each report
@@ -212,7 +224,7 @@ bool loop_uring_available(char *why, size_t len)
 	if (!fail && st->disabled &&
 	    syscall(__NR_io_uring_register, st->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0) < 0)
 		fail = "cannot enable an io_uring";
-	if (!fail && (rc = bufs_create(st)) < 0)
+	if (!fail && (rc = bufs_create(st, false)) < 0)
 		fail = rc == -ENOMEM ? "out of memory for provided buffers"
 				     : "provided buffer rings are not supported (Linux 5.19+)";
 	if (!fail)
@@ -239,7 +251,7 @@ static int uring_init(struct worker *w)
 	w->backend = st;
 	int rc = ring_create(st);
 	if (rc == 0)
-		rc = bufs_create(st);
+		rc = bufs_create(st, true);
 	if (rc < 0) {
 		errno = -rc;
 		return -1;
@@ -323,12 +335,16 @@ static bool reap(struct worker *w)
 		}
 	}
 	io_uring_cq_advance(&st->ring, n);
-	/* Completions from outside per microsecond, smoothed over turns. */
-	unsigned events = n > st->submitted_expect ? n - st->submitted_expect : 0;
-	int64_t dt_ns = st->wake_ns - st->prev_wake_ns;
-	if (dt_ns > 0)
-		st->event_rate = 0.75 * st->event_rate + 0.25 * 1000.0 * events / (double)dt_ns;
+	/* Completions from outside per microsecond, over windows of at least
+	 * RATE_WINDOW_NS: single turns are too short to say anything. */
+	st->win_events += n > st->submitted_expect ? n - st->submitted_expect : 0;
 	st->submitted_expect = 0;
+	uint64_t win_ns = st->wake_ns - st->win_start_ns;
+	if (win_ns >= RATE_WINDOW_NS) {
+		st->event_rate = 1000.0 * st->win_events / (double)win_ns;
+		st->win_events = 0;
+		st->win_start_ns = st->wake_ns;
+	}
 	/* One release store for all the buffers handed back this turn. */
 	if (st->br_added) {
 		io_uring_buf_ring_advance(st->br, (int)st->br_added);
@@ -388,13 +404,6 @@ static unsigned flush_sq(struct io_uring *r)
 	return sq->sqe_tail - io_uring_smp_load_acquire(sq->khead);
 }
 
-static int64_t monotonic_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* Submits the turn's SQEs and waits for completions in one io_uring_enter.
  *
  * Each sleep and wake-up of the worker costs about as much as serving a
@@ -403,15 +412,20 @@ static int64_t monotonic_ns(void)
  * waits for that many, on top of those its own submissions produce at once
  * (sends, first recvs), but for at most COALESCE_US: after that any
  * completion ends the wait (the kernel's min_wait, Linux 6.12+).  A worker
- * seeing fewer events waits for one completion as usual, so a lone client
- * or a trickle of connections pays no added latency, and a misjudged batch
- * costs at most COALESCE_US. */
-static int wait_turn(struct uring_state *st, int timeout_ms)
+ * seeing fewer events, or with few connections, waits for one completion
+ * as usual, so a lone client or a trickle of connections pays no added
+ * latency, and a misjudged batch costs at most COALESCE_US. */
+static int wait_turn(struct worker *w, int timeout_ms)
 {
+	struct uring_state *st = w->backend;
 	struct io_uring *r = &st->ring;
 	unsigned submit = flush_sq(r);
 	unsigned wait_nr = 1, min_wait_us = 0;
+	/* Each connection sends one request at a time as a rule: waiting for
+	 * more than a fraction of them would stall the clients, not batch. */
 	unsigned due = (unsigned)(st->event_rate * COALESCE_US);
+	if (due > (unsigned)w->nconns / 4)
+		due = (unsigned)w->nconns / 4;
 	st->submitted_expect = st->expect;
 	st->expect = 0;
 	if (io_uring_cq_ready(r)) {
@@ -435,9 +449,46 @@ static int wait_turn(struct uring_state *st, int timeout_ms)
 	}
 	int rc = io_uring_enter2((unsigned)fd, submit, wait_nr, flags, (sigset_t *)&arg,
 				 sizeof(arg));
-	st->prev_wake_ns = st->wake_ns;
-	st->wake_ns = monotonic_ns();
+	st->wake_ns = worker_clock_ns();
 	return rc == -ETIME || rc == -EINTR || rc == -EAGAIN || rc == -EBUSY ? 0 : rc;
+}
+
+/* Nanoseconds this thread ran or waited to run (what epoll's wall clock
+ * around its work amounts to), from /proc/thread-self/schedstat; without
+ * it, just the time it ran.  0 when neither can be read. */
+static uint64_t thread_busy_ns(struct uring_state *st)
+{
+	if (st->schedstat_fd >= 0) {
+		char buf[96];
+		unsigned long long run, delay;
+		ssize_t n = pread(st->schedstat_fd, buf, sizeof(buf) - 1, 0);
+		if (n > 0) {
+			buf[n] = 0;
+			if (sscanf(buf, "%llu %llu", &run, &delay) == 2)
+				return run + delay;
+		}
+	}
+	struct timespec ts;
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) < 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The busy fraction the supervisor scales by.  Much of this worker's work
+ * (sends, recvs, accepts) runs inside io_uring_enter, where a wall clock
+ * around the wait (the epoll backend's measure) would count it as idle:
+ * the scheduler's figures count it and not the sleeping.  Read once per
+ * coarse clock tick. */
+static void account_busy(struct worker *w)
+{
+	struct uring_state *st = w->backend;
+	if (w->now_ms == st->busy_sample_ms)
+		return;
+	st->busy_sample_ms = w->now_ms;
+	uint64_t busy = thread_busy_ns(st);
+	if (st->busy_ns && busy > st->busy_ns)
+		CTR_ADD(w->ctr, busy_ns, busy - st->busy_ns);
+	st->busy_ns = busy;
 }
 
 static void begin_drain(struct worker *w)
@@ -469,11 +520,13 @@ static void finish(struct worker *w)
 				 w->id, st->zombies);
 			break;
 		}
-		if (wait_turn(st, left > 50 ? 50 : (int)left) < 0)
+		if (wait_turn(w, left > 50 ? 50 : (int)left) < 0)
 			break;
 		reap(w);
 	}
 	io_uring_submit(&st->ring); /* the last closes */
+	if (st->accept_armed && st->accept_single) /* its slot, never to be filled */
+		atomic_fetch_sub_explicit(w->conns_open, 1, memory_order_relaxed);
 }
 
 static int start_ring(struct worker *w)
@@ -484,6 +537,7 @@ static int start_ring(struct worker *w)
 		return -1;
 	/* Saves a file lookup per io_uring_enter; optional. */
 	st->ring_fd_registered = io_uring_register_ring_fd(&st->ring) == 1;
+	st->schedstat_fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
 	return 0;
 }
 
@@ -495,14 +549,16 @@ static void *uring_run(void *arg)
 	if (start_ring(w) < 0) {
 		herd_log("worker %d: cannot enable its io_uring: %s", w->id, strerror(errno));
 		atomic_store(&w->left_race, true);
+		atomic_store_explicit(&w->finished, true, memory_order_release);
 		return NULL;
 	}
 	w->now_ms = worker_monotonic_ms();
 	http_clock_tick(&w->clock, worker_realtime_sec());
 	arm_wake(w);
 	uaccept_sync(w);
+	st->wake_ns = st->win_start_ns = worker_clock_ns();
 	for (;;) {
-		int rc = wait_turn(st, next_timeout_ms(w));
+		int rc = wait_turn(w, next_timeout_ms(w));
 		if (rc < 0) {
 			herd_log("worker %d: io_uring_enter: %s", w->id, strerror(-rc));
 			break;
@@ -519,7 +575,9 @@ static void *uring_run(void *arg)
 		if (drain_now)
 			begin_drain(w);
 		expire_timers(w);
+		worker_tick_log(w);
 		uaccept_tick(w);
+		account_busy(w);
 		if (w->draining &&
 		    (w->nconns == 0 || w->now_ms >= atomic_load(&w->stop_deadline_ms)))
 			break;
@@ -528,7 +586,11 @@ static void *uring_run(void *arg)
 	if (st->ring_fd_registered)
 		io_uring_unregister_ring_fd(&st->ring);
 	st->ring_fd_registered = false;
+	if (st->schedstat_fd >= 0)
+		close(st->schedstat_fd);
+	st->schedstat_fd = -1;
 	atomic_store(&w->left_race, true);
+	atomic_store_explicit(&w->finished, true, memory_order_release);
 	return NULL;
 }
 

@@ -11,8 +11,8 @@
 #include "core/worker.h"
 
 /* Provided receive buffers, one group per ring (sizing: loop_uring.c). */
-#define URING_NBUFS 1024
-#define URING_BUF_SIZE 4096
+#define URING_NBUFS 512
+#define URING_BUF_SIZE 8192
 #define URING_BGID 0
 
 /* user_data: small constants for the worker's own requests, or a struct conn
@@ -45,8 +45,13 @@ struct uring_state {
 	/* Completion batching (loop_uring.c, wait_turn) */
 	unsigned expect;      /* queued SQEs that complete at submit: sends, first recvs */
 	unsigned submitted_expect;
-	double event_rate;    /* other completions per microsecond, smoothed */
-	int64_t wake_ns, prev_wake_ns;
+	double event_rate;    /* other completions per microsecond */
+	uint64_t wake_ns;     /* when the last wait returned */
+	uint64_t win_start_ns;
+	unsigned win_events;
+	int64_t busy_sample_ms; /* busy time, read once per coarse tick */
+	uint64_t busy_ns;
+	int schedstat_fd;
 	bool accept_armed, accept_single, accept_cancelling, wake_armed, exiting;
 	bool took_conns; /* accepted in this loop turn */
 	int zombies;          /* closed connections a CQE may still point at */
@@ -78,7 +83,8 @@ void uaccept_nudged(struct worker *w);
 void uaccept_tick(struct worker *w);
 
 /* uring_conn.c */
-void uconn_open(struct worker *w, int fd);
+/* `counted`: the connection already holds its slot in w->conns_open. */
+void uconn_open(struct worker *w, int fd, bool counted);
 void uconn_on_cqe(struct worker *w, const struct io_uring_cqe *cqe);
 void uconn_close(struct worker *w, struct conn *c);
 void uconn_expire(struct worker *w, struct conn *c);

@@ -1,8 +1,15 @@
-/* Accepting on an io_uring worker.  While the worker races, a multishot
- * accept on the shared listener is armed in its ring; out of the race
- * (draining, paused after an accept error or at --max-conns, stepped out for
- * holding over its share) that accept is cancelled.  The rules are the epoll
- * backend's (loop_epoll.c); only the mechanism differs. */
+/* Accepting on an io_uring worker.  While the worker races, an accept on
+ * the shared listener is armed in its ring; out of the race (draining,
+ * paused after an accept error or at --max-conns, stepped out for holding
+ * over its share) that accept is cancelled.  The rules are the epoll
+ * backend's (loop_epoll.c); only the mechanism differs.
+ *
+ * Normally the accept is multishot: one request for any number of
+ * connections.  It takes a whole burst before the worker sees any of it,
+ * though, so near --max-conns the worker arms single accepts instead, each
+ * holding a slot of the limit from arming to completion: the workers
+ * together never hold more connections than the limit, and whoever does
+ * not get in waits in the listen queue, as with epoll. */
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -18,8 +25,7 @@
 #define BALANCE_SLACK 8
 /* Accepts per turn when a peer handed us the race (see uaccept_tick). */
 #define ACCEPT_BATCH 32
-/* A multishot accept takes a whole burst before the worker sees any of it,
- * so this close to --max-conns the worker accepts one connection at a time. */
+/* Closer than this to --max-conns, accepts are single and hold a slot. */
 #define ACCEPT_HEADROOM 128
 
 static long conns_open(const struct worker *w)
@@ -27,28 +33,55 @@ static long conns_open(const struct worker *w)
 	return atomic_load_explicit(w->conns_open, memory_order_relaxed);
 }
 
-static bool near_limit(const struct worker *w)
+static bool reserve_slot(struct worker *w)
 {
-	return w->max_conns - conns_open(w) <= ACCEPT_HEADROOM;
+	long n = conns_open(w);
+	do {
+		if (n >= w->max_conns)
+			return false;
+	} while (!atomic_compare_exchange_weak_explicit(w->conns_open, &n, n + 1,
+							memory_order_relaxed, memory_order_relaxed));
+	return true;
+}
+
+static void release_slot(struct worker *w)
+{
+	atomic_fetch_sub_explicit(w->conns_open, 1, memory_order_relaxed);
+}
+
+static void at_conn_limit(struct worker *w)
+{
+	herd_log_ratelimited(&w->log_slot, "worker %d: at --max-conns %ld, not accepting", w->id,
+			     w->max_conns);
+	w->at_conn_limit = true;
+	w->accept_paused = true;
+	w->accept_resume_ms = w->now_ms + CONN_LIMIT_RECHECK_MS;
 }
 
 static void arm(struct worker *w)
 {
 	struct uring_state *st = w->backend;
+	bool single = w->max_conns - conns_open(w) <= ACCEPT_HEADROOM;
+	if (single && !reserve_slot(w)) {
+		at_conn_limit(w);
+		return;
+	}
 	struct io_uring_sqe *sqe = uring_sqe(w);
 	if (!sqe) {
+		if (single)
+			release_slot(w);
 		w->accept_paused = true;
 		w->accept_resume_ms = w->now_ms + ACCEPT_PAUSE_MS;
 		return;
 	}
-	st->accept_single = near_limit(w);
-	if (st->accept_single)
+	if (single)
 		io_uring_prep_accept(sqe, w->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	else
 		io_uring_prep_multishot_accept(sqe, w->listen_fd, NULL, NULL,
 					       SOCK_NONBLOCK | SOCK_CLOEXEC);
 	io_uring_sqe_set_data64(sqe, UD_ACCEPT);
 	st->accept_armed = true;
+	st->accept_single = single;
 }
 
 void uaccept_sync(struct worker *w)
@@ -59,7 +92,7 @@ void uaccept_sync(struct worker *w)
 		arm(w);
 	else if (!want && st->accept_armed && !st->accept_cancelling)
 		st->accept_cancelling = uring_cancel(w, UD_ACCEPT);
-	w->in_race = want && st->accept_armed;
+	w->in_race = want && st->accept_armed && !w->accept_paused;
 	/* Only once the accept's last CQE arrived can no connection land here
 	 * any more: then the supervisor may close the listener. */
 	if (w->draining && !st->accept_armed)
@@ -74,17 +107,6 @@ static void pause_accept(struct worker *w, int err)
 			     w->id, strerror(err), ACCEPT_PAUSE_MS);
 	w->accept_paused = true;
 	w->accept_resume_ms = w->now_ms + ACCEPT_PAUSE_MS;
-	uaccept_sync(w);
-}
-
-static void hit_conn_limit(struct worker *w)
-{
-	herd_log_ratelimited(&w->log_slot, "worker %d: at --max-conns %ld, not accepting", w->id,
-			     w->max_conns);
-	w->at_conn_limit = true;
-	w->accept_paused = true;
-	w->accept_resume_ms = w->now_ms + CONN_LIMIT_RECHECK_MS;
-	uaccept_sync(w);
 }
 
 /* Multishot accept waiters stay queued on the listener in arming order, so
@@ -92,7 +114,8 @@ static void hit_conn_limit(struct worker *w)
  * clearly more than its share steps out until it is back near the average. */
 static long fair_share(const struct worker *w)
 {
-	return conns_open(w) / w->npeers;
+	int live = atomic_load_explicit(w->nlive, memory_order_relaxed);
+	return conns_open(w) / (live > 0 ? live : 1);
 }
 
 static bool over_share(const struct worker *w)
@@ -109,8 +132,11 @@ static void nudge_least_loaded(struct worker *w)
 	uint64_t best_n = UINT64_MAX;
 	for (int i = 0; i < w->npeers; i++) {
 		struct worker *p = &w->peers[i];
+		/* running first: an empty or starting slot has no counters yet. */
+		if (p == w || !atomic_load_explicit(&p->running, memory_order_acquire))
+			continue;
 		uint64_t n = CTR_GET(p->ctr, conns_active);
-		if (p != w && n < best_n && !atomic_load_explicit(&p->stop, memory_order_relaxed)) {
+		if (n < best_n) {
 			best = p;
 			best_n = n;
 		}
@@ -120,54 +146,54 @@ static void nudge_least_loaded(struct worker *w)
 		herd_log_ratelimited(&w->log_slot, "worker %d: nudge: %s", w->id, strerror(errno));
 }
 
-static void step_out(struct worker *w)
-{
-	w->stepped_out = true;
-	CTR_ADD(w->ctr, step_outs, 1);
-	uaccept_sync(w);
-	nudge_least_loaded(w);
-}
-
-/* A connection the kernel already accepted for this worker. */
-static void take(struct worker *w, int fd)
+/* A connection the kernel accepted for this worker; `reserved` when it
+ * fills a slot its accept held. */
+static void take(struct worker *w, int fd, bool reserved)
 {
 	struct uring_state *st = w->backend;
 	if (st->exiting) {
 		close(fd);
+		if (reserved)
+			release_slot(w);
 		return;
 	}
-	/* Near the limit every worker has at most one accept armed, so the
-	 * workers overshoot it by at most one connection each, as epoll
-	 * workers racing between their check and accept4() do.  Only a
-	 * multishot burst bigger than the headroom gets this far: that
+	/* Only a multishot burst bigger than the headroom, or a nudged
+	 * accept4() racing another worker, gets here over the limit: that
 	 * excess is closed, as in listener mode. */
-	if (conns_open(w) >= w->max_conns + ACCEPT_HEADROOM) {
+	if (!reserved && conns_open(w) >= w->max_conns) {
 		close(fd);
-		hit_conn_limit(w);
+		at_conn_limit(w);
 		return;
 	}
 	CTR_ADD(w->ctr, accepted, 1);
 	st->took_conns = true;
-	uconn_open(w, fd);
-	if (conns_open(w) >= w->max_conns)
-		hit_conn_limit(w);
-	else if (w->balance && !w->stepped_out && over_share(w))
-		step_out(w);
-	else if (st->accept_armed && !st->accept_single && !st->accept_cancelling && near_limit(w))
-		st->accept_cancelling = uring_cancel(w, UD_ACCEPT); /* re-armed single-shot */
+	uconn_open(w, fd, reserved);
+	if (conns_open(w) >= w->max_conns) {
+		at_conn_limit(w);
+	} else if (w->balance && !w->stepped_out && over_share(w)) {
+		w->stepped_out = true;
+		CTR_ADD(w->ctr, step_outs, 1);
+		nudge_least_loaded(w);
+	} else if (st->accept_armed && !st->accept_single && !st->accept_cancelling &&
+		   w->max_conns - conns_open(w) <= ACCEPT_HEADROOM) {
+		st->accept_cancelling = uring_cancel(w, UD_ACCEPT); /* re-armed single */
+	}
 }
 
 void uaccept_on_cqe(struct worker *w, const struct io_uring_cqe *cqe)
 {
 	struct uring_state *st = w->backend;
 	int res = cqe->res;
+	bool reserved = false;
 	if (!(cqe->flags & IORING_CQE_F_MORE)) {
-		st->accept_armed = false;
-		st->accept_cancelling = false;
+		reserved = st->accept_single;
+		st->accept_armed = st->accept_single = st->accept_cancelling = false;
 	}
 	if (res >= 0) {
-		take(w, res);
+		take(w, res, reserved);
 	} else {
+		if (reserved)
+			release_slot(w);
 		switch (-res) {
 		case EAGAIN:
 			CTR_ADD(w->ctr, lost_races, 1);
@@ -199,9 +225,15 @@ static void accept_batch(struct worker *w)
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
 		if (!w->in_race)
 			return;
+		if (conns_open(w) >= w->max_conns) {
+			at_conn_limit(w);
+			uaccept_sync(w);
+			return;
+		}
 		int fd = accept4(w->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd >= 0) {
-			take(w, fd);
+			take(w, fd, false);
+			uaccept_sync(w);
 			continue;
 		}
 		switch (errno) {
@@ -215,6 +247,7 @@ static void accept_batch(struct worker *w)
 		default:
 			CTR_ADD(w->ctr, errors[HERD_ERR_ACCEPT], 1);
 			pause_accept(w, errno);
+			uaccept_sync(w);
 			return;
 		}
 	}
@@ -230,8 +263,8 @@ static void accept_batch(struct worker *w)
 static void requeue(struct worker *w)
 {
 	struct uring_state *st = w->backend;
-	if (st->took_conns && w->npeers > 1 && w->in_race && !st->accept_single &&
-	    !st->accept_cancelling)
+	if (st->took_conns && atomic_load_explicit(w->nlive, memory_order_relaxed) > 1 &&
+	    w->in_race && !st->accept_single && !st->accept_cancelling)
 		st->accept_cancelling = uring_cancel(w, UD_ACCEPT);
 	st->took_conns = false;
 }
@@ -249,11 +282,9 @@ void uaccept_tick(struct worker *w)
 		} else {
 			w->at_conn_limit = false;
 			w->accept_paused = false;
-			uaccept_sync(w);
 		}
 	}
-	if (w->stepped_out && w->nconns <= fair_share(w) + BALANCE_SLACK / 2) {
+	if (w->stepped_out && w->nconns <= fair_share(w) + BALANCE_SLACK / 2)
 		w->stepped_out = false;
-		uaccept_sync(w);
-	}
+	uaccept_sync(w);
 }

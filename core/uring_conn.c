@@ -36,8 +36,10 @@ enum {
 	U_OUT_CHUNK = 1u << 5, /* c->out is a send chunk rather than malloc'd */
 };
 
-/* Input queued behind a pending send before the recv is cancelled. */
-#define PAUSE_INPUT (256 * 1024)
+/* Input queued behind pending output before the recv is cancelled: as much
+ * as one protocol round can answer (the worker's output buffer is 64 KiB);
+ * the rest waits in the socket, where it costs the server nothing. */
+#define PAUSE_INPUT (64 * 1024)
 /* Responses up to this size leave from a recycled chunk instead of a
  * malloc'd copy: a pipelined batch of 16 built-in responses fits. */
 #define CHUNK_SIZE 4096
@@ -48,8 +50,6 @@ enum {
 #define IN_FLIGHT(op) (1u << (op))
 /* Requests that produce output, one at a time (see received()). */
 #define OUTPUT_OPS (IN_FLIGHT(OP_SEND) | IN_FLIGHT(OP_POLL))
-
-static void serve(struct worker *w, struct conn *c, const char *data, uint32_t len);
 
 static void set_timer(struct worker *w, struct conn *c, enum conn_timer t)
 {
@@ -101,6 +101,16 @@ static void drop_output(struct uring_state *st, struct conn *c)
 	}
 }
 
+static void drop_file(struct worker *w, struct conn *c)
+{
+	if (c->proto.file) {
+		file_cache_put(w->files, c->proto.file);
+		c->proto.file = NULL;
+		c->proto.file_left = 0;
+	}
+	c->proto.flags &= (uint8_t)~PROTO_FILE;
+}
+
 static void release(struct worker *w, struct conn *c)
 {
 	struct uring_state *st = w->backend;
@@ -121,15 +131,16 @@ static void fail(struct worker *w, struct conn *c, enum herd_err_kind kind)
 void uconn_close(struct worker *w, struct conn *c)
 {
 	struct uring_state *st = w->backend;
+	drop_file(w, c); /* sendfile is synchronous: no request reads it */
 	set_timer(w, c, CONN_T_NONE);
 	conn_drop_input(c);
 	c->u_flags |= U_CLOSED;
 	bool cancelled = true;
-	if (c->u_ops & IN_FLIGHT(OP_RECV))
-		cancelled &= uring_cancel(w, ud_conn(c, OP_RECV));
-	if (c->u_ops & IN_FLIGHT(OP_SEND))
-		cancelled &= uring_cancel(w, ud_conn(c, OP_SEND));
-	/* Without a cancel, a shutdown still ends both requests (EOF, EPIPE). */
+	for (unsigned op = OP_RECV; op <= OP_POLL; op++)
+		if (c->u_ops & IN_FLIGHT(op))
+			cancelled &= uring_cancel(w, ud_conn(c, op));
+	/* Without a cancel, a shutdown still ends the requests (EOF, EPIPE,
+	 * POLLHUP). */
 	if (!cancelled)
 		shutdown(c->fd, SHUT_RDWR);
 	/* The requests hold the socket open until their cancel ran: only then
@@ -194,7 +205,10 @@ static void queue_send(struct worker *w, struct conn *c)
 		fail(w, c, HERD_ERR_WRITE);
 		return;
 	}
-	io_uring_prep_send(sqe, c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+	/* Headers with a file body behind them wait for it (one segment). */
+	int more = c->proto.flags & PROTO_FILE ? MSG_MORE : 0;
+	io_uring_prep_send(sqe, c->fd, c->out + c->out_off, c->out_len - c->out_off,
+			   MSG_NOSIGNAL | more);
 	io_uring_sqe_set_data64(sqe, ud_conn(c, OP_SEND));
 	st->expect++;
 	c->u_ops |= IN_FLIGHT(OP_SEND);
@@ -221,6 +235,63 @@ static bool take_output(struct worker *w, struct conn *c)
 	return conn_keep_output(c, w->out.p, n) == 0;
 }
 
+static void serve(struct worker *w, struct conn *c, const char *data, uint32_t len);
+static void settle(struct worker *w, struct conn *c);
+
+/* The output went out: feed what waited behind it (input that arrived
+ * meanwhile, or that the protocol left when it stopped early), or settle. */
+static void output_done(struct worker *w, struct conn *c, bool stopped_early)
+{
+	if (stopped_early || (c->u_flags & U_UNFED))
+		serve(w, c, c->in, c->in_len);
+	else
+		settle(w, c);
+}
+
+/* Sends the pending file body with sendfile(2) (io_uring has no sendfile,
+ * and splicing would take a pipe per connection); when the socket is full,
+ * or FILE_SEND_BUDGET bytes went out this turn, a POLLOUT request brings
+ * the connection back. */
+static void send_file(struct worker *w, struct conn *c)
+{
+	struct proto_state *st = &c->proto;
+	size_t budget = FILE_SEND_BUDGET;
+	while (st->file_left && budget) {
+		off_t off = (off_t)st->file_off;
+		size_t n = st->file_left < budget ? (size_t)st->file_left : budget;
+		ssize_t k = sendfile(c->fd, st->file->fd, &off, n);
+		if (k < 0 && errno == EAGAIN)
+			break;
+		if (k <= 0) {
+			/* An error, or the file shrank under a promised length:
+			 * the response cannot be completed. */
+			fail(w, c, HERD_ERR_WRITE);
+			return;
+		}
+		CTR_ADD(w->ctr, bytes_out, (uint64_t)k);
+		st->file_off += (uint64_t)k;
+		st->file_left -= (uint64_t)k;
+		budget -= (size_t)k;
+	}
+	if (!st->file_left) {
+		drop_file(w, c);
+		/* The protocol stopped at the file: requests pipelined behind
+		 * it come next, unless this answer was the last. */
+		output_done(w, c, !(st->flags & (PROTO_CLOSE | PROTO_LINGER)));
+		return;
+	}
+	if (budget < FILE_SEND_BUDGET || c->timer != CONN_T_WRITE)
+		set_timer(w, c, CONN_T_WRITE); /* progress: the send timeout restarts */
+	struct io_uring_sqe *sqe = uring_sqe(w);
+	if (!sqe) {
+		fail(w, c, HERD_ERR_WRITE);
+		return;
+	}
+	io_uring_prep_poll_add(sqe, c->fd, POLLOUT);
+	io_uring_sqe_set_data64(sqe, ud_conn(c, OP_POLL));
+	c->u_ops |= IN_FLIGHT(OP_POLL);
+}
+
 static void start_linger(struct worker *w, struct conn *c)
 {
 	/* Our answer is out; stop reading requests but keep draining the
@@ -238,8 +309,8 @@ static void start_linger(struct worker *w, struct conn *c)
 		arm_recv(w, c, RECV_MULTI);
 }
 
-/* Decides what the connection waits for once no send is in flight and the
- * protocol has seen all input. */
+/* Decides what the connection waits for once no output is in progress and
+ * the protocol has seen all input. */
 static void settle(struct worker *w, struct conn *c)
 {
 	uint8_t f = c->proto.flags;
@@ -268,7 +339,8 @@ static void settle(struct worker *w, struct conn *c)
 static void serve(struct worker *w, struct conn *c, const char *data, uint32_t len)
 {
 	struct proto_env env = {.out = &w->out, .clock = &w->clock, .ctr = w->ctr,
-				.draining = w->draining, .max_body = w->max_body};
+				.draining = w->draining, .max_body = w->max_body,
+				.files = w->files, .log = w->log, .peer = &c->peer};
 	c->proto.flags &= (uint8_t)~PROTO_OUT_FULL;
 	c->u_flags &= (uint8_t)~U_UNFED;
 	size_t used = w->feed(&c->proto, data, len, &env);
@@ -278,7 +350,10 @@ static void serve(struct worker *w, struct conn *c, const char *data, uint32_t l
 		return;
 	}
 	if (w->out.len == 0) {
-		settle(w, c);
+		if (c->proto.flags & PROTO_FILE)
+			send_file(w, c);
+		else
+			settle(w, c);
 		return;
 	}
 	if (!take_output(w, c)) {
@@ -305,9 +380,11 @@ static int append_input(struct conn *c, const char *p, uint32_t n)
 static void received(struct worker *w, struct conn *c, const char *p, uint32_t n)
 {
 	CTR_ADD(w->ctr, bytes_in, n);
-	if (c->lingering)
+	/* After a final answer the protocol reads nothing more as a request
+	 * (lingering drains, closing discards): keep none of it. */
+	if (c->lingering || (c->proto.flags & (PROTO_CLOSE | PROTO_LINGER)))
 		return;
-	if (c->u_ops & IN_FLIGHT(OP_SEND)) {
+	if (c->u_ops & OUTPUT_OPS) {
 		/* Backpressure: the protocol sees no more input until the
 		 * client took our output. */
 		if (append_input(c, p, n) < 0) {
@@ -315,7 +392,8 @@ static void received(struct worker *w, struct conn *c, const char *p, uint32_t n
 			return;
 		}
 		c->u_flags |= U_UNFED;
-		if (c->in_len > PAUSE_INPUT && (c->u_ops & IN_FLIGHT(OP_RECV)) && !(c->u_flags & U_PAUSED)) {
+		if (c->in_len > PAUSE_INPUT && (c->u_ops & IN_FLIGHT(OP_RECV)) &&
+		    !(c->u_flags & U_PAUSED)) {
 			c->u_flags |= U_PAUSED;
 			if (!uring_cancel(w, ud_conn(c, OP_RECV)))
 				fail(w, c, HERD_ERR_READ);
@@ -350,7 +428,7 @@ static void on_recv(struct worker *w, struct conn *c, const struct io_uring_cqe 
 		c->u_flags |= U_EOF;
 		/* Output still going out (a client that half-closed after its
 		 * requests): close once it is sent, see settle(). */
-		if (c->lingering || !(c->u_ops & IN_FLIGHT(OP_SEND)))
+		if (c->lingering || !(c->u_ops & OUTPUT_OPS))
 			uconn_close(w, c);
 	} else if (res != -ENOBUFS && res != -ECANCELED) {
 		if (!c->lingering)
@@ -360,10 +438,11 @@ static void on_recv(struct worker *w, struct conn *c, const struct io_uring_cqe 
 	if (has_buf)
 		uring_buf_return(st, bid);
 	/* The recv ended (a single one, ring out of buffers, CQ overflow):
-	 * re-arm, unless a send is in flight, when settle() does once the
-	 * output is out.  The buffers of this turn are back in the ring
-	 * before the next submit, so this cannot spin. */
-	if (!(c->u_ops & (IN_FLIGHT(OP_RECV) | IN_FLIGHT(OP_SEND))) && !(c->u_flags & (U_CLOSED | U_EOF | U_PAUSED)))
+	 * re-arm, unless output is in progress, when settle() does once it is
+	 * out.  The buffers of this turn are back in the ring before the next
+	 * submit, so this cannot spin. */
+	if (!(c->u_ops & (IN_FLIGHT(OP_RECV) | OUTPUT_OPS)) &&
+	    !(c->u_flags & (U_CLOSED | U_EOF | U_PAUSED)))
 		arm_recv(w, c, RECV_MULTI);
 }
 
@@ -385,26 +464,45 @@ static void on_send(struct worker *w, struct conn *c, int res)
 		return;
 	}
 	drop_output(st, c);
-	if ((c->proto.flags & PROTO_OUT_FULL) || (c->u_flags & U_UNFED))
-		serve(w, c, c->in, c->in_len);
+	if (c->proto.flags & PROTO_FILE)
+		send_file(w, c);
 	else
-		settle(w, c);
+		output_done(w, c, c->proto.flags & PROTO_OUT_FULL);
+}
+
+static void on_poll(struct worker *w, struct conn *c, int res)
+{
+	c->u_ops &= (uint8_t)~IN_FLIGHT(OP_POLL);
+	if (c->u_flags & U_CLOSED)
+		return;
+	if (res < 0) {
+		fail(w, c, HERD_ERR_WRITE);
+		return;
+	}
+	send_file(w, c); /* an error or hang-up shows in sendfile itself */
 }
 
 void uconn_on_cqe(struct worker *w, const struct io_uring_cqe *cqe)
 {
 	struct conn *c = (struct conn *)(uintptr_t)(cqe->user_data & ~(uint64_t)OP_MASK);
 	c->u_flags |= U_HELD;
-	if ((cqe->user_data & OP_MASK) == OP_RECV)
+	switch (cqe->user_data & OP_MASK) {
+	case OP_RECV:
 		on_recv(w, c, cqe);
-	else
+		break;
+	case OP_SEND:
 		on_send(w, c, cqe->res);
+		break;
+	default:
+		on_poll(w, c, cqe->res);
+		break;
+	}
 	c->u_flags &= (uint8_t)~U_HELD;
 	if ((c->u_flags & U_CLOSED) && !c->u_ops)
 		release(w, c);
 }
 
-void uconn_open(struct worker *w, int fd)
+void uconn_open(struct worker *w, int fd, bool counted)
 {
 	struct conn *c = conn_pool_get(&w->pool);
 	if (!c) {
@@ -412,12 +510,21 @@ void uconn_open(struct worker *w, int fd)
 		herd_log_ratelimited(&w->log_slot, "worker %d: out of memory, refusing a connection",
 				     w->id);
 		close(fd);
+		if (counted)
+			atomic_fetch_sub_explicit(w->conns_open, 1, memory_order_relaxed);
 		return;
 	}
 	c->fd = fd;
+	if (w->log) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+			peer_addr_from(&c->peer, (struct sockaddr *)&ss);
+	}
 	w->nconns++;
 	CTR_ADD(w->ctr, conns_active, 1);
-	atomic_fetch_add_explicit(w->conns_open, 1, memory_order_relaxed);
+	if (!counted)
+		atomic_fetch_add_explicit(w->conns_open, 1, memory_order_relaxed);
 	set_timer(w, c, CONN_T_READ);
 	arm_recv(w, c, w->optimistic_read ? RECV_ONCE : RECV_MULTI_POLL_FIRST);
 }
@@ -427,7 +534,7 @@ void uconn_expire(struct worker *w, struct conn *c)
 	if (c->timer == CONN_T_READ && c->in_len && w->feed == http_feed) {
 		/* A head that never completed gets a 408 (best effort). */
 		struct proto_env env = {.out = &w->out, .clock = &w->clock, .ctr = w->ctr,
-					.draining = true, .max_body = w->max_body};
+					.draining = true};
 		http_timeout_response(&env);
 		(void)send(c->fd, w->out.p, w->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		w->out.len = 0;
