@@ -16,223 +16,21 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/syscall.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
 #include "core/uring.h"
 
-#define SQ_ENTRIES 4096
-/* Completion batching, see wait_turn(). */
-#define COALESCE_US 50
-#define COALESCE_MAX 32
-#define RATE_WINDOW_NS 1000000
-/* IORING_FEAT_MIN_TIMEOUT (Linux 6.12), newer than liburing 2.3. */
-#define FEAT_MIN_TIMEOUT (1U << 15)
 /* How long the exit path waits for cancelled requests to report back. */
 #define EXIT_REAP_MS 1000
 
-static int read_sysctl(const char *path)
-{
-	int v = -1;
-	FILE *f = fopen(path, "r");
-	if (f) {
-		if (fscanf(f, "%d", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
-	return v;
-}
-
-/* Best flags first: a single issuer whose completions run only when it
- * waits (fewer interrupts, batched task work); then without deferred task
- * work; then whatever the kernel takes.  Rings with a single issuer start
- * disabled, because init runs on the supervisor thread and the kernel binds
- * the issuer when the ring is enabled (by the worker thread). */
-static int ring_create(struct uring_state *st)
-{
-	static const unsigned sets[] = {
-		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED,
-		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_R_DISABLED,
-		0,
-	};
-	int rc = -EINVAL;
-	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
-		struct io_uring_params p = {.flags = sets[i] | IORING_SETUP_CQSIZE,
-					    .cq_entries = 2 * SQ_ENTRIES};
-		rc = io_uring_queue_init_params(SQ_ENTRIES, &st->ring, &p);
-		if (rc == 0) {
-			st->have_ring = true;
-			st->disabled = sets[i] & IORING_SETUP_R_DISABLED;
-			st->skip_success = p.features & IORING_FEAT_CQE_SKIP ? IOSQE_CQE_SKIP_SUCCESS : 0;
-			st->coalesce = p.features & FEAT_MIN_TIMEOUT;
-			return 0;
-		}
-		if (rc != -EINVAL)
-			break; /* not about flags: fewer of them will not help */
-	}
-	return rc;
-}
-
-static int bufs_create(struct uring_state *st, bool prefault)
-{
-	size_t ring_bytes = URING_NBUFS * sizeof(struct io_uring_buf);
-	void *mem;
-	/* The kernel maps the buffer ring by pages. */
-	if (posix_memalign(&mem, 4096, ring_bytes))
-		return -ENOMEM;
-	st->br = mem;
-	st->bufs = malloc((size_t)URING_NBUFS * URING_BUF_SIZE);
-	if (!st->bufs)
-		return -ENOMEM;
-	/* A write per page (a zeroing memset may become calloc and touch
-	 * nothing). */
-	for (size_t off = 0; prefault && off < (size_t)URING_NBUFS * URING_BUF_SIZE; off += 4096)
-		((volatile char *)st->bufs)[off] = 0;
-	io_uring_buf_ring_init(st->br);
-	for (unsigned i = 0; i < URING_NBUFS; i++)
-		uring_buf_return(st, i);
-	io_uring_buf_ring_advance(st->br, (int)st->br_added);
-	st->br_added = 0;
-	struct io_uring_buf_reg reg = {.ring_addr = (uintptr_t)st->br,
-				       .ring_entries = URING_NBUFS,
-				       .bgid = URING_BGID};
-	return io_uring_register_buf_ring(&st->ring, &reg, 0);
-}
-
-static void state_free(struct uring_state *st)
-{
-	if (st->have_ring)
-		io_uring_queue_exit(&st->ring);
-	free(st->br);
-	free(st->bufs);
-	uconn_free_chunks(st);
-	free(st);
-}
-
-static struct uring_state *state_new(void)
-{
-	struct uring_state *st = calloc(1, sizeof(*st));
-	if (st)
-		st->schedstat_fd = -1;
-	return st;
-}
-
-/* A multishot request on a socket pair and on a listener must each report
- * one completion and stay armed. */
-static const char *probe_multishot(struct uring_state *st)
-{
-	const char *why = NULL;
-	int sv[2] = {-1, -1}, lfd = -1, cfd = -1;
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	socklen_t salen = sizeof(sa_family_t);
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
-	    (lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
-	    (cfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
-	    bind(lfd, (struct sockaddr *)&sa, salen) < 0 || listen(lfd, 4) < 0) {
-		why = "cannot create the probe sockets";
-		goto out;
-	}
-	salen = sizeof(sa);
-	getsockname(lfd, (struct sockaddr *)&sa, &salen);
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&st->ring);
-	io_uring_prep_recv_multishot(sqe, sv[0], NULL, 0, 0);
-	sqe->flags |= IOSQE_BUFFER_SELECT;
-	sqe->buf_group = URING_BGID;
-	sqe->user_data = 1;
-	sqe = io_uring_get_sqe(&st->ring);
-	io_uring_prep_multishot_accept(sqe, lfd, NULL, NULL, SOCK_CLOEXEC);
-	sqe->user_data = 2;
-	if (write(sv[1], "x", 1) != 1 || connect(cfd, (struct sockaddr *)&sa, salen) < 0) {
-		why = "cannot use the probe sockets";
-		goto out;
-	}
-	io_uring_submit(&st->ring);
-	unsigned seen = 0;
-	for (int i = 0; i < 2 && !why; i++) {
-		struct io_uring_cqe *cqe;
-		struct __kernel_timespec ts = {.tv_sec = 1};
-		if (io_uring_wait_cqe_timeout(&st->ring, &cqe, &ts) < 0) {
-			why = "multishot accept/recv never completed";
-			break;
-		}
-		bool ok = cqe->res >= 0 && (cqe->flags & IORING_CQE_F_MORE);
-		if (cqe->user_data == 1 && !ok)
-			why = "multishot recv with provided buffers is not supported (Linux 6.0+)";
-		else if (cqe->user_data == 2 && !ok)
-			why = "multishot accept is not supported (Linux 5.19+)";
-		if (cqe->user_data == 2 && cqe->res >= 0)
-			close(cqe->res);
-		seen |= (unsigned)cqe->user_data;
-		io_uring_cqe_seen(&st->ring, cqe);
-	}
-	if (!why && seen != 3)
-		why = "multishot accept/recv completed oddly";
-out:
-	if (sv[0] >= 0)
-		close(sv[0]);
-	if (sv[1] >= 0)
-		close(sv[1]);
-	if (lfd >= 0)
-		close(lfd);
-	if (cfd >= 0)
-		close(cfd);
-	return why;
-}
-
 bool loop_uring_available(char *why, size_t len)
 {
-	struct uring_state *st = state_new();
-	if (!st) {
-		snprintf(why, len, "out of memory probing io_uring");
-		return false;
-	}
-	int rc = ring_create(st);
-	if (rc < 0) {
-		int disabled = read_sysctl("/proc/sys/kernel/io_uring_disabled");
-		if (disabled > 0)
-			snprintf(why, len, "io_uring is disabled (sysctl kernel.io_uring_disabled=%d)",
-				 disabled);
-		else if (rc == -ENOSYS || rc == -EPERM)
-			snprintf(why, len, "io_uring_setup is not permitted here (%s; seccomp?)",
-				 strerror(-rc));
-		else
-			snprintf(why, len, "io_uring_setup failed: %s", strerror(-rc));
-		state_free(st);
-		return false;
-	}
-	const char *fail = NULL;
-	struct io_uring_probe *probe = io_uring_get_probe_ring(&st->ring);
-	static const int ops[] = {IORING_OP_ACCEPT, IORING_OP_RECV, IORING_OP_SEND,
-				  IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL, IORING_OP_CLOSE};
-	if (!probe)
-		fail = "cannot probe io_uring opcodes";
-	for (size_t i = 0; !fail && i < sizeof(ops) / sizeof(ops[0]); i++)
-		if (!io_uring_opcode_supported(probe, ops[i]))
-			fail = "io_uring lacks accept/recv/send/poll/cancel/close opcodes";
-	if (probe)
-		io_uring_free_probe(probe);
-	if (!fail && !(st->ring.features & IORING_FEAT_EXT_ARG))
-		fail = "io_uring cannot wait with a timeout (Linux 5.11+)";
-	if (!fail && st->disabled &&
-	    syscall(__NR_io_uring_register, st->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0) < 0)
-		fail = "cannot enable an io_uring";
-	if (!fail && (rc = bufs_create(st, false)) < 0)
-		fail = rc == -ENOMEM ? "out of memory for provided buffers"
-				     : "provided buffer rings are not supported (Linux 5.19+)";
-	if (!fail)
-		fail = probe_multishot(st);
-	if (fail)
-		snprintf(why, len, "%s", fail);
-	state_free(st);
-	return !fail;
+	return uring_check(why, len);
 }
 
 static int uring_init(struct worker *w)
@@ -243,15 +41,15 @@ static int uring_init(struct worker *w)
 		errno = ENOTSUP;
 		return -1;
 	}
-	struct uring_state *st = state_new();
+	struct uring_state *st = uring_state_new();
 	if (!st) {
 		errno = ENOMEM;
 		return -1;
 	}
 	w->backend = st;
-	int rc = ring_create(st);
+	int rc = uring_ring_create(st);
 	if (rc == 0)
-		rc = bufs_create(st, true);
+		rc = uring_bufs_create(st, true);
 	if (rc < 0) {
 		errno = -rc;
 		return -1;
@@ -264,7 +62,7 @@ static int uring_init(struct worker *w)
 static void uring_destroy(struct worker *w)
 {
 	if (w->backend)
-		state_free(w->backend);
+		uring_state_free(w->backend);
 	w->backend = NULL;
 }
 
@@ -335,16 +133,6 @@ static bool reap(struct worker *w)
 		}
 	}
 	io_uring_cq_advance(&st->ring, n);
-	/* Completions from outside per microsecond, over windows of at least
-	 * RATE_WINDOW_NS: single turns are too short to say anything. */
-	st->win_events += n > st->submitted_expect ? n - st->submitted_expect : 0;
-	st->submitted_expect = 0;
-	uint64_t win_ns = st->wake_ns - st->win_start_ns;
-	if (win_ns >= RATE_WINDOW_NS) {
-		st->event_rate = 1000.0 * st->win_events / (double)win_ns;
-		st->win_events = 0;
-		st->win_start_ns = st->wake_ns;
-	}
 	/* One release store for all the buffers handed back this turn. */
 	if (st->br_added) {
 		io_uring_buf_ring_advance(st->br, (int)st->br_added);
@@ -392,64 +180,16 @@ static int next_timeout_ms(const struct worker *w)
 	return d < 1 ? 1 : (int)d;
 }
 
-/* Publishes the queued SQEs like liburing's own submit does; returns how
- * many the kernel has not consumed yet. */
-static unsigned flush_sq(struct io_uring *r)
+/* Submits the turn's SQEs and waits for the next completions, in one
+ * io_uring_enter.  (Asking the kernel to hold the wait until a batch of
+ * completions gathered, min_wait, measured no cheaper per request here:
+ * under load the completions of a turn already come in batches.) */
+static int wait_turn(struct uring_state *st, int timeout_ms)
 {
-	struct io_uring_sq *sq = &r->sq;
-	if (sq->sqe_head != sq->sqe_tail) {
-		sq->sqe_head = sq->sqe_tail;
-		io_uring_smp_store_release(sq->ktail, sq->sqe_tail);
-	}
-	return sq->sqe_tail - io_uring_smp_load_acquire(sq->khead);
-}
-
-/* Submits the turn's SQEs and waits for completions in one io_uring_enter.
- *
- * Each sleep and wake-up of the worker costs about as much as serving a
- * request.  When completions from outside (new data, new connections)
- * arrive fast enough that several are due within COALESCE_US, the worker
- * waits for that many, on top of those its own submissions produce at once
- * (sends, first recvs), but for at most COALESCE_US: after that any
- * completion ends the wait (the kernel's min_wait, Linux 6.12+).  A worker
- * seeing fewer events, or with few connections, waits for one completion
- * as usual, so a lone client or a trickle of connections pays no added
- * latency, and a misjudged batch costs at most COALESCE_US. */
-static int wait_turn(struct worker *w, int timeout_ms)
-{
-	struct uring_state *st = w->backend;
-	struct io_uring *r = &st->ring;
-	unsigned submit = flush_sq(r);
-	unsigned wait_nr = 1, min_wait_us = 0;
-	/* Each connection sends one request at a time as a rule: waiting for
-	 * more than a fraction of them would stall the clients, not batch. */
-	unsigned due = (unsigned)(st->event_rate * COALESCE_US);
-	if (due > (unsigned)w->nconns / 4)
-		due = (unsigned)w->nconns / 4;
-	st->submitted_expect = st->expect;
-	st->expect = 0;
-	if (io_uring_cq_ready(r)) {
-		if (!submit)
-			return 0;
-		wait_nr = 0;
-	} else if (st->coalesce && due >= 2 && timeout_ms > 0) {
-		wait_nr = st->submitted_expect + (due < COALESCE_MAX ? due : COALESCE_MAX);
-		min_wait_us = COALESCE_US;
-	}
+	struct io_uring_cqe *cqe;
 	struct __kernel_timespec ts = {.tv_sec = timeout_ms / 1000,
 				       .tv_nsec = (long long)(timeout_ms % 1000) * 1000000};
-	struct io_uring_getevents_arg arg = {.sigmask_sz = _NSIG / 8,
-					     .pad = min_wait_us, /* min_wait_usec */
-					     .ts = (uintptr_t)&ts};
-	unsigned flags = IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG;
-	int fd = r->ring_fd;
-	if (st->ring_fd_registered) {
-		flags |= IORING_ENTER_REGISTERED_RING;
-		fd = r->enter_ring_fd;
-	}
-	int rc = io_uring_enter2((unsigned)fd, submit, wait_nr, flags, (sigset_t *)&arg,
-				 sizeof(arg));
-	st->wake_ns = worker_clock_ns();
+	int rc = io_uring_submit_and_wait_timeout(&st->ring, &cqe, 1, &ts, NULL);
 	return rc == -ETIME || rc == -EINTR || rc == -EAGAIN || rc == -EBUSY ? 0 : rc;
 }
 
@@ -520,7 +260,7 @@ static void finish(struct worker *w)
 				 w->id, st->zombies);
 			break;
 		}
-		if (wait_turn(w, left > 50 ? 50 : (int)left) < 0)
+		if (wait_turn(st, left > 50 ? 50 : (int)left) < 0)
 			break;
 		reap(w);
 	}
@@ -532,8 +272,7 @@ static void finish(struct worker *w)
 static int start_ring(struct worker *w)
 {
 	struct uring_state *st = w->backend;
-	if (st->disabled &&
-	    syscall(__NR_io_uring_register, st->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0) < 0)
+	if (uring_enable(st) < 0)
 		return -1;
 	/* Saves a file lookup per io_uring_enter; optional. */
 	st->ring_fd_registered = io_uring_register_ring_fd(&st->ring) == 1;
@@ -556,9 +295,8 @@ static void *uring_run(void *arg)
 	http_clock_tick(&w->clock, worker_realtime_sec());
 	arm_wake(w);
 	uaccept_sync(w);
-	st->wake_ns = st->win_start_ns = worker_clock_ns();
 	for (;;) {
-		int rc = wait_turn(w, next_timeout_ms(w));
+		int rc = wait_turn(st, next_timeout_ms(w));
 		if (rc < 0) {
 			herd_log("worker %d: io_uring_enter: %s", w->id, strerror(-rc));
 			break;

@@ -41,24 +41,29 @@ struct uring_state {
 	bool have_ring;
 	bool disabled;        /* created R_DISABLED: the worker thread enables it */
 	bool ring_fd_registered;
-	bool coalesce;        /* the kernel can batch completions (min_wait) */
-	/* Completion batching (loop_uring.c, wait_turn) */
-	unsigned expect;      /* queued SQEs that complete at submit: sends, first recvs */
-	unsigned submitted_expect;
-	double event_rate;    /* other completions per microsecond */
-	uint64_t wake_ns;     /* when the last wait returned */
-	uint64_t win_start_ns;
-	unsigned win_events;
 	int64_t busy_sample_ms; /* busy time, read once per coarse tick */
 	uint64_t busy_ns;
 	int schedstat_fd;
 	bool accept_armed, accept_single, accept_cancelling, wake_armed, exiting;
 	bool took_conns; /* accepted in this loop turn */
 	int zombies;          /* closed connections a CQE may still point at */
-	char *chunks;         /* free send chunks, linked through their first bytes */
-	int nchunks;
 };
 
+/* uring_setup.c */
+struct uring_state *uring_state_new(void);
+void uring_state_free(struct uring_state *st);
+/* 0 or -errno. */
+int uring_ring_create(struct uring_state *st);
+/* Registers the provided buffers; `prefault` touches every page now.  0 or
+ * -errno. */
+int uring_bufs_create(struct uring_state *st, bool prefault);
+/* Binds a ring created disabled to the calling thread, its only submitter.
+ * 0, or -1 with errno set. */
+int uring_enable(struct uring_state *st);
+/* loop_uring_available(): whether this kernel lets herd use io_uring. */
+bool uring_check(char *why, size_t len);
+
+/* loop_uring.c */
 /* An SQE, flushing the queue first when it is full; NULL only if even that
  * failed. */
 struct io_uring_sqe *uring_sqe(struct worker *w);
@@ -88,6 +93,5 @@ void uconn_open(struct worker *w, int fd, bool counted);
 void uconn_on_cqe(struct worker *w, const struct io_uring_cqe *cqe);
 void uconn_close(struct worker *w, struct conn *c);
 void uconn_expire(struct worker *w, struct conn *c);
-void uconn_free_chunks(struct uring_state *st);
 
 #endif

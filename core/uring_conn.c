@@ -1,9 +1,10 @@
 /* A connection's life on an io_uring worker.
  *
  * Reads: one multishot recv into the worker's provided buffers stays armed
- * for the whole connection.  A buffer goes back to the ring in the loop turn
- * that delivered it; whatever the protocol leaves unconsumed is copied into
- * the connection's own input, so an idle connection holds no ring buffer.
+ * for the whole connection (after a single first recv, see enum recv_kind).
+ * A buffer goes back to the ring in the loop turn that delivered it;
+ * whatever the protocol leaves unconsumed is copied into the connection's
+ * own input, so an idle connection holds no ring buffer.
  *
  * Sends: the protocol's output is copied out of the worker buffer and sent
  * with one SQE; only one send is in flight per connection, so bytes leave in
@@ -33,17 +34,12 @@ enum {
 	U_UNFED = 1u << 2,     /* c->in has bytes the protocol has not seen yet */
 	U_PAUSED = 1u << 3,    /* recv cancelled: too much input queued behind a send */
 	U_EOF = 1u << 4,       /* the peer sent FIN */
-	U_OUT_CHUNK = 1u << 5, /* c->out is a send chunk rather than malloc'd */
 };
 
 /* Input queued behind pending output before the recv is cancelled: as much
  * as one protocol round can answer (the worker's output buffer is 64 KiB);
  * the rest waits in the socket, where it costs the server nothing. */
 #define PAUSE_INPUT (64 * 1024)
-/* Responses up to this size leave from a recycled chunk instead of a
- * malloc'd copy: a pipelined batch of 16 built-in responses fits. */
-#define CHUNK_SIZE 4096
-#define CHUNK_CACHE 256
 /* File bytes sent per turn before yielding to other connections. */
 #define FILE_SEND_BUDGET (512 * 1024)
 /* conn.u_ops: one bit per request kind that may still complete. */
@@ -62,45 +58,6 @@ static void set_timer(struct worker *w, struct conn *c, enum conn_timer t)
 	conn_list_append(&w->timers[t], c);
 }
 
-static char *chunk_get(struct uring_state *st)
-{
-	char *p = st->chunks;
-	if (!p)
-		return malloc(CHUNK_SIZE);
-	memcpy(&st->chunks, p, sizeof(char *));
-	st->nchunks--;
-	return p;
-}
-
-static void chunk_put(struct uring_state *st, char *p)
-{
-	if (st->nchunks >= CHUNK_CACHE) {
-		free(p);
-		return;
-	}
-	memcpy(p, &st->chunks, sizeof(char *));
-	st->chunks = p;
-	st->nchunks++;
-}
-
-void uconn_free_chunks(struct uring_state *st)
-{
-	while (st->nchunks > 0)
-		free(chunk_get(st));
-}
-
-static void drop_output(struct uring_state *st, struct conn *c)
-{
-	if (c->u_flags & U_OUT_CHUNK) {
-		chunk_put(st, c->out);
-		c->out = NULL;
-		c->out_len = c->out_off = 0;
-		c->u_flags &= (uint8_t)~U_OUT_CHUNK;
-	} else {
-		conn_drop_output(c);
-	}
-}
-
 static void drop_file(struct worker *w, struct conn *c)
 {
 	if (c->proto.file) {
@@ -114,7 +71,7 @@ static void drop_file(struct worker *w, struct conn *c)
 static void release(struct worker *w, struct conn *c)
 {
 	struct uring_state *st = w->backend;
-	drop_output(st, c);
+	conn_drop_output(c);
 	st->zombies--;
 	conn_pool_put(&w->pool, c);
 }
@@ -177,18 +134,15 @@ enum recv_kind {
 
 static void arm_recv(struct worker *w, struct conn *c, enum recv_kind kind)
 {
-	struct uring_state *st = w->backend;
 	struct io_uring_sqe *sqe = uring_sqe(w);
 	if (!sqe) {
 		fail(w, c, HERD_ERR_READ);
 		return;
 	}
-	if (kind == RECV_ONCE) {
+	if (kind == RECV_ONCE)
 		io_uring_prep_recv(sqe, c->fd, NULL, 0, 0);
-		st->expect++;
-	} else {
+	else
 		io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
-	}
 	if (kind == RECV_MULTI_POLL_FIRST)
 		sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
 	sqe->flags |= IOSQE_BUFFER_SELECT;
@@ -199,7 +153,6 @@ static void arm_recv(struct worker *w, struct conn *c, enum recv_kind kind)
 
 static void queue_send(struct worker *w, struct conn *c)
 {
-	struct uring_state *st = w->backend;
 	struct io_uring_sqe *sqe = uring_sqe(w);
 	if (!sqe) {
 		fail(w, c, HERD_ERR_WRITE);
@@ -210,28 +163,18 @@ static void queue_send(struct worker *w, struct conn *c)
 	io_uring_prep_send(sqe, c->fd, c->out + c->out_off, c->out_len - c->out_off,
 			   MSG_NOSIGNAL | more);
 	io_uring_sqe_set_data64(sqe, ud_conn(c, OP_SEND));
-	st->expect++;
 	c->u_ops |= IN_FLIGHT(OP_SEND);
 }
 
 /* Moves the worker's output into the connection, where it lives until the
- * send completed.  false when out of memory. */
+ * send completed.  A malloc per response: a recycled per-worker slab of send
+ * buffers measured no cheaper (the allocator's thread cache serves these
+ * sizes), and a burst of responses kept its peak memory.  false when out of
+ * memory. */
 static bool take_output(struct worker *w, struct conn *c)
 {
-	struct uring_state *st = w->backend;
 	uint32_t n = (uint32_t)w->out.len;
 	w->out.len = 0;
-	if (n <= CHUNK_SIZE) {
-		char *p = chunk_get(st);
-		if (p) {
-			memcpy(p, w->out.p, n);
-			c->out = p;
-			c->out_len = n;
-			c->out_off = 0;
-			c->u_flags |= U_OUT_CHUNK;
-			return true;
-		}
-	}
 	return conn_keep_output(c, w->out.p, n) == 0;
 }
 
@@ -448,7 +391,6 @@ static void on_recv(struct worker *w, struct conn *c, const struct io_uring_cqe 
 
 static void on_send(struct worker *w, struct conn *c, int res)
 {
-	struct uring_state *st = w->backend;
 	c->u_ops &= (uint8_t)~IN_FLIGHT(OP_SEND);
 	if (c->u_flags & U_CLOSED)
 		return;
@@ -463,7 +405,7 @@ static void on_send(struct worker *w, struct conn *c, int res)
 		queue_send(w, c);
 		return;
 	}
-	drop_output(st, c);
+	conn_drop_output(c);
 	if (c->proto.flags & PROTO_FILE)
 		send_file(w, c);
 	else
