@@ -288,6 +288,7 @@ void conn_open(struct worker *w, int fd)
 {
 	struct conn *c = conn_pool_get(&w->pool);
 	if (!c) {
+		atomic_fetch_sub_explicit(w->conns_open, 1, memory_order_relaxed);
 		CTR_ADD(w->ctr, errors[HERD_ERR_NOMEM], 1);
 		herd_log_ratelimited(&w->log_slot, "worker %d: out of memory, refusing a connection",
 				     w->id);
@@ -303,7 +304,7 @@ void conn_open(struct worker *w, int fd)
 	}
 	w->nconns++;
 	CTR_ADD(w->ctr, conns_active, 1);
-	atomic_fetch_add_explicit(w->conns_open, 1, memory_order_relaxed);
+	/* Its slot in conns_open was reserved before the accept. */
 	set_timer(w, c, CONN_T_READ);
 	if (w->optimistic_read) {
 		on_readable(w, c);

@@ -107,17 +107,21 @@ static void try_resume(struct worker *w)
 	sync_race(w);
 }
 
-static bool at_conn_limit(struct worker *w)
+/* Reserves a slot against --max-conns before accepting, so two workers
+ * cannot both take the last one; false (and out of the race for a moment)
+ * at the limit. */
+static bool reserve_conn(struct worker *w)
 {
-	if (atomic_load_explicit(w->conns_open, memory_order_relaxed) < w->max_conns)
-		return false;
+	if (atomic_fetch_add_explicit(w->conns_open, 1, memory_order_relaxed) < w->max_conns)
+		return true;
+	atomic_fetch_sub_explicit(w->conns_open, 1, memory_order_relaxed);
 	herd_log_ratelimited(&w->log_slot, "worker %d: at --max-conns %ld, not accepting",
 			     w->id, w->max_conns);
 	w->at_conn_limit = true;
 	w->accept_paused = true;
 	w->accept_resume_ms = w->now_ms + CONN_LIMIT_RECHECK_MS;
 	sync_race(w);
-	return true;
+	return false;
 }
 
 /* EPOLLEXCLUSIVE wakes the waiters in the order they registered, so one
@@ -175,18 +179,19 @@ static void accept_batch(struct worker *w)
 {
 	w->accept_more = false;
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
-		if (at_conn_limit(w))
-			return;
 		if (w->balance && over_share(w)) {
 			step_out(w);
 			return;
 		}
+		if (!reserve_conn(w))
+			return;
 		int fd = accept4(w->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd >= 0) {
 			CTR_ADD(w->ctr, accepted, 1);
 			conn_open(w, fd);
 			continue;
 		}
+		atomic_fetch_sub_explicit(w->conns_open, 1, memory_order_relaxed);
 		switch (errno) {
 		case EAGAIN:
 			if (i == 0)
@@ -220,9 +225,7 @@ static void take_handoffs(struct worker *w)
 	int fd, n = 0;
 	while (handoff_pop(w->handoff, &fd)) {
 		n++;
-		/* The acceptor reserved its slot against --max-conns;
-		 * conn_open counts it again. */
-		atomic_fetch_sub_explicit(w->conns_open, 1, memory_order_relaxed);
+		/* The acceptor reserved its slot against --max-conns. */
 		CTR_ADD(w->ctr, accepted, 1);
 		conn_open(w, fd);
 	}

@@ -47,6 +47,7 @@ static int uring_init(struct worker *w)
 		return -1;
 	}
 	w->backend = st;
+	st->schedstat_fd = open("/dev/null", O_RDONLY | O_CLOEXEC); /* see start_ring() */
 	int rc = uring_ring_create(st);
 	if (rc == 0)
 		rc = uring_bufs_create(st, true);
@@ -198,7 +199,7 @@ static int wait_turn(struct uring_state *st, int timeout_ms)
  * it, just the time it ran.  0 when neither can be read. */
 static uint64_t thread_busy_ns(struct uring_state *st)
 {
-	if (st->schedstat_fd >= 0) {
+	if (st->have_schedstat) {
 		char buf[96];
 		unsigned long long run, delay;
 		ssize_t n = pread(st->schedstat_fd, buf, sizeof(buf) - 1, 0);
@@ -276,7 +277,14 @@ static int start_ring(struct worker *w)
 		return -1;
 	/* Saves a file lookup per io_uring_enter; optional. */
 	st->ring_fd_registered = io_uring_register_ring_fd(&st->ring) == 1;
-	st->schedstat_fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+	/* Only this thread can name its own schedstat, so it opens it, onto
+	 * the descriptor init set aside: whenever the thread gets to run, the
+	 * process holds the same descriptors. */
+	int fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && st->schedstat_fd >= 0 && dup3(fd, st->schedstat_fd, O_CLOEXEC) >= 0)
+		st->have_schedstat = true;
+	if (fd >= 0)
+		close(fd);
 	return 0;
 }
 
@@ -324,9 +332,6 @@ static void *uring_run(void *arg)
 	if (st->ring_fd_registered)
 		io_uring_unregister_ring_fd(&st->ring);
 	st->ring_fd_registered = false;
-	if (st->schedstat_fd >= 0)
-		close(st->schedstat_fd);
-	st->schedstat_fd = -1;
 	atomic_store(&w->left_race, true);
 	atomic_store_explicit(&w->finished, true, memory_order_release);
 	return NULL;

@@ -43,7 +43,8 @@ struct uring_state {
 	bool ring_fd_registered;
 	int64_t busy_sample_ms; /* busy time, read once per coarse tick */
 	uint64_t busy_ns;
-	int schedstat_fd;
+	int schedstat_fd;       /* the worker thread's /proc schedstat */
+	bool have_schedstat;
 	bool accept_armed, accept_single, accept_cancelling, wake_armed, exiting;
 	bool took_conns; /* accepted in this loop turn */
 	int zombies;          /* closed connections a CQE may still point at */

@@ -84,6 +84,8 @@ void uring_state_free(struct uring_state *st)
 {
 	if (st->have_ring)
 		io_uring_queue_exit(&st->ring);
+	if (st->schedstat_fd >= 0)
+		close(st->schedstat_fd);
 	free(st->br);
 	free(st->bufs);
 	free(st);

@@ -121,6 +121,7 @@ bool worker_stop_requested(struct worker *w);
 void worker_tick_log(struct worker *w);
 
 /* conn_epoll.c: the epoll side of a connection's life. */
+/* fd's slot in *w->conns_open must already be reserved (--max-conns). */
 void conn_open(struct worker *w, int fd);
 void conn_on_event(struct worker *w, struct conn *c, uint32_t events);
 void conn_close(struct worker *w, struct conn *c);
