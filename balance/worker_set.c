@@ -1,6 +1,7 @@
 #include "balance/worker_set.h"
 
 #include <errno.h>
+#include <sys/eventfd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -22,13 +23,23 @@ int worker_set_init(struct worker_set *ws, int cap, const struct worker *tmpl, c
 	ws->state = calloc((size_t)cap, 1);
 	ws->own_listener_open = calloc((size_t)cap, 1);
 	ws->ctr = counters_alloc(cap);
-	if (!ws->w || !ws->state || !ws->own_listener_open || !ws->ctr) {
+	ws->wake_fds = malloc(sizeof(int) * (size_t)cap);
+	if (!ws->w || !ws->state || !ws->own_listener_open || !ws->ctr || !ws->wake_fds) {
 		worker_set_destroy(ws);
 		errno = ENOMEM;
 		return -1;
 	}
 	for (int i = 0; i < cap; i++)
-		ws->w[i].wake_fd = -1;
+		ws->wake_fds[i] = ws->w[i].wake_fd = -1;
+	for (int i = 0; i < cap; i++) {
+		ws->wake_fds[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (ws->wake_fds[i] < 0) {
+			int e = errno;
+			worker_set_destroy(ws);
+			errno = e;
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -67,7 +78,6 @@ int worker_set_grow(struct worker_set *ws)
 		return -1;
 
 	struct worker *w = &ws->w[i];
-	int wake_fd = w->wake_fd;
 	struct handoff *handoff = w->handoff;
 	/* The slot starts over from the template; only what peers may hold
 	 * on to (the wake eventfd) and the counters survive. */
@@ -75,8 +85,10 @@ int worker_set_grow(struct worker_set *ws)
 	w->id = i;
 	w->cpu = least_loaded_cpu(ws);
 	w->ctr = &ws->ctr[i];
-	w->wake_fd = wake_fd;
+	w->wake_fd = ws->wake_fds[i];
 	w->peers = ws->w;
+	w->peer_wake = ws->wake_fds;
+	w->peer_ctr = ws->ctr;
 	w->npeers = ws->cap;
 	w->nlive = &ws->live;
 	if (w->mode == HERD_ACCEPT_LISTENER) {
@@ -221,9 +233,11 @@ void worker_set_destroy(struct worker_set *ws)
 {
 	for (int i = 0; ws->w && i < ws->cap; i++) {
 		close_own_listener(ws, i);
-		worker_release(&ws->w[i]);
 		handoff_free(ws->w[i].handoff);
+		if (ws->wake_fds && ws->wake_fds[i] >= 0)
+			close(ws->wake_fds[i]); /* the set's, not the worker's */
 	}
+	free(ws->wake_fds);
 	free(ws->w);
 	free(ws->state);
 	free(ws->own_listener_open);

@@ -18,6 +18,7 @@ struct worker_set {
 	struct worker_counters *ctr; /* cap blocks; kept across reuse: counters never go back */
 	uint8_t *state;              /* enum slot_state */
 	uint8_t *own_listener_open;  /* reuseport: the slot's listener is still open */
+	int *wake_fds;               /* per slot, made once: peers may write any time */
 	int cap;
 	struct metrics_gauges gauges; /* slots ever used, live workers, scale events */
 	_Atomic int live;            /* running workers, for the balancing fair share */

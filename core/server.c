@@ -236,7 +236,8 @@ static int start_workers(struct server *s)
 	}
 	if (s->mode == HERD_ACCEPT_LISTENER) {
 		s->acceptor = (struct acceptor){.listen_fd = s->listen_fds[0], .cpu = cfg->cpus[0],
-						.workers = s->ws.w, .nworkers = s->ws.cap,
+						.workers = s->ws.w, .wake_fds = s->ws.wake_fds,
+						.nworkers = s->ws.cap,
 						.conns_open = &s->conns_open,
 						.max_conns = s->max_conns};
 		int rc = acceptor_start(&s->acceptor);

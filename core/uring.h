@@ -47,6 +47,8 @@ struct uring_state {
 	bool have_schedstat;
 	bool accept_armed, accept_single, accept_cancelling, wake_armed, exiting;
 	bool took_conns; /* accepted in this loop turn */
+	unsigned long armed_nofile; /* RLIMIT_NOFILE when the accept was armed */
+	int64_t nofile_check_ms;
 	int zombies;          /* closed connections a CQE may still point at */
 };
 

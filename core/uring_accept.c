@@ -12,6 +12,7 @@
  * not get in waits in the listen queue, as with epoll. */
 #include <errno.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -27,6 +28,9 @@
 #define ACCEPT_BATCH 32
 /* Closer than this to --max-conns, accepts are single and hold a slot. */
 #define ACCEPT_HEADROOM 128
+/* How often a busy worker looks whether RLIMIT_NOFILE changed (see
+ * check_nofile()). */
+#define NOFILE_RECHECK_MS 10
 
 static long conns_open(const struct worker *w)
 {
@@ -58,6 +62,12 @@ static void at_conn_limit(struct worker *w)
 	w->accept_resume_ms = w->now_ms + CONN_LIMIT_RECHECK_MS;
 }
 
+static rlim_t nofile_now(void)
+{
+	struct rlimit rl;
+	return getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : RLIM_INFINITY;
+}
+
 static void arm(struct worker *w)
 {
 	struct uring_state *st = w->backend;
@@ -82,6 +92,7 @@ static void arm(struct worker *w)
 	io_uring_sqe_set_data64(sqe, UD_ACCEPT);
 	st->accept_armed = true;
 	st->accept_single = single;
+	st->armed_nofile = nofile_now();
 }
 
 void uaccept_sync(struct worker *w)
@@ -269,11 +280,26 @@ static void requeue(struct worker *w)
 	st->took_conns = false;
 }
 
+/* The kernel reads RLIMIT_NOFILE when an accept is armed, so a multishot
+ * accept would go on allocating descriptors under a limit lowered since
+ * (prlimit on a running server): re-armed, it takes the new one. */
+static void check_nofile(struct worker *w)
+{
+	struct uring_state *st = w->backend;
+	if (w->now_ms - st->nofile_check_ms < NOFILE_RECHECK_MS)
+		return;
+	st->nofile_check_ms = w->now_ms;
+	if (st->accept_armed && !st->accept_single && !st->accept_cancelling &&
+	    nofile_now() != st->armed_nofile)
+		st->accept_cancelling = uring_cancel(w, UD_ACCEPT);
+}
+
 void uaccept_tick(struct worker *w)
 {
 	if (w->accept_more && w->in_race)
 		accept_batch(w);
 	requeue(w);
+	check_nofile(w);
 	if (w->draining)
 		return;
 	if (w->accept_paused && w->now_ms >= w->accept_resume_ms) {

@@ -58,7 +58,9 @@ struct worker {
 	long max_conns;
 	/* All workers, for balancing: a worker over its share of connections
 	 * steps out of the race and nudges the least loaded one. */
-	struct worker *peers;
+	struct worker *peers; /* only peers[i].running is read: slots get rewritten */
+	const int *peer_wake; /* wake eventfd of slot i, fixed for the set's life */
+	struct worker_counters *peer_ctr; /* counters of slot i, fixed likewise */
 	int npeers;           /* slots in peers[], running or not */
 	_Atomic int *nlive;   /* running workers: the fair share's divisor */
 	bool balance;

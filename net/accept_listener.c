@@ -16,7 +16,8 @@
 static bool dispatch(struct acceptor *a, int fd)
 {
 	for (int tries = 0; tries < a->nworkers; tries++) {
-		struct worker *w = &a->workers[a->next];
+		int slot = a->next;
+		struct worker *w = &a->workers[slot];
 		a->next = (a->next + 1) % a->nworkers;
 		/* Slots come and go with scaling: only running workers get fds. */
 		if (!atomic_load_explicit(&w->running, memory_order_acquire) ||
@@ -25,7 +26,7 @@ static bool dispatch(struct acceptor *a, int fd)
 		/* Always wake: deciding "the worker is surely awake" from the
 		 * queue's fill level races with the worker going to sleep. */
 		uint64_t one = 1;
-		if (write(w->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		if (write(a->wake_fds[slot], &one, sizeof(one)) < 0 && errno != EAGAIN)
 			herd_log_ratelimited(&a->log_slot, "acceptor: wake: %s", strerror(errno));
 		return true;
 	}

@@ -13,6 +13,7 @@ struct worker;
 struct acceptor {
 	int listen_fd, stop_fd, cpu;
 	struct worker *workers; /* every slot; those not running are skipped */
+	const int *wake_fds;    /* slot i's eventfd, fixed while slots get rewritten */
 	/* --max-conns: the acceptor reserves a slot before each accept, so at
 	 * the limit connections wait in the kernel's queue, as in the other
 	 * modes; the receiving worker takes the reservation over. */
