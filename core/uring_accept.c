@@ -139,21 +139,21 @@ static bool over_share(const struct worker *w)
  * hand the race to someone who is in it. */
 static void nudge_least_loaded(struct worker *w)
 {
-	struct worker *best = NULL;
+	int best = -1;
 	uint64_t best_n = UINT64_MAX;
 	for (int i = 0; i < w->npeers; i++) {
-		struct worker *p = &w->peers[i];
-		/* running first: an empty or starting slot has no counters yet. */
-		if (p == w || !atomic_load_explicit(&p->running, memory_order_acquire))
+		/* Only `running` may be read from a slot, which gets rewritten
+		 * when it is reused; its counters and eventfd stay put. */
+		if (i == w->id || !atomic_load_explicit(&w->peers[i].running, memory_order_acquire))
 			continue;
-		uint64_t n = CTR_GET(p->ctr, conns_active);
+		uint64_t n = CTR_GET(&w->peer_ctr[i], conns_active);
 		if (n < best_n) {
-			best = p;
+			best = i;
 			best_n = n;
 		}
 	}
 	uint64_t one = 1;
-	if (best && write(best->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+	if (best >= 0 && write(w->peer_wake[best], &one, sizeof(one)) < 0 && errno != EAGAIN)
 		herd_log_ratelimited(&w->log_slot, "worker %d: nudge: %s", w->id, strerror(errno));
 }
 
