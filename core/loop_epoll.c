@@ -234,35 +234,6 @@ static void take_handoffs(struct worker *w)
 		CTR_ADD(w->ctr, wakeups, 1);
 }
 
-static void expire_timers(struct worker *w)
-{
-	for (int t = 0; t < CONN_T_COUNT; t++) {
-		struct conn_list *l = &w->timers[t];
-		while (l->head && l->head->deadline_ms <= w->now_ms)
-			conn_expire(w, l->head);
-	}
-}
-
-static int next_timeout_ms(const struct worker *w)
-{
-	int64_t next = w->now_ms + 1000; /* the Date header ticks once a second */
-	for (int t = 0; t < CONN_T_COUNT; t++)
-		if (w->timers[t].head && w->timers[t].head->deadline_ms < next)
-			next = w->timers[t].head->deadline_ms;
-	if (w->accept_paused && !w->draining && w->accept_resume_ms < next)
-		next = w->accept_resume_ms;
-	if (w->accept_more && w->in_race)
-		return 0;
-	if (w->draining) {
-		int64_t dl = atomic_load(&w->stop_deadline_ms);
-		if (dl < next)
-			next = dl;
-	}
-	int64_t d = next - w->now_ms;
-	/* Coarse clocks tick every few ms: never spin on a deadline just passed. */
-	return d < 1 ? 1 : (int)d;
-}
-
 static void close_all(struct worker *w)
 {
 	int fd;
@@ -284,7 +255,7 @@ static void *epoll_run(void *arg)
 	http_clock_tick(&w->clock, worker_realtime_sec());
 	uint64_t busy_since = worker_clock_ns();
 	for (;;) {
-		int timeout = next_timeout_ms(w);
+		int timeout = worker_next_timeout_ms(w);
 		worker_busy_until_now(w, busy_since); /* the busy fraction, for scaling */
 		int n = epoll_wait(w->epfd, evs, MAX_EVENTS, timeout);
 		busy_since = worker_clock_ns();
@@ -323,7 +294,7 @@ static void *epoll_run(void *arg)
 			accept_batch(w);
 		if (drain_now)
 			conn_begin_drain(w);
-		expire_timers(w);
+		worker_expire_timers(w, conn_expire);
 		worker_tick_log(w);
 		if (w->accept_paused && !w->draining && w->mode != HERD_ACCEPT_LISTENER &&
 		    w->now_ms >= w->accept_resume_ms)

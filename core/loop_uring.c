@@ -152,35 +152,6 @@ static void leave_race(struct worker *w)
 		io_uring_submit(&st->ring);
 }
 
-static void expire_timers(struct worker *w)
-{
-	for (int t = 0; t < CONN_T_COUNT; t++) {
-		struct conn_list *l = &w->timers[t];
-		while (l->head && l->head->deadline_ms <= w->now_ms)
-			uconn_expire(w, l->head);
-	}
-}
-
-static int next_timeout_ms(const struct worker *w)
-{
-	int64_t next = w->now_ms + 1000; /* the Date header ticks once a second */
-	for (int t = 0; t < CONN_T_COUNT; t++)
-		if (w->timers[t].head && w->timers[t].head->deadline_ms < next)
-			next = w->timers[t].head->deadline_ms;
-	if (w->accept_paused && !w->draining && w->accept_resume_ms < next)
-		next = w->accept_resume_ms;
-	if (w->accept_more && w->in_race)
-		return 0;
-	if (w->draining) {
-		int64_t dl = atomic_load(&w->stop_deadline_ms);
-		if (dl < next)
-			next = dl;
-	}
-	int64_t d = next - w->now_ms;
-	/* Coarse clocks tick every few ms: never spin on a deadline just passed. */
-	return d < 1 ? 1 : (int)d;
-}
-
 /* Submits the turn's SQEs and waits for the next completions, in one
  * io_uring_enter.  (Asking the kernel to hold the wait until a batch of
  * completions gathered, min_wait, measured no cheaper per request here:
@@ -304,7 +275,7 @@ static void *uring_run(void *arg)
 	arm_wake(w);
 	uaccept_sync(w);
 	for (;;) {
-		int rc = wait_turn(st, next_timeout_ms(w));
+		int rc = wait_turn(st, worker_next_timeout_ms(w));
 		if (rc < 0) {
 			herd_log("worker %d: io_uring_enter: %s", w->id, strerror(-rc));
 			break;
@@ -320,7 +291,7 @@ static void *uring_run(void *arg)
 			CTR_ADD(w->ctr, wakeups, 1);
 		if (drain_now)
 			begin_drain(w);
-		expire_timers(w);
+		worker_expire_timers(w, uconn_expire);
 		worker_tick_log(w);
 		uaccept_tick(w);
 		account_busy(w);

@@ -184,3 +184,32 @@ void worker_join(struct worker *w)
 {
 	pthread_join(w->thread, NULL);
 }
+
+void worker_expire_timers(struct worker *w, void (*expire)(struct worker *, struct conn *))
+{
+	for (int t = 0; t < CONN_T_COUNT; t++) {
+		struct conn_list *l = &w->timers[t];
+		while (l->head && l->head->deadline_ms <= w->now_ms)
+			expire(w, l->head);
+	}
+}
+
+int worker_next_timeout_ms(const struct worker *w)
+{
+	int64_t next = w->now_ms + 1000; /* the Date header ticks once a second */
+	for (int t = 0; t < CONN_T_COUNT; t++)
+		if (w->timers[t].head && w->timers[t].head->deadline_ms < next)
+			next = w->timers[t].head->deadline_ms;
+	if (w->accept_paused && !w->draining && w->accept_resume_ms < next)
+		next = w->accept_resume_ms;
+	if (w->accept_more && w->in_race)
+		return 0;
+	if (w->draining) {
+		int64_t dl = atomic_load(&w->stop_deadline_ms);
+		if (dl < next)
+			next = dl;
+	}
+	int64_t d = next - w->now_ms;
+	/* Coarse clocks tick every few ms: never spin on a deadline just passed. */
+	return d < 1 ? 1 : (int)d;
+}

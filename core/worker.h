@@ -119,6 +119,11 @@ void worker_clear_wake(struct worker *w);
 /* The stop flag, checked once per loop turn: true exactly once, when the
  * worker must start draining. */
 bool worker_stop_requested(struct worker *w);
+/* The wait before the next deadline (timers, accept pause, drain, the Date
+ * tick once a second); 0 when accepts are pending.  Both backends use it. */
+int worker_next_timeout_ms(const struct worker *w);
+/* Expires every connection whose deadline passed, with the backend's close. */
+void worker_expire_timers(struct worker *w, void (*expire)(struct worker *, struct conn *));
 /* Writes the access log's buffer when a second passed since the last time. */
 void worker_tick_log(struct worker *w);
 
