@@ -35,17 +35,18 @@ int sampler_queue(int listen_fd, unsigned *len, unsigned *max)
 	return 0;
 }
 
-bool sampler_take(struct sampler *sm, const struct worker_set *ws, struct scale_view *v)
+bool sampler_take(struct sampler *sm, const struct counters_row *rows, int nrows,
+		  const int *listen_fds, int nlisten, struct scale_view *v)
 {
 	uint64_t now = worker_clock_ns();
 	double dt = sm->t_ns ? (double)(now - sm->t_ns) / 1e9 : 0;
 	memset(v, 0, sizeof(*v));
 	int counted = 0;
 
-	for (int i = 0; i < ws->cap && i < sm->cap; i++) {
+	for (int i = 0; i < nrows && i < sm->cap; i++) {
 		struct sampler_slot *p = &sm->slot[i];
-		const struct worker_counters *c = &ws->ctr[i];
-		bool running = ws->state[i] == SLOT_RUNNING;
+		const struct worker_counters *c = rows[i].c;
+		bool running = atomic_load_explicit(&c->running, memory_order_relaxed);
 		struct sampler_slot cur = {CTR_GET(c, busy_ns), CTR_GET(c, accepted),
 					   CTR_GET(c, requests), running};
 		if (running)
@@ -68,11 +69,9 @@ bool sampler_take(struct sampler *sm, const struct worker_set *ws, struct scale_
 	if (counted)
 		v->busy_avg /= counted;
 
-	int fds[HERD_MAX_WORKERS];
-	int n = worker_set_listen_fds(ws, fds, HERD_MAX_WORKERS);
-	for (int i = 0; i < n; i++) {
+	for (int i = 0; i < nlisten; i++) {
 		unsigned len, max;
-		if (sampler_queue(fds[i], &len, &max) == 0) {
+		if (sampler_queue(listen_fds[i], &len, &max) == 0) {
 			v->queue_len += len;
 			if (max > v->queue_max)
 				v->queue_max = max;

@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "balance/policy.h"
-#include "balance/worker_set.h"
+#include "core/counters.h"
 
 struct sampler_slot {
 	uint64_t busy_ns, accepted, requests;
@@ -22,8 +22,12 @@ struct sampler {
 
 int sampler_init(struct sampler *sm, int cap);
 void sampler_free(struct sampler *sm);
-/* Samples now.  false for the first call, which only sets the baseline. */
-bool sampler_take(struct sampler *sm, const struct worker_set *ws, struct scale_view *v);
+/* Samples now: rows[i] must name the same worker from call to call (a
+ * worker counts while its block says running), listen_fds are the sockets
+ * whose queues are summed.  false for the first call, which only sets the
+ * baseline. */
+bool sampler_take(struct sampler *sm, const struct counters_row *rows, int nrows,
+		  const int *listen_fds, int nlisten, struct scale_view *v);
 
 /* Accept-queue length and limit of a listening socket (TCP_INFO:
  * tcpi_unacked and tcpi_sacked).  -1 when unreadable. */

@@ -12,7 +12,7 @@
 #define HANDOFF_CAPACITY 4096
 
 int worker_set_init(struct worker_set *ws, int cap, const struct worker *tmpl, const int *cpus,
-		    int ncpus)
+		    int ncpus, struct worker_counters *ctr)
 {
 	memset(ws, 0, sizeof(*ws));
 	ws->cap = cap;
@@ -22,15 +22,20 @@ int worker_set_init(struct worker_set *ws, int cap, const struct worker *tmpl, c
 	ws->w = calloc((size_t)cap, sizeof(*ws->w));
 	ws->state = calloc((size_t)cap, 1);
 	ws->own_listener_open = calloc((size_t)cap, 1);
-	ws->ctr = counters_alloc(cap);
+	ws->own_ctr = !ctr;
+	ws->ctr = ctr ? ctr : counters_alloc(cap);
+	ws->rows = calloc((size_t)cap, sizeof(*ws->rows));
 	ws->wake_fds = malloc(sizeof(int) * (size_t)cap);
-	if (!ws->w || !ws->state || !ws->own_listener_open || !ws->ctr || !ws->wake_fds) {
+	if (!ws->w || !ws->state || !ws->own_listener_open || !ws->ctr || !ws->rows ||
+	    !ws->wake_fds) {
 		worker_set_destroy(ws);
 		errno = ENOMEM;
 		return -1;
 	}
-	for (int i = 0; i < cap; i++)
+	for (int i = 0; i < cap; i++) {
 		ws->wake_fds[i] = ws->w[i].wake_fd = -1;
+		ws->rows[i] = (struct counters_row){.c = &ws->ctr[i], .proc = -1, .worker = i};
+	}
 	for (int i = 0; i < cap; i++) {
 		ws->wake_fds[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		if (ws->wake_fds[i] < 0) {
@@ -122,6 +127,7 @@ int worker_set_grow(struct worker_set *ws)
 	}
 	ws->state[i] = SLOT_RUNNING;
 	atomic_store_explicit(&w->running, true, memory_order_release);
+	atomic_store_explicit(&w->ctr->running, 1, memory_order_relaxed);
 	set_live(ws, 1);
 	if (i + 1 > ws->gauges.slots)
 		ws->gauges.slots = i + 1;
@@ -152,6 +158,7 @@ int worker_set_retire(struct worker_set *ws, int64_t deadline_ms)
 	/* Out of the peers' view first: no nudge or hand-off is aimed at a
 	 * worker that is leaving. */
 	atomic_store_explicit(&ws->w[pick].running, false, memory_order_release);
+	atomic_store_explicit(&ws->ctr[pick].running, 0, memory_order_relaxed);
 	ws->state[pick] = SLOT_RETIRING;
 	set_live(ws, -1);
 	worker_request_stop(&ws->w[pick], deadline_ms);
@@ -204,6 +211,7 @@ void worker_set_stop_all(struct worker_set *ws, int64_t deadline_ms)
 	for (int i = 0; i < ws->cap; i++) {
 		if (ws->state[i] == SLOT_RUNNING) {
 			atomic_store_explicit(&ws->w[i].running, false, memory_order_release);
+			atomic_store_explicit(&ws->ctr[i].running, 0, memory_order_relaxed);
 			ws->state[i] = SLOT_RETIRING;
 			set_live(ws, -1);
 			worker_request_stop(&ws->w[i], deadline_ms);
@@ -241,7 +249,9 @@ void worker_set_destroy(struct worker_set *ws)
 	free(ws->w);
 	free(ws->state);
 	free(ws->own_listener_open);
-	counters_free(ws->ctr);
+	free(ws->rows);
+	if (ws->own_ctr)
+		counters_free(ws->ctr);
 	memset(ws, 0, sizeof(*ws));
 }
 

@@ -16,6 +16,8 @@ enum slot_state { SLOT_EMPTY, SLOT_RUNNING, SLOT_RETIRING };
 struct worker_set {
 	struct worker *w;            /* cap slots */
 	struct worker_counters *ctr; /* cap blocks; kept across reuse: counters never go back */
+	bool own_ctr;                /* allocated here, not handed in (shared memory) */
+	struct counters_row *rows;   /* cap rows over ctr, for metrics and sampling */
 	uint8_t *state;              /* enum slot_state */
 	uint8_t *own_listener_open;  /* reuseport: the slot's listener is still open */
 	int *wake_fds;               /* per slot, made once: peers may write any time */
@@ -31,9 +33,10 @@ struct worker_set {
 };
 
 /* tmpl carries the configuration (mode, ops, listen_fd, feed, timeouts, ...).
- * 0, or -1 with errno set. */
+ * ctr: cap counter blocks to use (a handler process's share of the shared
+ * memory), or NULL to allocate them.  0, or -1 with errno set. */
 int worker_set_init(struct worker_set *ws, int cap, const struct worker *tmpl, const int *cpus,
-		    int ncpus);
+		    int ncpus, struct worker_counters *ctr);
 /* Starts a worker pinned to the CPU with the fewest workers.  Its slot, or
  * -1 (logged). */
 int worker_set_grow(struct worker_set *ws);

@@ -24,14 +24,13 @@ struct admin_conn {
 	char in[HTTP_MAX_HEADER_BYTES];
 };
 
-int admin_init(struct admin *adm, int listen_fd, int epfd, const struct worker_counters *ctr,
-	       const struct metrics_gauges *gauges)
+int admin_init(struct admin *adm, int listen_fd, int epfd, admin_render_fn render, void *arg)
 {
 	memset(adm, 0, sizeof(*adm));
 	adm->listen_fd = listen_fd;
 	adm->epfd = epfd;
-	adm->ctr = ctr;
-	adm->gauges = gauges;
+	adm->render = render;
+	adm->render_arg = arg;
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = adm};
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, listen_fd, &ev);
 }
@@ -105,12 +104,25 @@ static int build_reply(struct admin *adm, struct admin_conn *c, const struct htt
 	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
 	http_clock_tick(&adm->clock, (int64_t)ts.tv_sec);
 
-	size_t need = counters_render_prometheus(adm->ctr, adm->gauges, NULL, 0) + 1;
-	char *body = malloc(need);
-	struct outbuf o = {.p = malloc(need + HTTP_RESPONSE_MAX), .cap = need + HTTP_RESPONSE_MAX};
-	if (!body || !o.p) {
+	/* Counters move while we render: measure, render, and retry with room
+	 * to spare if a series appeared in between. */
+	size_t need = adm->render(adm->render_arg, NULL, 0) + 4096, len;
+	char *body = NULL;
+	for (int tries = 0; tries < 4; tries++) {
 		free(body);
-		free(o.p);
+		body = malloc(need);
+		if (!body)
+			return -1;
+		len = adm->render(adm->render_arg, body, need);
+		if (len < need)
+			break;
+		need = len + 4096;
+	}
+	if (len >= need)
+		len = need - 1;
+	struct outbuf o = {.p = malloc(need + HTTP_RESPONSE_MAX), .cap = need + HTTP_RESPONSE_MAX};
+	if (!o.p) {
+		free(body);
 		return -1;
 	}
 	if (parse_status) {
@@ -128,9 +140,8 @@ static int build_reply(struct admin *adm, struct admin_conn *c, const struct htt
 			http_response(&o, &adm->clock, 405, "text/plain", na, sizeof(na) - 1,
 				      HTTP_RESP_CLOSE | HTTP_RESP_ALLOW_GET);
 		} else {
-			size_t len = counters_render_prometheus(adm->ctr, adm->gauges, body, need);
-			http_response(&o, &adm->clock, 200, "text/plain; version=0.0.4", body,
-				      len < need ? len : need - 1, HTTP_RESP_CLOSE | head);
+			http_response(&o, &adm->clock, 200, "text/plain; version=0.0.4", body, len,
+				      HTTP_RESP_CLOSE | head);
 		}
 	}
 	free(body);

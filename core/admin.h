@@ -11,11 +11,15 @@
 
 struct admin_conn;
 
+/* Writes the /metrics text into buf; returns the length it needs (like
+ * snprintf), so the admin can grow the buffer and retry. */
+typedef size_t (*admin_render_fn)(void *arg, char *buf, size_t cap);
+
 struct admin {
 	int listen_fd;
 	int epfd; /* the supervisor's */
-	const struct worker_counters *ctr;
-	const struct metrics_gauges *gauges;
+	admin_render_fn render;
+	void *render_arg;
 	struct http_clock clock;
 	struct admin_conn *conns;
 	/* After an accept failure (EMFILE...) the listener leaves the epoll set
@@ -24,8 +28,7 @@ struct admin {
 };
 
 /* Registers the listener in epfd with data.ptr == adm. */
-int admin_init(struct admin *adm, int listen_fd, int epfd, const struct worker_counters *ctr,
-	       const struct metrics_gauges *gauges);
+int admin_init(struct admin *adm, int listen_fd, int epfd, admin_render_fn render, void *arg);
 /* data.ptr of an epoll event that belongs to the admin: the admin itself
  * (listener) or one of its connections. */
 void admin_on_event(struct admin *adm, void *tag);

@@ -43,6 +43,9 @@ void config_usage(FILE *out)
 	      "  --scale-up-busy F    grow when workers are busier than F (0..1, default 0.75)\n"
 	      "  --scale-down-busy F  shrink when one fewer stays under F (default 0.4)\n"
 	      "  --scale-queue N      accept-queue length that means falling behind (default 32)\n"
+	      "  --procs N            handler processes sharing the socket (default 1)\n"
+	      "  --min-procs N        scale down to N processes (default: --procs)\n"
+	      "  --max-procs N        scale up to N processes (default: --procs)\n"
 	      "  --help, --version\n",
 	      out);
 }
@@ -216,11 +219,45 @@ static int parse_seconds(const char *s, double min, double max, double *out)
 	return 0;
 }
 
+/* Processes come after workers: each needs at least one worker at all times. */
+static enum config_result check_procs(struct herd_config *cfg, char *err, size_t errlen)
+{
+	if (!cfg->procs)
+		cfg->procs = cfg->min_procs > 1 ? cfg->min_procs : 1;
+	if (!cfg->min_procs)
+		cfg->min_procs = cfg->procs;
+	if (!cfg->max_procs)
+		cfg->max_procs = cfg->procs > cfg->min_procs ? cfg->procs : cfg->min_procs;
+	if (cfg->min_procs > cfg->procs || cfg->procs > cfg->max_procs)
+		return fail(err, errlen, "bad --procs %d: outside --min-procs %d..--max-procs %d",
+			    cfg->procs, cfg->min_procs, cfg->max_procs);
+	if (cfg->procs > cfg->workers)
+		return fail(err, errlen,
+			    "--procs %d exceeds --workers %d: every handler process needs a worker",
+			    cfg->procs, cfg->workers);
+	if (cfg->min_procs > cfg->min_workers)
+		return fail(err, errlen,
+			    "--min-procs %d exceeds --min-workers %d: every handler process needs "
+			    "a worker",
+			    cfg->min_procs, cfg->min_workers);
+	if (cfg->max_procs > cfg->max_workers)
+		return fail(err, errlen,
+			    "--max-procs %d exceeds --max-workers %d: every handler process needs "
+			    "a worker",
+			    cfg->max_procs, cfg->max_workers);
+	if (cfg->max_procs > 1 && cfg->accept == HERD_ACCEPT_REUSEPORT)
+		return fail(err, errlen,
+			    "--accept reuseport cannot be used with --procs > 1: per-worker "
+			    "listeners reset their queued connections when a process exits");
+	return CONFIG_OK;
+}
+
 enum config_result config_parse(struct herd_config *cfg, int argc, char **argv,
 				FILE *out, char *err, size_t errlen)
 {
 	const char *cpus_arg = NULL;
 	set_defaults(cfg);
+	cfg->argv = argv;
 
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i];
@@ -253,7 +290,8 @@ enum config_result config_parse(struct herd_config *cfg, int argc, char **argv,
 			"--keepalive-timeout", "--send-timeout",   "--max-conns",
 			"--max-body",       "--min-workers",       "--max-workers",
 			"--scale-interval", "--scale-up-busy",     "--scale-down-busy",
-			"--scale-queue",    "--root",              "--access-log"};
+			"--scale-queue",    "--root",              "--access-log",
+			"--procs",          "--min-procs",         "--max-procs"};
 		bool is_known = false;
 		for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
 			is_known |= strcmp(name, known[k]) == 0;
@@ -338,6 +376,13 @@ enum config_result config_parse(struct herd_config *cfg, int argc, char **argv,
 			if (parse_long(val, 1, 1 << 30, &n) < 0)
 				return fail(err, errlen, "bad --scale-queue '%s': want a positive number", val);
 			cfg->scale_queue = (int)n;
+		} else if (strcmp(name, "--procs") == 0 || strcmp(name, "--min-procs") == 0 ||
+			   strcmp(name, "--max-procs") == 0) {
+			if (parse_long(val, 1, HERD_MAX_PROCS, &n) < 0)
+				return fail(err, errlen, "bad %s '%s': want 1..%d", name, val,
+					    HERD_MAX_PROCS);
+			*(name[2] == 'p' ? &cfg->procs
+			  : name[3] == 'i' ? &cfg->min_procs : &cfg->max_procs) = (int)n;
 		} else if (strcmp(name, "--root") == 0) {
 			if (!*val)
 				return fail(err, errlen, "bad --root '': want a directory");
@@ -379,5 +424,5 @@ enum config_result config_parse(struct herd_config *cfg, int argc, char **argv,
 	if (cfg->workers < cfg->min_workers || cfg->workers > cfg->max_workers)
 		return fail(err, errlen, "bad --workers %d: outside --min-workers %d..--max-workers %d",
 			    cfg->workers, cfg->min_workers, cfg->max_workers);
-	return CONFIG_OK;
+	return check_procs(cfg, err, errlen);
 }

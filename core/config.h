@@ -10,6 +10,7 @@
 
 #define HERD_MAX_CPUS 1024
 #define HERD_MAX_WORKERS 256
+#define HERD_MAX_PROCS 64
 
 enum herd_accept_mode {
 	HERD_ACCEPT_EXCLUSIVE, /* shared fd, EPOLLEXCLUSIVE in every worker's epoll */
@@ -57,6 +58,9 @@ struct herd_config {
 	double scale_interval_s;
 	double scale_up_busy, scale_down_busy;
 	int scale_queue;
+	/* Handler processes (core/supervisor.c): one process when max_procs == 1. */
+	int procs, min_procs, max_procs;
+	char **argv; /* as given: handler processes are started with it */
 };
 
 enum config_result {

@@ -329,9 +329,7 @@ void conn_expire(struct worker *w, struct conn *c)
 
 void conn_begin_drain(struct worker *w)
 {
-	/* Idle keep-alive connections have nothing in flight: close them now.
-	 * The others close after their current response (settle()). */
-	struct conn_list *idle = &w->timers[CONN_T_IDLE];
-	while (idle->head)
-		conn_close(w, idle->head);
+	/* Idle keep-alive connections close soon (worker_drain_idle); the
+	 * others close after their current response (settle()). */
+	worker_drain_idle(w, conn_close);
 }

@@ -18,7 +18,7 @@ struct worker_counters *counters_alloc(int nworkers)
 	size_t size = sizeof(struct worker_counters) * (size_t)nworkers;
 	if (posix_memalign(&p, 128, size) != 0)
 		return NULL;
-	memset(p, 0, size);
+	counters_reset(p, nworkers);
 	return p;
 }
 
@@ -26,6 +26,36 @@ void counters_free(struct worker_counters *c)
 {
 	free(c);
 }
+
+void counters_reset(struct worker_counters *c, int nblocks)
+{
+	memset(c, 0, sizeof(*c) * (size_t)nblocks);
+	for (int i = 0; i < nblocks; i++)
+		atomic_store_explicit(&c[i].cpu, -1, memory_order_relaxed);
+}
+
+#define ACC(f) CTR_ADD(dst, f, CTR_GET(src, f))
+void counters_accumulate(struct worker_counters *dst, const struct worker_counters *src)
+{
+	ACC(wakeups);
+	ACC(accepted);
+	ACC(lost_races);
+	ACC(requests);
+	ACC(bytes_in);
+	ACC(bytes_out);
+	ACC(conns_active);
+	ACC(step_outs);
+	ACC(busy_ns);
+	for (int k = 0; k < HERD_ERR_KINDS; k++)
+		ACC(errors[k]);
+	int cpu = atomic_load_explicit(&src->cpu, memory_order_relaxed);
+	if (cpu >= 0 && (atomic_load_explicit(&src->running, memory_order_relaxed) ||
+			 atomic_load_explicit(&dst->cpu, memory_order_relaxed) < 0))
+		atomic_store_explicit(&dst->cpu, cpu, memory_order_relaxed);
+	if (atomic_load_explicit(&src->running, memory_order_relaxed))
+		atomic_store_explicit(&dst->running, 1, memory_order_relaxed);
+}
+#undef ACC
 
 struct sink {
 	char *buf;
@@ -67,11 +97,19 @@ static uint64_t field(const struct worker_counters *c, size_t offset)
 	return atomic_load_explicit(p, memory_order_relaxed);
 }
 
-size_t counters_render_prometheus(const struct worker_counters *c,
+/* `{proc="k",worker="n"` or `{worker="n"`: the caller closes the brace. */
+static void labels(struct sink *s, const struct counters_row *r)
+{
+	if (r->proc >= 0)
+		put(s, "{proc=\"%d\",worker=\"%d\"", r->proc, r->worker);
+	else
+		put(s, "{worker=\"%d\"", r->worker);
+}
+
+size_t counters_render_prometheus(const struct counters_row *rows, int nrows,
 				  const struct metrics_gauges *g, char *buf, size_t cap)
 {
 	struct sink s = {buf, cap, 0};
-	int nworkers = g->slots;
 	put(&s, "# HELP herd_workers worker threads running\n# TYPE herd_workers gauge\n");
 	put(&s, "herd_workers %d\n", g->workers);
 	put(&s, "# HELP herd_scale_events_total workers started or retired by the scaling "
@@ -82,40 +120,51 @@ size_t counters_render_prometheus(const struct worker_counters *c,
 	    (unsigned long long)g->scale_down);
 	put(&s, "# HELP herd_busy_seconds_total time spent handling events (not waiting)\n"
 		"# TYPE herd_busy_seconds_total counter\n");
-	for (int w = 0; w < nworkers; w++)
-		put(&s, "herd_busy_seconds_total{worker=\"%d\"} %.6f\n", w,
-		    (double)CTR_GET(&c[w], busy_ns) / 1e9);
+	for (int w = 0; w < nrows; w++) {
+		put(&s, "herd_busy_seconds_total");
+		labels(&s, &rows[w]);
+		put(&s, "} %.6f\n", (double)CTR_GET(rows[w].c, busy_ns) / 1e9);
+	}
 	for (size_t k = 0; k < sizeof(per_worker) / sizeof(per_worker[0]); k++) {
 		const struct series *sr = &per_worker[k];
 		put(&s, "# HELP %s %s\n# TYPE %s %s\n", sr->name, sr->help, sr->name, sr->type);
-		for (int w = 0; w < nworkers; w++)
-			put(&s, "%s{worker=\"%d\"} %llu\n", sr->name, w,
-			    (unsigned long long)field(&c[w], sr->offset));
+		for (int w = 0; w < nrows; w++) {
+			put(&s, "%s", sr->name);
+			labels(&s, &rows[w]);
+			put(&s, "} %llu\n", (unsigned long long)field(rows[w].c, sr->offset));
+		}
 	}
 	put(&s, "# HELP herd_errors_total errors by kind\n# TYPE herd_errors_total counter\n");
-	for (int w = 0; w < nworkers; w++)
-		for (int k = 0; k < HERD_ERR_KINDS; k++)
-			put(&s, "herd_errors_total{worker=\"%d\",kind=\"%s\"} %llu\n", w,
-			    herd_err_kind_names[k], (unsigned long long)CTR_GET(&c[w], errors[k]));
+	for (int w = 0; w < nrows; w++)
+		for (int k = 0; k < HERD_ERR_KINDS; k++) {
+			put(&s, "herd_errors_total");
+			labels(&s, &rows[w]);
+			put(&s, ",kind=\"%s\"} %llu\n", herd_err_kind_names[k],
+			    (unsigned long long)CTR_GET(rows[w].c, errors[k]));
+		}
 	if (s.len < cap)
 		buf[s.len] = 0;
 	return s.len;
 }
 
-void counters_dump(const struct worker_counters *c, int nworkers, FILE *out)
+void counters_dump(const struct counters_row *rows, int nrows, FILE *out)
 {
 	uint64_t tot[5] = {0};
-	char line[512];
-	for (int w = 0; w < nworkers; w++) {
-		const struct worker_counters *x = &c[w];
+	char line[512], who[32];
+	for (int w = 0; w < nrows; w++) {
+		const struct worker_counters *x = rows[w].c;
+		if (rows[w].proc >= 0)
+			snprintf(who, sizeof(who), "proc %d worker %d", rows[w].proc, rows[w].worker);
+		else
+			snprintf(who, sizeof(who), "worker %d", rows[w].worker);
 		uint64_t v[5] = {CTR_GET(x, wakeups), CTR_GET(x, accepted), CTR_GET(x, lost_races),
 				 CTR_GET(x, requests), CTR_GET(x, conns_active)};
 		for (int i = 0; i < 5; i++)
 			tot[i] += v[i];
 		snprintf(line, sizeof(line),
-			 "herd: worker %d cpu %d: wakeups=%llu accepted=%llu lost_races=%llu "
+			 "herd: %s cpu %d: wakeups=%llu accepted=%llu lost_races=%llu "
 			 "requests=%llu active=%llu\n",
-			 w, atomic_load_explicit(&x->cpu, memory_order_relaxed),
+			 who, atomic_load_explicit(&x->cpu, memory_order_relaxed),
 			 (unsigned long long)v[0], (unsigned long long)v[1],
 			 (unsigned long long)v[2], (unsigned long long)v[3],
 			 (unsigned long long)v[4]);

@@ -37,8 +37,19 @@ struct worker_counters {
 	 * waiting: a worker asleep in epoll_wait correctly adds nothing. */
 	_Atomic uint64_t busy_ns;
 	_Atomic uint64_t errors[HERD_ERR_KINDS];
-	_Atomic int cpu;
+	_Atomic int cpu;     /* -1 until a worker ever ran in this block */
+	/* Written by the worker's owner (the process's main thread): 1 while
+	 * the worker is in the set and not retiring.  Lets a supervisor in
+	 * another process see which blocks are live. */
+	_Atomic int running;
 } __attribute__((aligned(128)));
+
+/* One series of the exposition: a worker's counters and its labels. */
+struct counters_row {
+	const struct worker_counters *c;
+	int proc; /* -1 in a single process: no proc label */
+	int worker;
+};
 
 /* Process-wide figures shown beside the per-worker series; written and read
  * by the supervisor thread only. */
@@ -61,13 +72,17 @@ struct metrics_gauges {
 /* One block per worker, cache-line aligned; NULL on failure. */
 struct worker_counters *counters_alloc(int nworkers);
 void counters_free(struct worker_counters *c);
+/* Zeroed blocks with no CPU yet (cpu = -1). */
+void counters_reset(struct worker_counters *c, int nblocks);
+/* dst += src, field by field (dst is a private snapshot: plain stores). */
+void counters_accumulate(struct worker_counters *dst, const struct worker_counters *src);
 
-/* Prometheus text exposition of all workers into buf; returns the length it
+/* Prometheus text exposition of the rows into buf; returns the length it
  * needs (like snprintf), so a caller can grow the buffer and retry. */
-size_t counters_render_prometheus(const struct worker_counters *c,
+size_t counters_render_prometheus(const struct counters_row *rows, int nrows,
 				  const struct metrics_gauges *g, char *buf, size_t cap);
 
-/* Human-readable dump, one line per worker plus a total, to `out`. */
-void counters_dump(const struct worker_counters *c, int nworkers, FILE *out);
+/* Human-readable dump, one line per row plus a total, to `out`. */
+void counters_dump(const struct counters_row *rows, int nrows, FILE *out);
 
 #endif

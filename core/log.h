@@ -5,6 +5,8 @@
 #include <stdint.h>
 
 void herd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Replaces "herd" in the prefix (handler processes: "herd[p1]"). */
+void herd_log_tag(const char *tag);
 
 /* Logs at most once per second per *last_sec slot, so a failure that repeats
  * on every loop turn (EMFILE, ENOMEM) cannot flood the log. */

@@ -205,11 +205,9 @@ static void account_busy(struct worker *w)
 
 static void begin_drain(struct worker *w)
 {
-	/* Idle keep-alive connections have nothing in flight: close them now.
-	 * The others close after their current response (settle()). */
-	struct conn_list *idle = &w->timers[CONN_T_IDLE];
-	while (idle->head)
-		uconn_close(w, idle->head);
+	/* Idle keep-alive connections close soon (worker_drain_idle); the
+	 * others close after their current response (settle()). */
+	worker_drain_idle(w, uconn_close);
 }
 
 /* Closes every connection and waits until no CQE can refer to anything the

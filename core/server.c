@@ -15,7 +15,10 @@
 #include "balance/sampler.h"
 #include "balance/worker_set.h"
 #include "core/admin.h"
+#include "core/handler.h"
 #include "core/log.h"
+#include "core/shm_counters.h"
+#include "core/supervisor.h"
 #include "core/worker.h"
 #include "net/accept_listener.h"
 #include "net/listen.h"
@@ -44,6 +47,9 @@ struct server {
 	bool admin_on;
 	int root_fd;
 	int log_fd;
+	/* A handler process: what the supervisor passed, or NULL. */
+	const struct handler_env *he;
+	struct shm_counters shm;
 };
 
 static int open_access_log(const char *path)
@@ -114,64 +120,81 @@ static int block_signals(struct server *s)
 	return s->sig_fd < 0 ? -1 : 0;
 }
 
-static void resolve_mode(struct server *s)
+enum herd_accept_mode server_resolve_mode(const struct herd_config *cfg)
 {
 	char why[160];
-	s->mode = s->cfg->accept;
-	if (s->mode != HERD_ACCEPT_AUTO)
-		return;
-	if (loop_uring_available(why, sizeof(why))) {
-		s->mode = HERD_ACCEPT_URING;
-	} else {
-		herd_log("warning: --accept auto: %s; using exclusive", why);
-		s->mode = HERD_ACCEPT_EXCLUSIVE;
+	if (cfg->accept != HERD_ACCEPT_AUTO)
+		return cfg->accept;
+	if (loop_uring_available(why, sizeof(why)))
+		return HERD_ACCEPT_URING;
+	herd_log("warning: --accept auto: %s; using exclusive", why);
+	return HERD_ACCEPT_EXCLUSIVE;
+}
+
+int server_listen(const struct herd_config *cfg, enum herd_accept_mode mode,
+		  struct listen_opts *lo, struct herd_addr *bound)
+{
+	char err[256];
+	int somax = listen_somaxconn();
+	if (somax > 0 && cfg->backlog > somax)
+		herd_log("warning: --backlog %d is capped by net.core.somaxconn=%d", cfg->backlog,
+			 somax);
+	*lo = (struct listen_opts){.backlog = cfg->backlog,
+				   .defer_accept = cfg->proto == HERD_PROTO_HTTP,
+				   .reuseport = mode == HERD_ACCEPT_REUSEPORT};
+	/* Started by systemd with the socket already bound: use it. */
+	int fd = listen_from_systemd(lo, err, sizeof(err));
+	if (fd == -2) {
+		herd_log("%s", err);
+		return -1;
 	}
+	if (fd >= 0) {
+		if (mode == HERD_ACCEPT_REUSEPORT) {
+			herd_log("socket activation passes one socket: --accept reuseport needs its own");
+			close(fd);
+			return -1;
+		}
+		herd_log("using the listening socket passed by systemd (fd %d)", fd);
+	} else {
+		/* The well-known address.  In reuseport mode this first socket
+		 * only holds the port: each worker opens its own listener. */
+		fd = listen_open(&cfg->listen, lo, err, sizeof(err));
+		if (fd < 0) {
+			herd_log("%s", err);
+			return -1;
+		}
+	}
+	*bound = cfg->listen;
+	socklen_t len = sizeof(bound->ss);
+	getsockname(fd, (struct sockaddr *)&bound->ss, &len);
+	bound->len = len;
+	return fd;
 }
 
 static int open_sockets(struct server *s)
 {
 	const struct herd_config *cfg = s->cfg;
 	char err[256];
-	int somax = listen_somaxconn();
-	if (somax > 0 && cfg->backlog > somax)
-		herd_log("warning: --backlog %d is capped by net.core.somaxconn=%d", cfg->backlog,
-			 somax);
-
-	struct listen_opts lo = {.backlog = cfg->backlog,
-				 .defer_accept = cfg->proto == HERD_PROTO_HTTP,
-				 .reuseport = s->mode == HERD_ACCEPT_REUSEPORT};
 	s->listen_fds = malloc(sizeof(int));
 	if (!s->listen_fds) {
 		herd_log("out of memory");
 		return -1;
 	}
-	/* Started by systemd with the socket already bound: use it. */
-	s->listen_fds[0] = listen_from_systemd(&lo, err, sizeof(err));
-	if (s->listen_fds[0] == -2) {
-		herd_log("%s", err);
-		return -1;
-	}
-	if (s->listen_fds[0] >= 0) {
-		if (s->mode == HERD_ACCEPT_REUSEPORT) {
-			herd_log("socket activation passes one socket: --accept reuseport needs its own");
-			return -1;
-		}
-		herd_log("using the listening socket passed by systemd (fd %d)", s->listen_fds[0]);
+	if (s->he) {
+		/* The supervisor's socket, shared by every handler process. */
+		s->listen_fds[0] = s->he->listen_fd;
+		s->lopts = (struct listen_opts){.backlog = cfg->backlog,
+						.defer_accept = cfg->proto == HERD_PROTO_HTTP};
+		s->bound = cfg->listen;
+		socklen_t len = sizeof(s->bound.ss);
+		getsockname(s->listen_fds[0], (struct sockaddr *)&s->bound.ss, &len);
+		s->bound.len = len;
 	} else {
-		/* The well-known address.  In reuseport mode this first socket
-		 * only holds the port: each worker opens its own listener. */
-		s->listen_fds[0] = listen_open(&cfg->listen, &lo, err, sizeof(err));
-		if (s->listen_fds[0] < 0) {
-			herd_log("%s", err);
+		s->listen_fds[0] = server_listen(cfg, s->mode, &s->lopts, &s->bound);
+		if (s->listen_fds[0] < 0)
 			return -1;
-		}
 	}
 	s->nlisten = 1;
-	s->lopts = lo;
-	s->bound = cfg->listen;
-	socklen_t len = sizeof(s->bound.ss);
-	getsockname(s->listen_fds[0], (struct sockaddr *)&s->bound.ss, &len);
-	s->bound.len = len;
 	if (cfg->root) {
 		s->root_fd = open(cfg->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (s->root_fd < 0) {
@@ -186,7 +209,7 @@ static int open_sockets(struct server *s)
 			return -1;
 		}
 	}
-	if (cfg->admin_enabled) {
+	if (cfg->admin_enabled && !s->he) {
 		struct listen_opts ao = {.backlog = 64};
 		s->admin_fd = listen_open(&cfg->admin, &ao, err, sizeof(err));
 		if (s->admin_fd < 0) {
@@ -217,8 +240,18 @@ static int start_workers(struct server *s)
 	tmpl.conns_open = &s->conns_open;
 	tmpl.max_conns = s->max_conns;
 	tmpl.balance = true;
+	tmpl.foreign_racers = s->he != NULL;
 	tmpl.epfd = tmpl.wake_fd = -1;
-	if (worker_set_init(&s->ws, cfg->max_workers, &tmpl, cfg->cpus, cfg->ncpus) < 0) {
+	struct worker_counters *ctr = NULL;
+	if (s->he) {
+		if (shm_counters_attach(&s->shm, s->he->shm_fd) < 0 || s->he->slot >= s->shm.slots ||
+		    s->he->bank >= SHM_BANKS || s->shm.wcap < cfg->max_workers) {
+			herd_log("cannot map the supervisor's counters: %s", strerror(errno));
+			return -1;
+		}
+		ctr = shm_counters_bank(&s->shm, s->he->slot, s->he->bank);
+	}
+	if (worker_set_init(&s->ws, cfg->max_workers, &tmpl, cfg->cpus, cfg->ncpus, ctr) < 0) {
 		herd_log("out of memory for %d workers", cfg->max_workers);
 		return -1;
 	}
@@ -247,7 +280,8 @@ static int start_workers(struct server *s)
 		}
 		s->acceptor_on = true;
 	}
-	s->scaling = cfg->min_workers < cfg->max_workers;
+	/* A handler process grows and shrinks when its supervisor says. */
+	s->scaling = !s->he && cfg->min_workers < cfg->max_workers;
 	if (s->scaling) {
 		if (sampler_init(&s->sampler, cfg->max_workers) < 0) {
 			herd_log("out of memory");
@@ -292,7 +326,9 @@ static void scale_tick(struct server *s)
 	if (!s->scaling || now < s->next_sample_ms)
 		return;
 	s->next_sample_ms = now + ms(s->cfg->scale_interval_s);
-	if (!sampler_take(&s->sampler, &s->ws, &v))
+	int fds[HERD_MAX_WORKERS];
+	int nfds = worker_set_listen_fds(&s->ws, fds, HERD_MAX_WORKERS);
+	if (!sampler_take(&s->sampler, s->ws.rows, s->ws.cap, fds, nfds, &v))
 		return;
 	enum scale_decision d = scale_decide(&s->policy, &s->scale, &v, (double)now / 1000.0, why,
 					     sizeof(why));
@@ -325,7 +361,7 @@ static bool on_signal(struct server *s)
 				 si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT", s->cfg->grace_s);
 			return false;
 		case SIGUSR1:
-			counters_dump(s->ws.ctr, s->ws.gauges.slots, stderr);
+			counters_dump(s->ws.rows, s->ws.gauges.slots, stderr);
 			break;
 		case SIGUSR2:
 			if (s->log_fd >= 0)
@@ -338,12 +374,35 @@ static bool on_signal(struct server *s)
 	return true;
 }
 
+/* The supervisor process speaks: grow or retire a worker.  false when it is
+ * gone (then this process stops: it must not serve unsupervised). */
+static bool on_control(struct server *s)
+{
+	enum ctl_kind kind;
+	int value, rc;
+	while ((rc = ctl_recv(s->he->ctl_fd, &kind, &value)) == 1) {
+		if (kind == CTL_GROW)
+			worker_set_grow(&s->ws);
+		else if (kind == CTL_RETIRE)
+			worker_set_retire(&s->ws, worker_monotonic_ms() + ms(s->cfg->grace_s));
+		ctl_send(s->he->ctl_fd, CTL_WORKERS, worker_set_live(&s->ws));
+	}
+	if (rc == 0)
+		herd_log("the supervisor is gone: stopping");
+	return rc != 0;
+}
+
 static int supervise(struct server *s)
 {
 	struct epoll_event evs[16];
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &s->sig_fd};
 	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->sig_fd, &ev) < 0)
 		return -1;
+	if (s->he) {
+		ev.data.ptr = (void *)s->he;
+		if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->he->ctl_fd, &ev) < 0)
+			return -1;
+	}
 	for (;;) {
 		int timeout = s->scaling ? (int)ms(s->cfg->scale_interval_s) : 1000;
 		if (s->admin_on && s->admin.paused_until_ms && timeout > 100)
@@ -356,6 +415,9 @@ static int supervise(struct server *s)
 			if (tag == &s->sig_fd) {
 				if (!on_signal(s))
 					return 0;
+			} else if (s->he && tag == (void *)s->he) {
+				if (!on_control(s))
+					return 0;
 			} else if (s->admin_on) {
 				admin_on_event(&s->admin, tag);
 			}
@@ -366,10 +428,50 @@ static int supervise(struct server *s)
 	}
 }
 
+static size_t render_metrics(void *arg, char *buf, size_t cap)
+{
+	struct server *s = arg;
+	return counters_render_prometheus(s->ws.rows, s->ws.gauges.slots, &s->ws.gauges, buf, cap);
+}
+
+static void announce(struct server *s)
+{
+	const struct herd_config *cfg = s->cfg;
+	char where[96];
+	const char *proto = cfg->proto == HERD_PROTO_HTTP ? "http" : "echo";
+	listen_describe_addr(&s->bound, where, sizeof(where));
+	if (s->he) {
+		/* Not "listening on": that line is the supervisor's. */
+		herd_log("handler %d (pid %d, generation %d) serving %s: %d workers on CPUs %s, "
+			 "accept %s, %s",
+			 s->he->slot, (int)getpid(), s->he->gen, where, cfg->workers, s->he->cpus,
+			 herd_accept_mode_names[s->mode], proto);
+		if (ctl_send(s->he->ctl_fd, CTL_READY, worker_set_live(&s->ws)) < 0)
+			herd_log("cannot tell the supervisor we are ready: %s", strerror(errno));
+	} else if (s->scaling) {
+		herd_log("listening on %s (%d workers, scaling %d..%d, accept %s, %s)", where,
+			 cfg->workers, cfg->min_workers, cfg->max_workers,
+			 herd_accept_mode_names[s->mode], proto);
+	} else {
+		herd_log("listening on %s (%d workers, accept %s, %s)", where, cfg->workers,
+			 herd_accept_mode_names[s->mode], proto);
+	}
+}
+
 int server_run(const struct herd_config *cfg)
 {
+	const char *he = getenv(HANDLER_ENV);
+	if (he)
+		return handler_main(cfg, he);
+	if (cfg->max_procs > 1)
+		return supervisor_run(cfg);
+	return server_serve(cfg, NULL);
+}
+
+int server_serve(const struct herd_config *cfg, const struct handler_env *he)
+{
 	struct server s = {.cfg = cfg, .admin_fd = -1, .epfd = -1, .sig_fd = -1, .root_fd = -1,
-			   .log_fd = -1};
+			   .log_fd = -1, .he = he, .shm = {.fd = -1}};
 	int status = 1;
 	char where[96];
 
@@ -377,7 +479,7 @@ int server_run(const struct herd_config *cfg)
 		herd_log("cannot set up signal handling: %s", strerror(errno));
 		goto out;
 	}
-	resolve_mode(&s);
+	s.mode = server_resolve_mode(cfg);
 	resolve_limits(&s);
 	if (cfg->workers > cfg->ncpus)
 		herd_log("warning: %d workers share %d CPUs", cfg->workers, cfg->ncpus);
@@ -389,7 +491,7 @@ int server_run(const struct herd_config *cfg)
 	if (open_sockets(&s) < 0 || start_workers(&s) < 0)
 		goto out;
 	if (s.admin_fd >= 0) {
-		if (admin_init(&s.admin, s.admin_fd, s.epfd, s.ws.ctr, &s.ws.gauges) < 0) {
+		if (admin_init(&s.admin, s.admin_fd, s.epfd, render_metrics, &s) < 0) {
 			herd_log("admin: %s", strerror(errno));
 			goto out;
 		}
@@ -397,16 +499,10 @@ int server_run(const struct herd_config *cfg)
 		listen_describe(s.admin_fd, where, sizeof(where));
 		herd_log("admin on %s", where);
 	}
-	listen_describe_addr(&s.bound, where, sizeof(where));
-	if (s.scaling)
-		herd_log("listening on %s (%d workers, scaling %d..%d, accept %s, %s)", where,
-			 cfg->workers, cfg->min_workers, cfg->max_workers,
-			 herd_accept_mode_names[s.mode],
-			 cfg->proto == HERD_PROTO_HTTP ? "http" : "echo");
-	else
-		herd_log("listening on %s (%d workers, accept %s, %s)", where, cfg->workers,
-			 herd_accept_mode_names[s.mode],
-			 cfg->proto == HERD_PROTO_HTTP ? "http" : "echo");
+	if (s.he)
+		for (int i = 0; i < s.ws.cap; i++)
+			s.ws.rows[i].proc = s.he->slot;
+	announce(&s);
 	if (supervise(&s) < 0)
 		herd_log("supervisor loop failed: %s", strerror(errno));
 	else
@@ -414,7 +510,8 @@ int server_run(const struct herd_config *cfg)
 out:
 	if (s.ws_on) {
 		stop_workers(&s);
-		counters_dump(s.ws.ctr, s.ws.gauges.slots, stderr);
+		if (!s.he) /* the supervisor reports every process */
+			counters_dump(s.ws.rows, s.ws.gauges.slots, stderr);
 	}
 	if (s.admin_on)
 		admin_close(&s.admin);
@@ -436,5 +533,6 @@ out:
 		worker_set_destroy(&s.ws);
 	if (s.scaling)
 		sampler_free(&s.sampler);
+	shm_counters_close(&s.shm); /* closes the inherited fd too */
 	return status;
 }

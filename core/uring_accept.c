@@ -191,12 +191,24 @@ static void take(struct worker *w, int fd, bool reserved)
 	}
 }
 
+/* Takes what the queue holds now, in or out of the race (see below). */
+static void sweep(struct worker *w)
+{
+	for (int i = 0; i < ACCEPT_BATCH && conns_open(w) < w->max_conns; i++) {
+		int fd = accept4(w->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return;
+		take(w, fd, false);
+	}
+}
+
 void uaccept_on_cqe(struct worker *w, const struct io_uring_cqe *cqe)
 {
 	struct uring_state *st = w->backend;
 	int res = cqe->res;
-	bool reserved = false;
-	if (!(cqe->flags & IORING_CQE_F_MORE)) {
+	bool reserved = false, final = !(cqe->flags & IORING_CQE_F_MORE);
+	bool cancelled = final && st->accept_cancelling;
+	if (final) {
 		reserved = st->accept_single;
 		st->accept_armed = st->accept_single = st->accept_cancelling = false;
 	}
@@ -220,6 +232,18 @@ void uaccept_on_cqe(struct worker *w, const struct io_uring_cqe *cqe)
 		}
 	}
 	uaccept_sync(w);
+	/* An armed accept waits on the listener exclusively: a wake-up that
+	 * reached it while it was being cancelled is gone with it, and the
+	 * connection it announced would sit in the queue until the next
+	 * arrival (for good, when clients wait for it).  So the queue is
+	 * looked at once: by the re-armed accept's worker, or, leaving the
+	 * race (draining, stepped out), by this worker itself. */
+	if ((cancelled || (final && res == -ECANCELED)) && !st->exiting) {
+		if (w->in_race)
+			w->accept_more = true;
+		else if (!w->accept_paused)
+			sweep(w);
+	}
 }
 
 void uaccept_nudged(struct worker *w)
@@ -274,7 +298,8 @@ static void accept_batch(struct worker *w)
 static void requeue(struct worker *w)
 {
 	struct uring_state *st = w->backend;
-	if (st->took_conns && atomic_load_explicit(w->nlive, memory_order_relaxed) > 1 &&
+	if (st->took_conns &&
+	    (w->foreign_racers || atomic_load_explicit(w->nlive, memory_order_relaxed) > 1) &&
 	    w->in_race && !st->accept_single && !st->accept_cancelling)
 		st->accept_cancelling = uring_cancel(w, UD_ACCEPT);
 	st->took_conns = false;

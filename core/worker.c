@@ -185,6 +185,26 @@ void worker_join(struct worker *w)
 	pthread_join(w->thread, NULL);
 }
 
+/* A client sends its next request the moment it has read the last
+ * response, so an "idle" connection may have one on the wire right now, and
+ * closing it then loses that request.  A draining worker therefore closes a
+ * connection only once it has been idle this long; one that sends first is
+ * answered with Connection: close. */
+#define DRAIN_IDLE_MS 1000
+
+void worker_drain_idle(struct worker *w, void (*close_conn)(struct worker *, struct conn *))
+{
+	struct conn_list *idle = &w->timers[CONN_T_IDLE];
+	int64_t shorten = idle->timeout_ms - DRAIN_IDLE_MS;
+	if (shorten <= 0)
+		return; /* the keep-alive timeout is already that short */
+	/* Every deadline moves by the same amount: the list stays sorted. */
+	for (struct conn *c = idle->head; c; c = c->next)
+		c->deadline_ms -= shorten;
+	while (idle->head && idle->head->deadline_ms <= w->now_ms)
+		close_conn(w, idle->head);
+}
+
 void worker_expire_timers(struct worker *w, void (*expire)(struct worker *, struct conn *))
 {
 	for (int t = 0; t < CONN_T_COUNT; t++) {

@@ -63,6 +63,9 @@ struct worker {
 	struct worker_counters *peer_ctr; /* counters of slot i, fixed likewise */
 	int npeers;           /* slots in peers[], running or not */
 	_Atomic int *nlive;   /* running workers: the fair share's divisor */
+	/* Handler processes (--procs): workers of other processes race on the
+	 * same socket, unseen by nlive. */
+	bool foreign_racers;
 	bool balance;
 
 	/* Supervisor -> worker and peers: in the set and not retiring. */
@@ -124,6 +127,9 @@ bool worker_stop_requested(struct worker *w);
 int worker_next_timeout_ms(const struct worker *w);
 /* Expires every connection whose deadline passed, with the backend's close. */
 void worker_expire_timers(struct worker *w, void (*expire)(struct worker *, struct conn *));
+/* Drain: closes idle connections once idle for a second (those idle longer
+ * now), with the backend's close; the rest follow through the timers. */
+void worker_drain_idle(struct worker *w, void (*close_conn)(struct worker *, struct conn *));
 /* Writes the access log's buffer when a second passed since the last time. */
 void worker_tick_log(struct worker *w);
 

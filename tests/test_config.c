@@ -151,3 +151,40 @@ Test(config, scaling_range)
 	cr_assert_float_eq(cfg.scale_interval_s, 0.5, 1e-9);
 	cr_assert_eq(cfg.scale_queue, 8);
 }
+
+Test(config, procs)
+{
+	cr_assert_eq(PARSE("--cpus", "0"), CONFIG_OK);
+	cr_assert_eq(cfg.procs, 1);
+	cr_assert_eq(cfg.min_procs, 1);
+	cr_assert_eq(cfg.max_procs, 1, "one process unless asked");
+
+	cr_assert_eq(PARSE("--cpus", "0", "--workers", "4", "--procs", "2"), CONFIG_OK);
+	cr_assert_eq(cfg.procs, 2);
+	cr_assert_eq(cfg.min_procs, 2);
+	cr_assert_eq(cfg.max_procs, 2);
+
+	cr_assert_eq(PARSE("--cpus", "0", "--min-workers", "1", "--max-workers", "4",
+			   "--min-procs", "1", "--max-procs=2"),
+		     CONFIG_OK);
+	cr_assert_eq(cfg.procs, 1, "starts at --min-procs");
+	cr_assert_eq(cfg.max_procs, 2);
+
+	cr_assert_eq(PARSE("--cpus", "0", "--workers", "2", "--procs", "3"), CONFIG_ERROR);
+	cr_assert(strstr(err, "--procs 3 exceeds --workers 2"), "%s", err);
+	cr_assert_eq(PARSE("--cpus", "0", "--workers", "2", "--procs", "2", "--accept",
+			   "reuseport"),
+		     CONFIG_ERROR);
+	cr_assert(strstr(err, "reuseport"), "%s", err);
+	cr_assert_eq(PARSE("--cpus", "0", "--workers", "2", "--procs", "2", "--accept",
+			   "listener"),
+		     CONFIG_OK, "listener works per process: %s", err);
+	cr_assert_eq(PARSE("--cpus", "0", "--workers", "4", "--procs", "3", "--max-procs", "2"),
+		     CONFIG_ERROR);
+	cr_assert(strstr(err, "--procs 3"), "%s", err);
+	cr_assert_eq(PARSE("--cpus", "0", "--max-workers", "2", "--max-procs", "3"), CONFIG_ERROR);
+	cr_assert(strstr(err, "--max-procs 3 exceeds --max-workers 2"), "%s", err);
+	cr_assert_eq(PARSE("--procs", "0"), CONFIG_ERROR);
+	cr_assert(strstr(err, "--procs"), "%s", err);
+	cr_assert_eq(PARSE("--procs", "65"), CONFIG_ERROR);
+}

@@ -1,0 +1,115 @@
+#include "core/handler.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/server.h"
+
+struct ctl_frame {
+	char kind;
+	int value;
+};
+
+int ctl_send(int fd, enum ctl_kind kind, int value)
+{
+	struct ctl_frame f = {(char)kind, value};
+	return send(fd, &f, sizeof(f), MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)sizeof(f) ? 0 : -1;
+}
+
+int ctl_recv(int fd, enum ctl_kind *kind, int *value)
+{
+	struct ctl_frame f;
+	ssize_t n = recv(fd, &f, sizeof(f), MSG_DONTWAIT);
+	if (n == 0)
+		return 0;
+	if (n != (ssize_t)sizeof(f))
+		return n < 0 && errno != EAGAIN && errno != EINTR ? 0 : -1;
+	*kind = (enum ctl_kind)f.kind;
+	*value = f.value;
+	return 1;
+}
+
+int handler_format(const struct handler_env *he, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%d:%d:%d:%d:%d:%d:%d:%d:%s", he->slot, he->gen, he->bank,
+			 (int)he->supervisor, he->listen_fd, he->shm_fd, he->ctl_fd, he->workers,
+			 he->cpus);
+	return n > 0 && (size_t)n < len ? 0 : -1;
+}
+
+static int parse(const char *s, struct handler_env *he)
+{
+	int sup, used = 0;
+	memset(he, 0, sizeof(*he));
+	if (sscanf(s, "%d:%d:%d:%d:%d:%d:%d:%d:%n", &he->slot, &he->gen, &he->bank, &sup,
+		   &he->listen_fd, &he->shm_fd, &he->ctl_fd, &he->workers, &used) != 8 ||
+	    !used || strlen(s + used) >= sizeof(he->cpus))
+		return -1;
+	he->supervisor = (pid_t)sup;
+	strcpy(he->cpus, s + used);
+	return he->slot >= 0 && he->workers > 0 && he->listen_fd >= 0 && he->shm_fd >= 0 &&
+			       he->ctl_fd >= 0
+		       ? 0
+		       : -1;
+}
+
+static bool told_to_crash(int slot)
+{
+	const char *v = getenv(HANDLER_CRASH_ENV);
+	if (!v || !*v)
+		return false;
+	return strcmp(v, "all") == 0 || atoi(v) == slot;
+}
+
+int handler_main(const struct herd_config *cfg, const char *env)
+{
+	static struct herd_config mine; /* large (CPU table): not on the stack */
+	struct handler_env he;
+	char tag[16], name[16];
+	if (parse(env, &he) < 0) {
+		herd_log("bad %s '%s': this variable is for herd's own handler processes", HANDLER_ENV,
+			 env);
+		return 2;
+	}
+	/* Never outlive the supervisor: killed when it dies, and if it died
+	 * between fork and here, do not start at all. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != he.supervisor)
+		return 1;
+	snprintf(tag, sizeof(tag), "herd[p%d]", he.slot);
+	herd_log_tag(tag);
+	snprintf(name, sizeof(name), "herd-p%d", he.slot);
+	prctl(PR_SET_NAME, name);
+	if (told_to_crash(he.slot)) {
+		struct rlimit none = {0, 0};
+		setrlimit(RLIMIT_CORE, &none); /* a test crash leaves no core file */
+		herd_log("%s: crashing at start, as asked", HANDLER_CRASH_ENV);
+		abort();
+	}
+	/* Inherited without close-on-exec so they crossed the exec; our own
+	 * children (none today) must not get them. */
+	fcntl(he.listen_fd, F_SETFD, FD_CLOEXEC);
+	fcntl(he.shm_fd, F_SETFD, FD_CLOEXEC);
+	fcntl(he.ctl_fd, F_SETFD, FD_CLOEXEC);
+
+	mine = *cfg;
+	mine.workers = he.workers;
+	mine.ncpus = config_parse_cpulist(he.cpus, mine.cpus, HERD_MAX_CPUS);
+	if (mine.ncpus <= 0) {
+		herd_log("bad CPU list '%s' from the supervisor", he.cpus);
+		return 2;
+	}
+	/* --max-conns is over all processes: each takes an even share. */
+	if (mine.max_conns)
+		mine.max_conns = mine.max_conns / mine.procs > 0 ? mine.max_conns / mine.procs : 1;
+	return server_serve(&mine, &he);
+}

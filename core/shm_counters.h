@@ -1,0 +1,40 @@
+/* The counter blocks of every handler process, in one memfd the supervisor
+ * makes before it starts any, and passes to each process it executes.
+ *
+ * A process slot has two banks of worker blocks: during a reload the old
+ * generation drains into one while the new one serves from the other, so
+ * every block keeps a single writer.  A process that replaces a dead one
+ * continues its bank where it stopped, so totals never go backwards; the
+ * supervisor reports a slot's worker as the sum of both banks. */
+#ifndef HERD_SHM_COUNTERS_H
+#define HERD_SHM_COUNTERS_H
+
+#include <stddef.h>
+
+#include "core/counters.h"
+
+#define SHM_BANKS 2
+
+struct shm_counters {
+	int fd;
+	int slots, wcap; /* process slots, worker blocks per bank */
+	size_t size;
+	void *base;
+	struct worker_counters *blocks; /* [slots][SHM_BANKS][wcap] */
+};
+
+/* Supervisor: a zeroed region.  0, or -1 with errno set. */
+int shm_counters_create(struct shm_counters *m, int slots, int wcap);
+/* Handler: maps the region behind fd (geometry read from its header).  0,
+ * or -1 with errno set (EINVAL: not a herd counter region). */
+int shm_counters_attach(struct shm_counters *m, int fd);
+void shm_counters_close(struct shm_counters *m);
+
+struct worker_counters *shm_counters_bank(const struct shm_counters *m, int slot, int bank);
+
+/* After a process died: its connections are gone and none of its workers
+ * runs, whatever its blocks said when it was killed.  Returns the
+ * connections it held. */
+long shm_counters_clear_live(const struct shm_counters *m, int slot, int bank);
+
+#endif
