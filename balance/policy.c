@@ -69,3 +69,11 @@ enum scale_decision scale_decide(const struct scale_policy *p, struct scale_stat
 	snprintf(why, whylen, "hold");
 	return SCALE_HOLD;
 }
+
+void scale_policy_configure(struct scale_policy *p, const struct herd_config *cfg)
+{
+	scale_policy_defaults(p, cfg->min_workers, cfg->max_workers);
+	p->up_busy = cfg->scale_up_busy;
+	p->down_busy = cfg->scale_down_busy;
+	p->queue_up = (unsigned)cfg->scale_queue;
+}

@@ -6,6 +6,8 @@
 
 #include <stddef.h>
 
+#include "core/config.h"
+
 /* One sample over all running workers. */
 struct scale_view {
 	int workers;             /* running (not retiring) */
@@ -37,6 +39,8 @@ struct scale_state {
 enum scale_decision { SCALE_HOLD, SCALE_UP, SCALE_DOWN };
 
 void scale_policy_defaults(struct scale_policy *p, int min_workers, int max_workers);
+/* The defaults with the range and thresholds of the command line. */
+void scale_policy_configure(struct scale_policy *p, const struct herd_config *cfg);
 void scale_state_init(struct scale_state *st);
 
 /* Decides for the sample v taken at now_s; `why` gets the reason in words

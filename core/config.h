@@ -86,6 +86,12 @@ int config_parse_addr(const char *s, struct herd_addr *a);
 
 void config_usage(FILE *out);
 
+/* Seconds from the command line as the milliseconds timers count in. */
+static inline int64_t config_ms(double seconds)
+{
+	return (int64_t)(seconds * 1000.0 + 0.5);
+}
+
 /* The --max-conns default: the descriptor limit less headroom for listeners,
  * epoll, eventfds, logs and the admin endpoint. */
 long config_default_max_conns(long nofile_limit, int workers);

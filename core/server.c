@@ -96,12 +96,7 @@ static void resolve_limits(struct server *s)
 			 s->max_conns, nofile, fit);
 }
 
-static int64_t ms(double seconds)
-{
-	return (int64_t)(seconds * 1000.0 + 0.5);
-}
-
-static int block_signals(struct server *s)
+int server_signalfd(bool children)
 {
 	sigset_t set;
 	/* A peer that closes early must cost us an EPIPE, never the process. */
@@ -112,12 +107,13 @@ static int block_signals(struct server *s)
 	sigaddset(&set, SIGUSR1);
 	sigaddset(&set, SIGUSR2);
 	sigaddset(&set, SIGHUP);
+	if (children)
+		sigaddset(&set, SIGCHLD);
 	/* Blocked before any worker exists, so every thread inherits the mask
 	 * and only the signalfd sees them. */
 	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
 		return -1;
-	s->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	return s->sig_fd < 0 ? -1 : 0;
+	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
 enum herd_accept_mode server_resolve_mode(const struct herd_config *cfg)
@@ -230,9 +226,9 @@ static int start_workers(struct server *s)
 	tmpl.listen_fd = s->mode == HERD_ACCEPT_LISTENER ? -1 : s->listen_fds[0];
 	tmpl.feed = cfg->proto == HERD_PROTO_HTTP ? http_feed : echo_feed;
 	tmpl.optimistic_read = cfg->proto == HERD_PROTO_HTTP;
-	tmpl.timeouts = (struct worker_timeouts){.idle_ms = ms(cfg->keepalive_timeout_s),
-						 .read_ms = ms(cfg->header_timeout_s),
-						 .write_ms = ms(cfg->send_timeout_s),
+	tmpl.timeouts = (struct worker_timeouts){.idle_ms = config_ms(cfg->keepalive_timeout_s),
+						 .read_ms = config_ms(cfg->header_timeout_s),
+						 .write_ms = config_ms(cfg->send_timeout_s),
 						 .linger_ms = LINGER_MS};
 	tmpl.max_body = cfg->max_body;
 	tmpl.root_fd = s->root_fd;
@@ -287,10 +283,7 @@ static int start_workers(struct server *s)
 			herd_log("out of memory");
 			return -1;
 		}
-		scale_policy_defaults(&s->policy, cfg->min_workers, cfg->max_workers);
-		s->policy.up_busy = cfg->scale_up_busy;
-		s->policy.down_busy = cfg->scale_down_busy;
-		s->policy.queue_up = (unsigned)cfg->scale_queue;
+		scale_policy_configure(&s->policy, cfg);
 		scale_state_init(&s->scale);
 	}
 	return 0;
@@ -305,7 +298,7 @@ static void close_listeners(struct server *s)
 
 static void stop_workers(struct server *s)
 {
-	int64_t deadline = worker_monotonic_ms() + ms(s->cfg->grace_s);
+	int64_t deadline = worker_monotonic_ms() + config_ms(s->cfg->grace_s);
 	if (s->acceptor_on) {
 		acceptor_stop(&s->acceptor);
 		s->acceptor_on = false;
@@ -325,7 +318,7 @@ static void scale_tick(struct server *s)
 	worker_set_reap(&s->ws);
 	if (!s->scaling || now < s->next_sample_ms)
 		return;
-	s->next_sample_ms = now + ms(s->cfg->scale_interval_s);
+	s->next_sample_ms = now + config_ms(s->cfg->scale_interval_s);
 	int fds[HERD_MAX_WORKERS];
 	int nfds = worker_set_listen_fds(&s->ws, fds, HERD_MAX_WORKERS);
 	if (!sampler_take(&s->sampler, s->ws.rows, s->ws.cap, fds, nfds, &v))
@@ -340,7 +333,7 @@ static void scale_tick(struct server *s)
 				 worker_set_live(&s->ws), slot, s->ws.w[slot].cpu, why);
 		}
 	} else if (d == SCALE_DOWN) {
-		int slot = worker_set_retire(&s->ws, now + ms(s->cfg->grace_s));
+		int slot = worker_set_retire(&s->ws, now + config_ms(s->cfg->grace_s));
 		if (slot >= 0) {
 			s->ws.gauges.scale_down++;
 			herd_log("scale down: %d -> %d workers (worker %d drains): %s", v.workers,
@@ -384,7 +377,7 @@ static bool on_control(struct server *s)
 		if (kind == CTL_GROW)
 			worker_set_grow(&s->ws);
 		else if (kind == CTL_RETIRE)
-			worker_set_retire(&s->ws, worker_monotonic_ms() + ms(s->cfg->grace_s));
+			worker_set_retire(&s->ws, worker_monotonic_ms() + config_ms(s->cfg->grace_s));
 		ctl_send(s->he->ctl_fd, CTL_WORKERS, worker_set_live(&s->ws));
 	}
 	if (rc == 0)
@@ -404,7 +397,7 @@ static int supervise(struct server *s)
 			return -1;
 	}
 	for (;;) {
-		int timeout = s->scaling ? (int)ms(s->cfg->scale_interval_s) : 1000;
+		int timeout = s->scaling ? (int)config_ms(s->cfg->scale_interval_s) : 1000;
 		if (s->admin_on && s->admin.paused_until_ms && timeout > 100)
 			timeout = 100;
 		int n = epoll_wait(s->epfd, evs, 16, timeout);
@@ -475,7 +468,8 @@ int server_serve(const struct herd_config *cfg, const struct handler_env *he)
 	int status = 1;
 	char where[96];
 
-	if (block_signals(&s) < 0) {
+	s.sig_fd = server_signalfd(false);
+	if (s.sig_fd < 0) {
 		herd_log("cannot set up signal handling: %s", strerror(errno));
 		goto out;
 	}

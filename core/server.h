@@ -3,6 +3,8 @@
 #ifndef HERD_SERVER_H
 #define HERD_SERVER_H
 
+#include <stdbool.h>
+
 #include "core/config.h"
 #include "net/listen.h"
 
@@ -16,6 +18,11 @@ int server_run(const struct herd_config *cfg);
 /* The server in this process; he: this is a handler process, serving on
  * what the supervisor passed and obeying its control socket. */
 int server_serve(const struct herd_config *cfg, const struct handler_env *he);
+
+/* Blocks the signals herd handles (TERM, INT, USR1, USR2, HUP, and CHLD
+ * when it has children) and returns a signalfd for them, or -1.  Call
+ * before starting any thread. */
+int server_signalfd(bool children);
 
 /* --accept auto resolved to what this kernel allows (logged when it falls
  * back). */

@@ -51,28 +51,6 @@ struct supervisor {
 	int64_t announce_by_ms;
 };
 
-static int64_t ms(double seconds)
-{
-	return (int64_t)(seconds * 1000.0 + 0.5);
-}
-
-static int block_signals(struct supervisor *s)
-{
-	sigset_t set;
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGUSR2);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGCHLD);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) != 0)
-		return -1;
-	s->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	return s->sig_fd < 0 ? -1 : 0;
-}
-
 /* Sums both banks of every slot's worker; returns how many ever ran. */
 static int snapshot(struct supervisor *s)
 {
@@ -217,10 +195,7 @@ static int setup(struct supervisor *s)
 			herd_log("out of memory");
 			return -1;
 		}
-		scale_policy_defaults(&s->policy, cfg->min_workers, cfg->max_workers);
-		s->policy.up_busy = cfg->scale_up_busy;
-		s->policy.down_busy = cfg->scale_down_busy;
-		s->policy.queue_up = (unsigned)cfg->scale_queue;
+		scale_policy_configure(&s->policy, cfg);
 		scale_state_init(&s->scale);
 	}
 	return 0;
@@ -232,7 +207,7 @@ static void scale_tick(struct supervisor *s, int64_t now)
 	char why[160];
 	if (!s->scaling || now < s->next_sample_ms || s->ps.stopping)
 		return;
-	s->next_sample_ms = now + ms(s->cfg->scale_interval_s);
+	s->next_sample_ms = now + config_ms(s->cfg->scale_interval_s);
 	snapshot(s);
 	if (!sampler_take(&s->sampler, s->rows, s->nrows, &s->listen_fd, 1, &v))
 		return;
@@ -320,7 +295,7 @@ static int loop(struct supervisor *s)
 	proc_set_tick(&s->ps, worker_monotonic_ms());
 	while (!s->ps.stopping || proc_set_live(&s->ps) > 0) {
 		/* Short while something is due soon: a start, a drain, a back-off. */
-		int timeout = s->scaling ? (int)ms(s->cfg->scale_interval_s) : 1000;
+		int timeout = s->scaling ? (int)config_ms(s->cfg->scale_interval_s) : 1000;
 		if (timeout > 100)
 			timeout = 100;
 		int n = epoll_wait(s->epfd, evs, 16, timeout);
@@ -351,7 +326,8 @@ int supervisor_run(const struct herd_config *cfg)
 	struct supervisor s = {.cfg = cfg, .listen_fd = -1, .admin_fd = -1, .epfd = -1,
 			       .sig_fd = -1, .shm = {.fd = -1}};
 	int status = 1;
-	if (block_signals(&s) < 0) {
+	s.sig_fd = server_signalfd(true);
+	if (s.sig_fd < 0) {
 		herd_log("cannot set up signal handling: %s", strerror(errno));
 		goto out;
 	}
