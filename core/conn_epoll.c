@@ -148,7 +148,7 @@ static void settle(struct worker *w, struct conn *c)
 		return;
 	}
 	bool mid_request = c->in_len || c->proto.body_kind != HTTP_BODY_NONE;
-	if ((f & PROTO_CLOSE) || (w->draining && !mid_request)) {
+	if ((f & PROTO_CLOSE) || worker_drain_closes(w, mid_request)) {
 		conn_close(w, c);
 		return;
 	}

@@ -262,7 +262,7 @@ static void settle(struct worker *w, struct conn *c)
 		return;
 	}
 	bool mid_request = c->in_len || c->proto.body_kind != HTTP_BODY_NONE;
-	if ((f & PROTO_CLOSE) || (c->u_flags & U_EOF) || (w->draining && !mid_request)) {
+	if ((f & PROTO_CLOSE) || (c->u_flags & U_EOF) || worker_drain_closes(w, mid_request)) {
 		uconn_close(w, c);
 		return;
 	}

@@ -198,11 +198,22 @@ void worker_drain_idle(struct worker *w, void (*close_conn)(struct worker *, str
 	int64_t shorten = idle->timeout_ms - DRAIN_IDLE_MS;
 	if (shorten <= 0)
 		return; /* the keep-alive timeout is already that short */
-	/* Every deadline moves by the same amount: the list stays sorted. */
+	/* Every deadline moves by the same amount, and connections going idle
+	 * from now on get the short timeout: the list stays sorted. */
+	idle->timeout_ms = DRAIN_IDLE_MS;
 	for (struct conn *c = idle->head; c; c = c->next)
 		c->deadline_ms -= shorten;
 	while (idle->head && idle->head->deadline_ms <= w->now_ms)
 		close_conn(w, idle->head);
+}
+
+bool worker_drain_closes(const struct worker *w, bool mid_request)
+{
+	/* An HTTP response sent before the drain began promised keep-alive
+	 * (with async sends it may complete well after): the client may send
+	 * again, so the connection waits as idle for that request, which gets
+	 * Connection: close.  An echo stream has no such boundary to wait for. */
+	return w->draining && !mid_request && w->feed != http_feed;
 }
 
 void worker_expire_timers(struct worker *w, void (*expire)(struct worker *, struct conn *))

@@ -130,6 +130,9 @@ void worker_expire_timers(struct worker *w, void (*expire)(struct worker *, stru
 /* Drain: closes idle connections once idle for a second (those idle longer
  * now), with the backend's close; the rest follow through the timers. */
 void worker_drain_idle(struct worker *w, void (*close_conn)(struct worker *, struct conn *));
+/* Whether a draining worker closes a connection that finished a response
+ * (instead of waiting, as idle, for a next request to answer with close). */
+bool worker_drain_closes(const struct worker *w, bool mid_request);
 /* Writes the access log's buffer when a second passed since the last time. */
 void worker_tick_log(struct worker *w);
 
