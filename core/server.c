@@ -360,6 +360,11 @@ static bool on_signal(struct server *s)
 			if (s->log_fd >= 0)
 				reopen_access_log(s);
 			break;
+		case SIGHUP:
+			if (!s->he)
+				herd_log("SIGHUP: reload works with handler processes (--procs 2 or more); "
+					 "ignored");
+			break;
 		default:
 			break;
 		}

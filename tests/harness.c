@@ -141,11 +141,28 @@ static void kill_reap(struct herd *h)
 	h->reaped = true;
 }
 
-void herd_start_accept(struct herd *h, const char *accept, const char *const *args)
+/* Builds the argv (see herd_start_accept) and starts the child; returns
+ * whether the arguments contain an --admin. */
+static bool spawn_server(struct herd *h, const char *accept, const char *const *args)
 {
-	const char *argv[64];
+	const char *argv[96];
 	int n = 0;
 	bool has_listen = false, has_admin = false;
+	/* $HERD_EXTRA_ARGS: space-separated, appended after everything else so
+	 * they win over the test's own flags (the last occurrence counts). */
+	char extra[512] = "";
+	const char *extra_argv[24];
+	int nextra = 0;
+	const char *env_extra = getenv("HERD_EXTRA_ARGS");
+	if (env_extra && *env_extra) {
+		cr_assert(strlen(env_extra) < sizeof(extra), "HERD_EXTRA_ARGS too long");
+		strcpy(extra, env_extra);
+		char *save, *tok;
+		for (tok = strtok_r(extra, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
+			cr_assert(nextra < 24, "HERD_EXTRA_ARGS: too many words");
+			extra_argv[nextra++] = tok;
+		}
+	}
 	argv[n++] = herd_bin();
 	for (const char *const *a = args; *a; a++) {
 		if (!strncmp(*a, "--listen", 8))
@@ -154,6 +171,12 @@ void herd_start_accept(struct herd *h, const char *accept, const char *const *ar
 			has_admin = true;
 		cr_assert(n < 56);
 		argv[n++] = *a;
+	}
+	for (int i = 0; i < nextra; i++) {
+		if (!strncmp(extra_argv[i], "--listen", 8))
+			has_listen = true;
+		if (!strncmp(extra_argv[i], "--admin", 7))
+			has_admin = true;
 	}
 	if (!has_listen) {
 		argv[n++] = "--listen";
@@ -165,6 +188,8 @@ void herd_start_accept(struct herd *h, const char *accept, const char *const *ar
 		argv[n++] = "--accept";
 		argv[n++] = accept;
 	}
+	for (int i = 0; i < nextra; i++)
+		argv[n++] = extra_argv[i];
 	argv[n] = NULL;
 
 	memset(h, 0, sizeof(*h));
@@ -172,6 +197,33 @@ void herd_start_accept(struct herd *h, const char *accept, const char *const *ar
 	cr_assert(nservers < MAX_SERVERS);
 	h->pid = spawn(argv, fd, fd);
 	servers[nservers++] = h;
+	return has_admin;
+}
+
+void herd_spawn_accept(struct herd *h, const char *accept, const char *const *args)
+{
+	spawn_server(h, accept, args);
+}
+
+int herd_wait_port(struct herd *h, const char *tag, int timeout_ms)
+{
+	long long deadline = h_now_ms() + timeout_ms;
+	for (;;) {
+		char *text = herd_stderr(h);
+		long at = 0;
+		int port = find_port(text, tag, &at);
+		free(text);
+		if (port != -1)
+			return port < 0 ? -1 : port;
+		if (!herd_alive(h) || h_now_ms() > deadline)
+			return -1;
+		h_sleep_ms(10);
+	}
+}
+
+void herd_start_accept(struct herd *h, const char *accept, const char *const *args)
+{
+	bool has_admin = spawn_server(h, accept, args);
 
 	/* Bounded poll of the stderr file for the readiness line(s). */
 	long long deadline = h_now_ms() + 5000;
@@ -238,6 +290,27 @@ void herd_signal(struct herd *h, int sig)
 char *herd_stderr(const struct herd *h)
 {
 	return slurp(h->errfd);
+}
+
+size_t herd_stderr_len(const struct herd *h)
+{
+	struct stat st;
+	return fstat(h->errfd, &st) == 0 ? (size_t)st.st_size : 0;
+}
+
+bool herd_wait_log(const struct herd *h, size_t from, const char *needle, int timeout_ms)
+{
+	long long deadline = h_now_ms() + timeout_ms;
+	for (;;) {
+		char *t = herd_stderr(h);
+		bool found = strlen(t) >= from && strstr(t + from, needle);
+		free(t);
+		if (found)
+			return true;
+		if (h_now_ms() > deadline)
+			return false;
+		h_sleep_ms(20);
+	}
 }
 
 static void herd_dump_stderr(const struct herd *h, const char *why)
@@ -646,4 +719,97 @@ long long h_metric_worker(const char *text, const char *name, int worker)
 {
 	long long v;
 	return scan_metric(text, name, worker, &v) ? v : -1;
+}
+
+long long h_metric_sel(const char *text, const char *name, const char *const *want)
+{
+	size_t nl = strlen(name);
+	long long sum = 0;
+	int found = 0;
+	for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+		if (*l == '#' || strncmp(l, name, nl) || (l[nl] != '{' && l[nl] != ' '))
+			continue;
+		char labels[512] = "";
+		const char *v = l + nl;
+		if (*v == '{') {
+			const char *close = strchr(v, '}');
+			if (!close || close - v >= (long)sizeof(labels))
+				continue;
+			memcpy(labels, v, (size_t)(close - v));
+			v = close + 1;
+		}
+		bool match = true;
+		for (const char *const *w = want; *w; w++)
+			match = match && strstr(labels, *w);
+		if (match) {
+			sum += (long long)strtod(v, NULL);
+			found++;
+		}
+	}
+	return found ? sum : -1;
+}
+
+/* ---- herd-load ---- */
+
+void h_load_start(struct h_load *l, const char *const *args)
+{
+	const char *bin = getenv("HERD_LOAD");
+	cr_assert(bin && *bin, "HERD_LOAD is not set");
+	strcpy(l->json, "/tmp/herd-load-XXXXXX");
+	int jfd = mkstemp(l->json);
+	cr_assert(jfd >= 0);
+	close(jfd);
+	const char *argv[32];
+	int n = 0;
+	argv[n++] = bin;
+	for (int i = 0; args[i] && n < 28; i++)
+		argv[n++] = args[i];
+	argv[n++] = "--json";
+	argv[n++] = l->json;
+	argv[n] = NULL;
+	pid_t parent = getpid();
+	l->pid = fork();
+	cr_assert(l->pid >= 0);
+	if (l->pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
+		int null = open("/dev/null", O_WRONLY);
+		dup2(null, 1);
+		execv(bin, (char *const *)argv);
+		_exit(127);
+	}
+}
+
+char *h_load_finish(struct h_load *l, int timeout_ms)
+{
+	int status = -1;
+	long long end = h_now_ms() + timeout_ms;
+	while (waitpid(l->pid, &status, WNOHANG) == 0) {
+		if (h_now_ms() > end) {
+			kill(l->pid, SIGKILL);
+			waitpid(l->pid, &status, 0);
+			unlink(l->json);
+			cr_assert_fail("herd-load did not finish in %d ms", timeout_ms);
+		}
+		h_sleep_ms(50);
+	}
+	FILE *f = fopen(l->json, "r");
+	char *text = calloc(1, 1 << 20);
+	size_t got = f ? fread(text, 1, (1 << 20) - 1, f) : 0;
+	if (f)
+		fclose(f);
+	unlink(l->json);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "herd-load status 0x%x", status);
+	cr_assert_gt(got, 0, "herd-load wrote no JSON");
+	return text;
+}
+
+long long h_json_number(const char *json, const char *key)
+{
+	char pat[64];
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	const char *p = strstr(json, pat);
+	cr_assert(p, "no %s in herd-load's JSON", key);
+	return atoll(p + strlen(pat));
 }

@@ -34,6 +34,20 @@ struct herd {
 void herd_start_accept(struct herd *h, const char *accept, const char *const *args);
 #define herd_start(h, ...) \
 	herd_start_accept((h), NULL, (const char *const[]){__VA_ARGS__ __VA_OPT__(,) NULL})
+/* $HERD_EXTRA_ARGS (space-separated) is appended to every server's argv
+ * after all of the above, so its flags win over the test's own (herd takes
+ * the last occurrence): e.g. HERD_EXTRA_ARGS='--procs 2 --workers 4' runs a
+ * suite against the multi-process mode.  herd_run() does not add them. */
+
+/* Like herd_start_accept, but returns as soon as the child runs, without
+ * waiting for readiness: port and admin_port stay 0 (see herd_wait_port). */
+void herd_spawn_accept(struct herd *h, const char *accept, const char *const *args);
+#define herd_spawn(h, ...) \
+	herd_spawn_accept((h), NULL, (const char *const[]){__VA_ARGS__ __VA_OPT__(,) NULL})
+/* Waits up to timeout_ms for a complete "TAG HOST:PORT" line (TAG e.g.
+ * "listening on ") in the child's stderr; returns the port, or -1 on a
+ * timeout, a malformed line, or the child's exit. */
+int herd_wait_port(struct herd *h, const char *tag, int timeout_ms);
 
 /* Non-blocking: true while the child has not exited (reaps it if it has). */
 bool herd_alive(struct herd *h);
@@ -46,6 +60,12 @@ void herd_signal(struct herd *h, int sig);
 void herd_release(struct herd *h);
 /* The child's stderr so far, malloc'd and NUL-terminated. */
 char *herd_stderr(const struct herd *h);
+
+/* Length of the child's stderr so far (an offset for herd_wait_log). */
+size_t herd_stderr_len(const struct herd *h);
+/* Waits up to timeout_ms for `needle` in the child's stderr after offset
+ * `from`; true if it appeared. */
+bool herd_wait_log(const struct herd *h, size_t from, const char *needle, int timeout_ms);
 
 /* Runs $HERD_BIN to completion (for CLI checks).  Returns the waitpid status,
  * or -1 if it did not exit within timeout_ms (it is then killed).  *out and
@@ -142,6 +162,28 @@ char *h_metrics(int admin_port);
 int h_metric_sum(const char *text, const char *name, long long *sum);
 /* Value of name{worker="W"}, or -1 if absent. */
 long long h_metric_worker(const char *text, const char *name, int worker);
+
+/* Sum of the samples of `name` whose label set contains every string of
+ * `want` (NULL-terminated, e.g. "proc=\"1\""; none: every series), or -1
+ * if there is no such series. */
+long long h_metric_sel(const char *text, const char *name, const char *const *want);
+#define h_metric_l(text, name, ...) \
+	h_metric_sel((text), (name), (const char *const[]){__VA_ARGS__ __VA_OPT__(,) NULL})
+
+/* ---- herd-load ($HERD_LOAD) in the background ---- */
+
+struct h_load {
+	pid_t pid;
+	char json[40]; /* its --json file */
+};
+/* Starts $HERD_LOAD with args (NULL-terminated) plus --json; stdout goes to
+ * /dev/null, stderr to the test's.  It dies with the test process. */
+void h_load_start(struct h_load *l, const char *const *args);
+/* Waits up to timeout_ms for it to exit 0 (asserts); returns its JSON
+ * report, malloc'd. */
+char *h_load_finish(struct h_load *l, int timeout_ms);
+/* The number after "key": in herd-load's JSON (asserts it is there). */
+long long h_json_number(const char *json, const char *key);
 
 long long h_now_ms(void);
 void h_sleep_ms(int ms);
