@@ -22,7 +22,6 @@
 /* At --max-conns, how often a worker looks whether a slot freed up. */
 #define CONN_LIMIT_RECHECK_MS 20
 /* Connections a worker may hold over the average before it steps out. */
-#define BALANCE_SLACK 8
 
 static int epoll_init(struct worker *w)
 {
@@ -124,53 +123,17 @@ static bool reserve_conn(struct worker *w)
 	return false;
 }
 
-/* EPOLLEXCLUSIVE wakes the waiters in the order they registered, so one
- * worker wins nearly every race while it is idle and ends up holding most
- * long-lived connections.  A worker holding clearly more than its share
- * steps out until it is back near the average. */
-static long fair_share(const struct worker *w)
-{
-	int live = atomic_load_explicit(w->nlive, memory_order_relaxed);
-	return atomic_load_explicit(w->conns_open, memory_order_relaxed) / (live > 0 ? live : 1);
-}
-
-static bool over_share(const struct worker *w)
-{
-	long fair = fair_share(w);
-	return w->nconns > fair + fair / 4 + BALANCE_SLACK;
-}
-
-/* Connections already queued raise no new wake-up: whoever steps out must
- * hand the race to someone who is in it. */
-static void nudge_least_loaded(struct worker *w)
-{
-	int best = -1;
-	uint64_t best_n = UINT64_MAX;
-	for (int i = 0; i < w->npeers; i++) {
-		if (i == w->id || !atomic_load_explicit(&w->peers[i].running, memory_order_acquire))
-			continue;
-		uint64_t n = CTR_GET(&w->peer_ctr[i], conns_active);
-		if (n < best_n) {
-			best = i;
-			best_n = n;
-		}
-	}
-	uint64_t one = 1;
-	if (best >= 0 && write(w->peer_wake[best], &one, sizeof(one)) < 0 && errno != EAGAIN)
-		herd_log_ratelimited(&w->log_slot, "worker %d: nudge: %s", w->id, strerror(errno));
-}
-
 static void step_out(struct worker *w)
 {
 	w->stepped_out = true;
 	CTR_ADD(w->ctr, step_outs, 1);
 	sync_race(w);
-	nudge_least_loaded(w);
+	worker_nudge_least_loaded(w);
 }
 
 static void maybe_step_back(struct worker *w)
 {
-	if (w->nconns <= fair_share(w) + BALANCE_SLACK / 2) {
+	if (w->nconns <= worker_fair_share(w) + WORKER_BALANCE_SLACK / 2) {
 		w->stepped_out = false;
 		sync_race(w);
 	}
@@ -180,7 +143,7 @@ static void accept_batch(struct worker *w)
 {
 	w->accept_more = false;
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
-		if (w->balance && over_share(w)) {
+		if (w->balance && worker_over_share(w)) {
 			step_out(w);
 			return;
 		}

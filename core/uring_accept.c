@@ -23,7 +23,6 @@
 /* At --max-conns, how often a worker looks whether a slot freed up. */
 #define CONN_LIMIT_RECHECK_MS 20
 /* Connections a worker may hold over the average before it steps out. */
-#define BALANCE_SLACK 8
 /* Accepts per turn when a peer handed us the race (see uaccept_tick). */
 #define ACCEPT_BATCH 32
 /* Closer than this to --max-conns, accepts are single and hold a slot. */
@@ -120,43 +119,6 @@ static void pause_accept(struct worker *w, int err)
 	w->accept_resume_ms = w->now_ms + ACCEPT_PAUSE_MS;
 }
 
-/* Multishot accept waiters stay queued on the listener in arming order, so
- * the first ring wins nearly every race while it keeps up.  A worker holding
- * clearly more than its share steps out until it is back near the average. */
-static long fair_share(const struct worker *w)
-{
-	int live = atomic_load_explicit(w->nlive, memory_order_relaxed);
-	return conns_open(w) / (live > 0 ? live : 1);
-}
-
-static bool over_share(const struct worker *w)
-{
-	long fair = fair_share(w);
-	return w->nconns > fair + fair / 4 + BALANCE_SLACK;
-}
-
-/* Connections already queued raise no new wake-up: whoever steps out must
- * hand the race to someone who is in it. */
-static void nudge_least_loaded(struct worker *w)
-{
-	int best = -1;
-	uint64_t best_n = UINT64_MAX;
-	for (int i = 0; i < w->npeers; i++) {
-		/* Only `running` may be read from a slot, which gets rewritten
-		 * when it is reused; its counters and eventfd stay put. */
-		if (i == w->id || !atomic_load_explicit(&w->peers[i].running, memory_order_acquire))
-			continue;
-		uint64_t n = CTR_GET(&w->peer_ctr[i], conns_active);
-		if (n < best_n) {
-			best = i;
-			best_n = n;
-		}
-	}
-	uint64_t one = 1;
-	if (best >= 0 && write(w->peer_wake[best], &one, sizeof(one)) < 0 && errno != EAGAIN)
-		herd_log_ratelimited(&w->log_slot, "worker %d: nudge: %s", w->id, strerror(errno));
-}
-
 /* A connection the kernel accepted for this worker; `reserved` when it
  * fills a slot its accept held. */
 static void take(struct worker *w, int fd, bool reserved)
@@ -181,10 +143,10 @@ static void take(struct worker *w, int fd, bool reserved)
 	uconn_open(w, fd, reserved);
 	if (conns_open(w) >= w->max_conns) {
 		at_conn_limit(w);
-	} else if (w->balance && !w->stepped_out && over_share(w)) {
+	} else if (w->balance && !w->stepped_out && worker_over_share(w)) {
 		w->stepped_out = true;
 		CTR_ADD(w->ctr, step_outs, 1);
-		nudge_least_loaded(w);
+		worker_nudge_least_loaded(w);
 	} else if (st->accept_armed && !st->accept_single && !st->accept_cancelling &&
 		   w->max_conns - conns_open(w) <= ACCEPT_HEADROOM) {
 		st->accept_cancelling = uring_cancel(w, UD_ACCEPT); /* re-armed single */
@@ -335,7 +297,7 @@ void uaccept_tick(struct worker *w)
 			w->accept_paused = false;
 		}
 	}
-	if (w->stepped_out && w->nconns <= fair_share(w) + BALANCE_SLACK / 2)
+	if (w->stepped_out && w->nconns <= worker_fair_share(w) + WORKER_BALANCE_SLACK / 2)
 		w->stepped_out = false;
 	uaccept_sync(w);
 }

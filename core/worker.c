@@ -244,3 +244,40 @@ int worker_next_timeout_ms(const struct worker *w)
 	/* Coarse clocks tick every few ms: never spin on a deadline just passed. */
 	return d < 1 ? 1 : (int)d;
 }
+
+/* Both backends' waiters are woken in a fixed order (EPOLLEXCLUSIVE: the
+ * order they registered; multishot accepts: the order they were armed), so
+ * one worker wins nearly every race while it keeps up and ends up holding
+ * most long-lived connections.  A worker holding clearly more than its
+ * share steps out until it is back near the average. */
+long worker_fair_share(const struct worker *w)
+{
+	int live = atomic_load_explicit(w->nlive, memory_order_relaxed);
+	return atomic_load_explicit(w->conns_open, memory_order_relaxed) / (live > 0 ? live : 1);
+}
+
+bool worker_over_share(const struct worker *w)
+{
+	long fair = worker_fair_share(w);
+	return w->nconns > fair + fair / 4 + WORKER_BALANCE_SLACK;
+}
+
+void worker_nudge_least_loaded(struct worker *w)
+{
+	int best = -1;
+	uint64_t best_n = UINT64_MAX;
+	for (int i = 0; i < w->npeers; i++) {
+		/* Only `running` may be read from a slot, which gets rewritten
+		 * when it is reused; its counters and eventfd stay put. */
+		if (i == w->id || !atomic_load_explicit(&w->peers[i].running, memory_order_acquire))
+			continue;
+		uint64_t n = CTR_GET(&w->peer_ctr[i], conns_active);
+		if (n < best_n) {
+			best = i;
+			best_n = n;
+		}
+	}
+	uint64_t one = 1;
+	if (best >= 0 && write(w->peer_wake[best], &one, sizeof(one)) < 0 && errno != EAGAIN)
+		herd_log_ratelimited(&w->log_slot, "worker %d: nudge: %s", w->id, strerror(errno));
+}

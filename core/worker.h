@@ -133,6 +133,15 @@ void worker_drain_idle(struct worker *w, void (*close_conn)(struct worker *, str
 /* Whether a draining worker closes a connection that finished a response
  * (instead of waiting, as idle, for a next request to answer with close). */
 bool worker_drain_closes(const struct worker *w, bool mid_request);
+/* Balancing the race (both backends).  Connections over all workers of
+ * this process divided by the running ones. */
+#define WORKER_BALANCE_SLACK 8
+long worker_fair_share(const struct worker *w);
+/* Clearly more than the fair share: time to step out of the race. */
+bool worker_over_share(const struct worker *w);
+/* Connections already queued raise no new wake-up: whoever steps out hands
+ * the race to the running peer holding the fewest connections. */
+void worker_nudge_least_loaded(struct worker *w);
 /* Writes the access log's buffer when a second passed since the last time. */
 void worker_tick_log(struct worker *w);
 
