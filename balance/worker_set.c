@@ -72,6 +72,8 @@ static void set_live(struct worker_set *ws, int delta)
 {
 	atomic_fetch_add_explicit(&ws->live, delta, memory_order_relaxed);
 	ws->gauges.workers = worker_set_live(ws);
+	if (ws->live_out)
+		atomic_store_explicit(ws->live_out, ws->gauges.workers, memory_order_relaxed);
 }
 
 int worker_set_grow(struct worker_set *ws)

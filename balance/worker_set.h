@@ -24,6 +24,7 @@ struct worker_set {
 	int cap;
 	struct metrics_gauges gauges; /* slots ever used, live workers, scale events */
 	_Atomic int live;            /* running workers, for the balancing fair share */
+	_Atomic int *live_out;       /* also published here (handler processes: shared memory) */
 	struct worker tmpl;          /* configuration each new worker starts from */
 	const int *cpus;
 	int ncpus;

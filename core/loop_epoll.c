@@ -123,12 +123,17 @@ static bool reserve_conn(struct worker *w)
 	return false;
 }
 
+static void sweep(struct worker *w);
+
 static void step_out(struct worker *w)
 {
 	w->stepped_out = true;
 	CTR_ADD(w->ctr, step_outs, 1);
 	sync_race(w);
-	worker_nudge_least_loaded(w);
+	/* With no peer here to nudge (the others are in other processes),
+	 * what was queued before we left is ours: later arrivals wake them. */
+	if (!worker_nudge_least_loaded(w))
+		sweep(w);
 }
 
 static void maybe_step_back(struct worker *w)
@@ -181,6 +186,21 @@ static void accept_batch(struct worker *w)
 	/* Batch used up: the queue may hold more, and a nudged worker has no
 	 * readiness event that would bring it back. */
 	w->accept_more = true;
+}
+
+/* Out of the race: takes what the queue holds now, without the balance
+ * check that took us out. */
+static void sweep(struct worker *w)
+{
+	for (int i = 0; i < ACCEPT_BATCH && reserve_conn(w); i++) {
+		int fd = accept4(w->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			atomic_fetch_sub_explicit(w->conns_open, 1, memory_order_relaxed);
+			return;
+		}
+		CTR_ADD(w->ctr, accepted, 1);
+		conn_open(w, fd);
+	}
 }
 
 /* Listener mode: connections the acceptor thread queued for us. */

@@ -234,11 +234,8 @@ static int start_workers(struct server *s)
 	tmpl.root_fd = s->root_fd;
 	tmpl.log_fd = s->log_fd;
 	tmpl.conns_open = &s->conns_open;
-	tmpl.max_conns = s->max_conns;
-	tmpl.balance = true;
-	tmpl.foreign_racers = s->he != NULL;
-	tmpl.epfd = tmpl.wake_fd = -1;
 	struct worker_counters *ctr = NULL;
+	struct shm_proc_load *load = NULL;
 	if (s->he) {
 		if (shm_counters_attach(&s->shm, s->he->shm_fd) < 0 || s->he->slot >= s->shm.slots ||
 		    s->he->bank >= SHM_BANKS || s->shm.wcap < cfg->max_workers) {
@@ -246,12 +243,23 @@ static int start_workers(struct server *s)
 			return -1;
 		}
 		ctr = shm_counters_bank(&s->shm, s->he->slot, s->he->bank);
+		load = shm_counters_load(&s->shm, s->he->slot, s->he->bank);
+		/* Our open connections live where the other processes see them. */
+		tmpl.conns_open = &load->conns_open;
+		tmpl.all_loads = s->shm.loads;
+		tmpl.nloads = s->shm.slots * SHM_BANKS;
 	}
+	tmpl.max_conns = s->max_conns;
+	tmpl.balance = true;
+	tmpl.foreign_racers = s->he != NULL;
+	tmpl.epfd = tmpl.wake_fd = -1;
 	if (worker_set_init(&s->ws, cfg->max_workers, &tmpl, cfg->cpus, cfg->ncpus, ctr) < 0) {
 		herd_log("out of memory for %d workers", cfg->max_workers);
 		return -1;
 	}
 	s->ws_on = true;
+	if (load)
+		s->ws.live_out = &load->live;
 	s->ws.addr = s->bound;
 	s->ws.lopts = s->lopts;
 	for (int i = 0; i < cfg->workers; i++)
@@ -267,7 +275,7 @@ static int start_workers(struct server *s)
 		s->acceptor = (struct acceptor){.listen_fd = s->listen_fds[0], .cpu = cfg->cpus[0],
 						.workers = s->ws.w, .wake_fds = s->ws.wake_fds,
 						.nworkers = s->ws.cap,
-						.conns_open = &s->conns_open,
+						.conns_open = tmpl.conns_open,
 						.max_conns = s->max_conns};
 		int rc = acceptor_start(&s->acceptor);
 		if (rc) {

@@ -13,13 +13,20 @@ struct shm_header {
 	uint32_t magic, slots, banks, wcap;
 } __attribute__((aligned(128)));
 
+/* The load blocks, rounded up so the counter blocks stay on 128 bytes. */
+static size_t loads_size(int slots)
+{
+	size_t n = sizeof(struct shm_proc_load) * (size_t)slots * SHM_BANKS;
+	return (n + 127) & ~(size_t)127;
+}
+
 static size_t region_size(int slots, int wcap)
 {
-	return sizeof(struct shm_header) +
+	return sizeof(struct shm_header) + loads_size(slots) +
 	       sizeof(struct worker_counters) * (size_t)slots * SHM_BANKS * (size_t)wcap;
 }
 
-static int map(struct shm_counters *m, int fd, size_t size)
+static int map(struct shm_counters *m, int fd, size_t size, int slots)
 {
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED)
@@ -27,7 +34,8 @@ static int map(struct shm_counters *m, int fd, size_t size)
 	m->fd = fd;
 	m->size = size;
 	m->base = p;
-	m->blocks = (struct worker_counters *)((char *)p + sizeof(struct shm_header));
+	m->loads = (struct shm_proc_load *)((char *)p + sizeof(struct shm_header));
+	m->blocks = (struct worker_counters *)((char *)m->loads + loads_size(slots));
 	return 0;
 }
 
@@ -39,7 +47,7 @@ int shm_counters_create(struct shm_counters *m, int slots, int wcap)
 	int fd = memfd_create("herd-counters", MFD_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	if (ftruncate(fd, (off_t)size) < 0 || map(m, fd, size) < 0) {
+	if (ftruncate(fd, (off_t)size) < 0 || map(m, fd, size, slots) < 0) {
 		int e = errno;
 		close(fd);
 		errno = e;
@@ -70,7 +78,7 @@ int shm_counters_attach(struct shm_counters *m, int fd)
 		errno = EINVAL;
 		return -1;
 	}
-	if (map(m, fd, size) < 0)
+	if (map(m, fd, size, (int)h.slots) < 0)
 		return -1;
 	m->slots = (int)h.slots;
 	m->wcap = (int)h.wcap;
@@ -92,9 +100,17 @@ struct worker_counters *shm_counters_bank(const struct shm_counters *m, int slot
 	return m->blocks + ((size_t)slot * SHM_BANKS + (size_t)bank) * (size_t)m->wcap;
 }
 
+struct shm_proc_load *shm_counters_load(const struct shm_counters *m, int slot, int bank)
+{
+	return m->loads + (size_t)slot * SHM_BANKS + (size_t)bank;
+}
+
 long shm_counters_clear_live(const struct shm_counters *m, int slot, int bank)
 {
 	struct worker_counters *c = shm_counters_bank(m, slot, bank);
+	struct shm_proc_load *load = shm_counters_load(m, slot, bank);
+	atomic_store_explicit(&load->conns_open, 0, memory_order_relaxed);
+	atomic_store_explicit(&load->live, 0, memory_order_relaxed);
 	long held = 0;
 	for (int i = 0; i < m->wcap; i++) {
 		held += (long)CTR_GET(&c[i], conns_active);

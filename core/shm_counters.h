@@ -15,11 +15,19 @@
 
 #define SHM_BANKS 2
 
+/* What a handler process publishes of itself for the others' workers: the
+ * fair share of connections is over every process's workers. */
+struct shm_proc_load {
+	_Atomic long conns_open; /* its workers' open connections (--max-conns) */
+	_Atomic int live;        /* its running workers */
+} __attribute__((aligned(64)));
+
 struct shm_counters {
 	int fd;
 	int slots, wcap; /* process slots, worker blocks per bank */
 	size_t size;
 	void *base;
+	struct shm_proc_load *loads;    /* [slots][SHM_BANKS] */
 	struct worker_counters *blocks; /* [slots][SHM_BANKS][wcap] */
 };
 
@@ -31,6 +39,7 @@ int shm_counters_attach(struct shm_counters *m, int fd);
 void shm_counters_close(struct shm_counters *m);
 
 struct worker_counters *shm_counters_bank(const struct shm_counters *m, int slot, int bank);
+struct shm_proc_load *shm_counters_load(const struct shm_counters *m, int slot, int bank);
 
 /* After a process died: its connections are gone and none of its workers
  * runs, whatever its blocks said when it was killed.  Returns the

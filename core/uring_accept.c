@@ -146,7 +146,7 @@ static void take(struct worker *w, int fd, bool reserved)
 	} else if (w->balance && !w->stepped_out && worker_over_share(w)) {
 		w->stepped_out = true;
 		CTR_ADD(w->ctr, step_outs, 1);
-		worker_nudge_least_loaded(w);
+		worker_nudge_least_loaded(w); /* else the cancel's sweep takes the queue */
 	} else if (st->accept_armed && !st->accept_single && !st->accept_cancelling &&
 		   w->max_conns - conns_open(w) <= ACCEPT_HEADROOM) {
 		st->accept_cancelling = uring_cancel(w, UD_ACCEPT); /* re-armed single */

@@ -252,8 +252,18 @@ int worker_next_timeout_ms(const struct worker *w)
  * share steps out until it is back near the average. */
 long worker_fair_share(const struct worker *w)
 {
-	int live = atomic_load_explicit(w->nlive, memory_order_relaxed);
-	return atomic_load_explicit(w->conns_open, memory_order_relaxed) / (live > 0 ? live : 1);
+	long conns = 0;
+	int live = 0;
+	if (w->all_loads) {
+		for (int i = 0; i < w->nloads; i++) {
+			conns += atomic_load_explicit(&w->all_loads[i].conns_open, memory_order_relaxed);
+			live += atomic_load_explicit(&w->all_loads[i].live, memory_order_relaxed);
+		}
+	} else {
+		conns = atomic_load_explicit(w->conns_open, memory_order_relaxed);
+		live = atomic_load_explicit(w->nlive, memory_order_relaxed);
+	}
+	return conns / (live > 0 ? live : 1);
 }
 
 bool worker_over_share(const struct worker *w)
@@ -262,7 +272,7 @@ bool worker_over_share(const struct worker *w)
 	return w->nconns > fair + fair / 4 + WORKER_BALANCE_SLACK;
 }
 
-void worker_nudge_least_loaded(struct worker *w)
+bool worker_nudge_least_loaded(struct worker *w)
 {
 	int best = -1;
 	uint64_t best_n = UINT64_MAX;
@@ -278,6 +288,9 @@ void worker_nudge_least_loaded(struct worker *w)
 		}
 	}
 	uint64_t one = 1;
-	if (best >= 0 && write(w->peer_wake[best], &one, sizeof(one)) < 0 && errno != EAGAIN)
+	if (best < 0)
+		return false;
+	if (write(w->peer_wake[best], &one, sizeof(one)) < 0 && errno != EAGAIN)
 		herd_log_ratelimited(&w->log_slot, "worker %d: nudge: %s", w->id, strerror(errno));
+	return true;
 }

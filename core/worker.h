@@ -13,6 +13,7 @@
 #include "core/config.h"
 #include "core/conn.h"
 #include "core/counters.h"
+#include "core/shm_counters.h"
 #include "net/http_response.h"
 #include "net/proto.h"
 
@@ -64,8 +65,10 @@ struct worker {
 	int npeers;           /* slots in peers[], running or not */
 	_Atomic int *nlive;   /* running workers: the fair share's divisor */
 	/* Handler processes (--procs): workers of other processes race on the
-	 * same socket, unseen by nlive. */
+	 * same socket; every process's load, for a fair share over all. */
 	bool foreign_racers;
+	const struct shm_proc_load *all_loads;
+	int nloads;
 	bool balance;
 
 	/* Supervisor -> worker and peers: in the set and not retiring. */
@@ -140,8 +143,9 @@ long worker_fair_share(const struct worker *w);
 /* Clearly more than the fair share: time to step out of the race. */
 bool worker_over_share(const struct worker *w);
 /* Connections already queued raise no new wake-up: whoever steps out hands
- * the race to the running peer holding the fewest connections. */
-void worker_nudge_least_loaded(struct worker *w);
+ * the race to the running peer holding the fewest connections.  false
+ * when this process has none to hand it to. */
+bool worker_nudge_least_loaded(struct worker *w);
 /* Writes the access log's buffer when a second passed since the last time. */
 void worker_tick_log(struct worker *w);
 
