@@ -53,6 +53,11 @@ static void drop(struct admin *adm, struct admin_conn *c)
 			break;
 		}
 	}
+	/* Explicitly: a handler process being started holds a copy of this
+	 * descriptor until it execs, and epoll forgets a socket only when its
+	 * last descriptor closes; until then it would report it to us with a
+	 * pointer to the freed connection. */
+	epoll_ctl(adm->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	free(c->out);
 	free(c);

@@ -364,8 +364,14 @@ void herd_release(struct herd *h)
 			servers[i] = servers[--nservers];
 }
 
+/* JSON files of herd-load runs not finished (a test failed meanwhile). */
+static char load_files[4][40];
+
 void harness_fini(void)
 {
+	for (int i = 0; i < 4; i++)
+		if (load_files[i][0])
+			unlink(load_files[i]);
 	for (int i = 0; i < nservers; i++) {
 		struct herd *h = servers[i];
 		kill_reap(h);
@@ -420,7 +426,9 @@ int h_connect_host(const char *host, int port, int rcvbuf)
 		socklen_t el = sizeof(e);
 		if (errno != EINPROGRESS || poll(&p, 1, H_TIMEOUT_MS) != 1 ||
 		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) != 0 || e != 0) {
+			int saved = e ? e : errno == EINPROGRESS ? ETIMEDOUT : errno;
 			close(fd);
+			errno = saved; /* for the caller's message */
 			return -1;
 		}
 	}
@@ -637,6 +645,10 @@ const char *h_result_str(int rc)
 
 int h_exchange(int port, const char *request, struct h_resp *r)
 {
+	/* Freeable even if the connect fails (h_metrics frees it). */
+	memset(r, 0, offsetof(struct h_resp, head));
+	r->body = NULL;
+	r->body_len = 0;
 	int fd = h_connect(port);
 	if (fd < 0)
 		return H_EOF;
@@ -767,6 +779,11 @@ void h_load_start(struct h_load *l, const char *const *args)
 	argv[n++] = "--json";
 	argv[n++] = l->json;
 	argv[n] = NULL;
+	for (int i = 0; i < 4; i++)
+		if (!load_files[i][0]) {
+			strcpy(load_files[i], l->json);
+			break;
+		}
 	pid_t parent = getpid();
 	l->pid = fork();
 	cr_assert(l->pid >= 0);
@@ -794,6 +811,9 @@ char *h_load_finish(struct h_load *l, int timeout_ms)
 		}
 		h_sleep_ms(50);
 	}
+	for (int i = 0; i < 4; i++)
+		if (!strcmp(load_files[i], l->json))
+			load_files[i][0] = 0;
 	FILE *f = fopen(l->json, "r");
 	char *text = calloc(1, 1 << 20);
 	size_t got = f ? fread(text, 1, (1 << 20) - 1, f) : 0;
@@ -812,4 +832,66 @@ long long h_json_number(const char *json, const char *key)
 	const char *p = strstr(json, pat);
 	cr_assert(p, "no %s in herd-load's JSON", key);
 	return atoll(p + strlen(pat));
+}
+
+void h_load_assert_clean(const char *json, const char *what)
+{
+	const char *codes = strstr(json, "\"status_codes\": {");
+	cr_assert(codes, "%s: no status_codes in herd-load's JSON", what);
+	codes += strlen("\"status_codes\": {");
+	int clen = (int)strcspn(codes, "}");
+	long long requests = h_json_number(json, "requests"), errors = h_json_number(json, "errors");
+	cr_log_info("%s: %lld requests, %lld errors, status codes {%.*s}", what, requests, errors,
+		    clen, codes);
+	cr_assert_gt(requests, 100, "%s: only %lld requests", what, requests);
+	cr_assert_eq(errors, 0, "%s: %lld errors: %.300s", what, errors,
+		     strstr(json, "\"errors_by_kind\""));
+	cr_assert(!strncmp(codes, "\"200\": ", 7) && clen < (int)strcspn(codes, ","),
+		  "%s: status codes other than 200: {%.*s}", what, clen, codes);
+}
+
+char *h_metrics_assert(int admin_port, int line)
+{
+	int fd = h_connect(admin_port);
+	cr_assert(fd >= 0, "line %d: connect to the admin port %d failed: %s", line, admin_port,
+		  strerror(errno));
+	struct h_conn c;
+	h_conn_init(&c, fd);
+	struct h_resp r;
+	int sent = h_send_str(fd, "GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n");
+	int rc = sent ? H_EOF : h_read_response(&c, &r, false, H_TIMEOUT_MS);
+	int err = c.error;
+	h_conn_close(&c);
+	cr_assert(rc == H_OK && r.status == 200, "line %d: GET /metrics: %s%s (%s), status %d",
+		  line, sent ? "send failed, " : "", h_result_str(rc), strerror(err),
+		  rc == H_OK ? r.status : 0);
+	return r.body;
+}
+
+bool h_proc_stat(int pid, char *state, int *ppid, long long *cpu_ms)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	const char *p = strrchr(buf, ')'); /* the name may hold anything */
+	unsigned long long ut = 0, st = 0;
+	int pp = 0;
+	char c;
+	if (!p || sscanf(p + 2, "%c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &c, &pp,
+			 &ut, &st) != 4)
+		return false;
+	if (state)
+		*state = c;
+	if (ppid)
+		*ppid = pp;
+	if (cpu_ms)
+		*cpu_ms = (long long)(ut + st) * 1000 / sysconf(_SC_CLK_TCK);
+	return true;
 }

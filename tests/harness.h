@@ -185,6 +185,18 @@ char *h_load_finish(struct h_load *l, int timeout_ms);
 /* The number after "key": in herd-load's JSON (asserts it is there). */
 long long h_json_number(const char *json, const char *key);
 
+/* Asserts that herd-load's JSON report shows more than 100 requests, no
+ * error and no status but 200 (what: names the load in messages). */
+void h_load_assert_clean(const char *json, const char *what);
+
+/* GET /metrics on the admin port, asserting it is answered 200 (the message
+ * names `line` and how it failed); returns the malloc'd body. */
+char *h_metrics_assert(int admin_port, int line);
+
+/* /proc/PID/stat: state ('R', 'S', 'Z'...), ppid, utime+stime in ms (any may
+ * be NULL); false when PID does not exist. */
+bool h_proc_stat(int pid, char *state, int *ppid, long long *cpu_ms);
+
 long long h_now_ms(void);
 void h_sleep_ms(int ms);
 

@@ -1,0 +1,711 @@
+/* Multi-process mode (--procs): a supervisor process binds the listening
+ * socket and the admin listener and runs handler processes (fork + exec of
+ * the binary on disk) that share the socket.  Crashes are replaced, crash
+ * loops back off, SIGHUP starts a new generation and drains the old one, and
+ * no client notices any of it beyond the connections a killed process held. */
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define PLAIN "Hello, World!"
+#define JSON "{\"message\":\"Hello, World!\"}"
+#define GET_PLAIN "GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n"
+#define PROCS2 "--procs", "2", "--cpus", "0,1", "--admin", "127.0.0.1:0", "--grace", "2"
+
+#define M h_metric_l /* M(text, name, labels...) */
+#define json_number h_json_number
+
+TestSuite(procs, .fini = harness_fini, .timeout = 60);
+
+static struct herd srv;
+
+/* Sanitizer builds start and run the server several times slower
+ * (tests/run raises $HERD_PROBE_MAX_MS for them): a factor for time bounds. */
+static int slack(void)
+{
+	const char *e = getenv("HERD_PROBE_MAX_MS");
+	int f = e ? atoi(e) / 500 : 1;
+	return f < 1 ? 1 : f > 8 ? 8 : f;
+}
+
+static void sleep_until(long long t_ms)
+{
+	long long left = t_ms - h_now_ms();
+	if (left > 0)
+		h_sleep_ms((int)left);
+}
+
+/* ---- /metrics ---- */
+
+#define metrics(h) h_metrics_assert((h)->admin_port, __LINE__)
+
+struct pinfo {
+	int proc, pid, gen;
+	char state[16];
+};
+
+static int label_int(const char *labels, const char *key)
+{
+	char pat[32];
+	snprintf(pat, sizeof(pat), "%s=\"", key);
+	const char *p = strstr(labels, pat);
+	return p ? atoi(p + strlen(pat)) : -1;
+}
+
+/* The herd_process_info series; returns how many. */
+static int proc_info(const char *text, struct pinfo *out, int max)
+{
+	int n = 0;
+	for (const char *l = strstr(text, "\nherd_process_info{"); l && n < max;
+	     l = strstr(l + 1, "\nherd_process_info{")) {
+		char labels[512];
+		const char *close = strchr(l, '}');
+		if (!close || close - l >= (long)sizeof(labels))
+			continue;
+		memcpy(labels, l, (size_t)(close - l));
+		labels[close - l] = 0;
+		struct pinfo *p = &out[n++];
+		p->proc = label_int(labels, "proc");
+		p->pid = label_int(labels, "pid");
+		p->gen = label_int(labels, "generation");
+		const char *s = strstr(labels, "state=\"");
+		snprintf(p->state, sizeof(p->state), "%.*s", s ? (int)strcspn(s + 7, "\"") : 1,
+			 s ? s + 7 : "?");
+	}
+	return n;
+}
+
+static bool in(int pid, const int *set, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (set[i] == pid)
+			return true;
+	return false;
+}
+
+/* Waits until generation `gen` has `nprocs` distinct running handlers in
+ * slots 0..nprocs-1, none of them one of the nold pids in old[] (and, if
+ * `only`, no other process is listed); pids[k] is slot k's. */
+static void wait_gen(const struct herd *h, int nprocs, int gen, int *pids, int timeout_ms,
+		     bool only, const int *old, int nold)
+{
+	long long deadline = h_now_ms() + (long long)timeout_ms * slack();
+	char *m = NULL;
+	for (;;) {
+		free(m);
+		m = metrics(h);
+		struct pinfo p[16];
+		int n = proc_info(m, p, 16), ok = 0;
+		for (int i = 0; i < n; i++) {
+			bool dup = false;
+			for (int j = 0; j < i; j++)
+				dup = dup || p[j].pid == p[i].pid ||
+				      (p[j].proc == p[i].proc && p[j].gen == p[i].gen);
+			if (!dup && !in(p[i].pid, old, nold) && p[i].gen == gen &&
+			    !strcmp(p[i].state, "running") && p[i].proc >= 0 && p[i].proc < nprocs &&
+			    p[i].pid > 1) {
+				pids[p[i].proc] = p[i].pid;
+				ok++;
+			}
+		}
+		if (ok == nprocs && (!only || n == nprocs))
+			break;
+		if (h_now_ms() > deadline) {
+			const char *info = strstr(m, "herd_process_info");
+			cr_assert_fail("no %d running handlers of generation %d within %d ms; "
+				       "metrics from herd_process_info on:\n%.1500s",
+				       nprocs, gen, timeout_ms * slack(), info ? info : "(none)");
+		}
+		h_sleep_ms(20);
+	}
+	free(m);
+}
+#define wait_running(h, nprocs, gen, pids, ms) \
+	wait_gen((h), (nprocs), (gen), (pids), (ms), true, NULL, 0)
+
+/* ---- processes ---- */
+
+/* PID still exists as a child (running or unreaped) of `parent`. */
+static bool child_of(int pid, int parent)
+{
+	int pp;
+	return h_proc_stat(pid, NULL, &pp, NULL) && pp == parent;
+}
+
+/* PID has exited (a zombie at most: its sockets are closed). */
+static bool exited(int pid)
+{
+	char st;
+	return !h_proc_stat(pid, &st, NULL, NULL) || st == 'Z' || st == 'X';
+}
+
+/* The server's stderr after `from` shows `needle` within timeout_ms (scaled). */
+static bool wait_log(const struct herd *h, size_t from, const char *needle, int timeout_ms)
+{
+	return herd_wait_log(h, from, needle, timeout_ms * slack());
+}
+
+static int count_str(const char *text, const char *needle)
+{
+	int n = 0;
+	for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle))
+		n++;
+	return n;
+}
+
+static void url_of(const struct herd *h, char *url, size_t len)
+{
+	snprintf(url, len, "http://127.0.0.1:%d/plaintext", h->port);
+}
+
+/* ---- tests ---- */
+
+HTEST(procs, serves_and_counts_every_connection)
+{
+	herd_start(&srv, "--procs", "2", "--workers", "4", "--cpus", "0,1", "--admin", "127.0.0.1:0");
+	int pids[2];
+	wait_running(&srv, 2, 1, pids, 3000);
+	cr_assert_neq(pids[0], pids[1]);
+	for (int k = 0; k < 2; k++) {
+		int pp = 0;
+		cr_assert(h_proc_stat(pids[k], NULL, &pp, NULL) && pp == srv.pid,
+			  "handler %d (pid %d) is not a child of the supervisor %d (ppid %d)", k,
+			  pids[k], (int)srv.pid, pp);
+		char path[64], comm[32] = "", want[16];
+		snprintf(path, sizeof(path), "/proc/%d/comm", pids[k]);
+		FILE *f = fopen(path, "r");
+		cr_assert(f && fgets(comm, sizeof(comm), f));
+		fclose(f);
+		comm[strcspn(comm, "\n")] = 0;
+		snprintf(want, sizeof(want), "herd-p%d", k);
+		cr_assert_str_eq(comm, want, "handler %d's main thread name", k);
+	}
+
+	enum { N = 60 };
+	for (int i = 0; i < N; i++) /* each a fresh connection */
+		h_assert_get(srv.port, i % 2 ? "/json" : "/plaintext", i % 2 ? JSON : PLAIN);
+
+	char *m = metrics(&srv);
+	cr_assert_eq(M(m, "herd_processes"), 2);
+	cr_assert_eq(M(m, "herd_workers"), 4);
+	cr_assert_eq(M(m, "herd_generation"), 1);
+	static const char *const per_worker[] = {
+		"herd_accepted_total",  "herd_requests_total",   "herd_connections_active",
+		"herd_busy_seconds_total", "herd_wakeups_total", "herd_lost_races_total",
+		"herd_errors_total"};
+	for (size_t i = 0; i < sizeof(per_worker) / sizeof(*per_worker); i++) {
+		const char *name = per_worker[i];
+		long long all = 0;
+		int series = h_metric_sum(m, name, &all);
+		if (i < 4)
+			cr_assert_eq(series, 4, "%s: %d series, want one per worker", name, series);
+		for (int k = 0; k < 2; k++) {
+			char pl[16];
+			snprintf(pl, sizeof(pl), "proc=\"%d\"", k);
+			cr_assert_geq(M(m, name, pl, "worker=\""), 0,
+				      "%s has no series labelled %s and worker", name, pl);
+		}
+		for (const char *l = strstr(m, name); l; l = strstr(l + 1, name))
+			if (l > m && l[-1] == '\n' && l[strlen(name)] == '{')
+				cr_assert(memmem(l, strcspn(l, "}"), "proc=\"", 6),
+					  "series without a proc label: %.120s", l);
+	}
+	free(m);
+
+	/* Counters reach the supervisor with some delay: poll up to 2 s. */
+	long long acc = -1, req = -1, deadline = h_now_ms() + 2000L * slack();
+	do {
+		m = metrics(&srv);
+		acc = M(m, "herd_accepted_total");
+		req = M(m, "herd_requests_total");
+		free(m);
+		if (acc == N && req == N)
+			break;
+		h_sleep_ms(50);
+	} while (h_now_ms() < deadline);
+	cr_assert_eq(acc, N, "herd_accepted_total sums to %lld after %d connections", acc, N);
+	cr_assert_eq(req, N, "herd_requests_total sums to %lld after %d requests", req, N);
+}
+
+/* A client thread: one request every 50 ms, each on a fresh connection. */
+struct prober {
+	int port;
+	atomic_bool stop, pause, paused;
+	int sent, ok;
+	char first_fail[160];
+};
+
+static void *probe_main(void *arg)
+{
+	struct prober *p = arg;
+	while (!atomic_load(&p->stop)) {
+		if (atomic_load(&p->pause)) {
+			atomic_store(&p->paused, true);
+			while (atomic_load(&p->pause) && !atomic_load(&p->stop))
+				h_sleep_ms(1);
+			atomic_store(&p->paused, false);
+			continue; /* the next request as soon as the victim is gone */
+		}
+		struct h_resp r = {.body = NULL};
+		int rc = h_exchange(p->port, GET_PLAIN, &r);
+		p->sent++;
+		if (rc == H_OK && r.status == 200 && r.body && !strcmp(r.body, PLAIN))
+			p->ok++;
+		else if (!p->first_fail[0])
+			snprintf(p->first_fail, sizeof(p->first_fail), "request #%d: %s, status %d",
+				 p->sent, h_result_str(rc), rc == H_OK ? r.status : 0);
+		h_resp_free(&r);
+		h_sleep_ms(50);
+	}
+	return NULL;
+}
+
+HTEST(procs, kill9_handler_is_replaced_and_fresh_connections_never_fail)
+{
+	herd_start(&srv, PROCS2, "--workers", "4");
+	int pids[2], after[2];
+	wait_running(&srv, 2, 1, pids, 3000);
+	char url[64];
+	url_of(&srv, url, sizeof(url));
+	struct h_load l;
+	h_load_start(&l, (const char *const[]){"-c", "32", "-d", "4", url, NULL});
+	static struct prober pr; /* static: an assertion may end the test while it runs */
+	pr.port = srv.port;
+	pthread_t th;
+	cr_assert_eq(pthread_create(&th, NULL, probe_main, &pr), 0);
+	h_sleep_ms(1500);
+
+	/* A connection the victim accepted and has not answered yet is lost
+	 * with it, whatever the server does: the prober waits between two
+	 * requests while the kill happens. */
+	atomic_store(&pr.pause, true);
+	for (long long end = h_now_ms() + 6000; !atomic_load(&pr.paused) && h_now_ms() < end;)
+		h_sleep_ms(1);
+	cr_assert(atomic_load(&pr.paused), "prober stuck in a request");
+	/* The victim: the handler holding more connections (the kernel does
+	 * not spread them evenly over the processes). */
+	char *m = metrics(&srv), lk[2][16];
+	long long held = -1, acc = 0;
+	int k = 0;
+	for (int i = 0; i < 2; i++) {
+		snprintf(lk[i], sizeof(lk[i]), "proc=\"%d\"", i);
+		long long c = M(m, "herd_connections_active", lk[i]);
+		if (c > held) {
+			held = c;
+			k = i;
+			acc = M(m, "herd_accepted_total", lk[i]);
+		}
+	}
+	free(m);
+	size_t mark = herd_stderr_len(&srv);
+	cr_assert_eq(kill(pids[k], SIGKILL), 0);
+	long long t_kill = h_now_ms();
+	/* kill() returns before the victim is gone: until then it may still
+	 * take a connection from the shared queue (running on the other CPU,
+	 * or its ring's multishot accept) and lose it.  After that, nothing
+	 * may be lost. */
+	while (!exited(pids[k]) && h_now_ms() < t_kill + 1000)
+		h_sleep_ms(1);
+	cr_assert(exited(pids[k]), "pid %d still alive 1 s after SIGKILL", pids[k]);
+	atomic_store(&pr.pause, false);
+
+	wait_gen(&srv, 2, 1, after, 1000, true, &pids[k], 1);
+	long long replaced_ms = h_now_ms() - t_kill;
+	cr_assert_eq(after[!k], pids[!k], "slot %d was replaced too", !k);
+	m = metrics(&srv);
+	cr_assert_eq(M(m, "herd_process_restarts_total", lk[k]), 1);
+	cr_assert_leq(M(m, "herd_process_restarts_total", lk[!k]), 0);
+	cr_assert_geq(M(m, "herd_accepted_total", lk[k]), acc, "proc %d's total went back", k);
+	cr_assert_eq(M(m, "herd_processes"), 2);
+	free(m);
+
+	char *json = h_load_finish(&l, 20000);
+	atomic_store(&pr.stop, true);
+	pthread_join(th, NULL);
+
+	char want[96];
+	snprintf(want, sizeof(want), "herd: handler %d (pid %d) killed by signal 9", k, pids[k]);
+	cr_assert(wait_log(&srv, mark, want, 1000), "no '%s' line", want);
+	char *text = herd_stderr(&srv);
+	const char *line = strstr(text + mark, want), *hold = strstr(line, "holding ");
+	cr_assert(hold && hold < line + strcspn(line, "\n"), "no 'holding N' in: %.*s",
+		  (int)strcspn(line, "\n"), line);
+	long long log_held = atoll(hold + 8);
+	cr_assert(strstr(line, "; restarting"), "%.*s", (int)strcspn(line, "\n"), line);
+	free(text);
+
+	long long errors = json_number(json, "errors"), bound = held > log_held ? held : log_held;
+	cr_log_info("killed handler %d; replaced in %lld ms; victim held %lld (metrics) / %lld "
+		    "(log); herd-load: %lld requests, %lld errors; prober %d/%d",
+		    k, replaced_ms, held, log_held, json_number(json, "requests"), errors, pr.ok,
+		    pr.sent);
+	cr_assert_gt(held, 0, "the victim held no connection: the kill tested nothing");
+	cr_assert_leq(errors, bound, "herd-load: %lld errors, the killed process held %lld: %.300s",
+		      errors, bound, strstr(json, "\"errors_by_kind\""));
+	cr_assert_geq(pr.sent, 20, "prober made only %d requests", pr.sent);
+	cr_assert_eq(pr.ok, pr.sent, "prober: %d of %d answered; first failure %s", pr.ok, pr.sent,
+		     pr.first_fail);
+	free(json);
+}
+
+/* /metrics polled back to back from a thread. */
+static struct {
+	int port;
+	atomic_bool stop;
+	atomic_int ok, failed;
+} poller;
+
+static void *poll_main(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&poller.stop)) {
+		char *m = h_metrics(poller.port);
+		atomic_fetch_add(m ? &poller.ok : &poller.failed, 1);
+		free(m);
+		h_sleep_ms(1);
+	}
+	return NULL;
+}
+
+/* Each replacement is a fork of the supervisor, which holds admin
+ * connections at that moment: the admin endpoint must not notice. */
+HTEST(procs, metrics_stay_up_while_handlers_are_replaced)
+{
+	herd_start(&srv, PROCS2, "--workers", "2");
+	int pids[2];
+	wait_running(&srv, 2, 1, pids, 3000);
+	poller.port = srv.admin_port;
+	pthread_t th;
+	cr_assert_eq(pthread_create(&th, NULL, poll_main, NULL), 0);
+	int kills = 0;
+	for (int i = 0; i < 12; i++) { /* 6 per slot: into the backoff */
+		cr_assert(herd_alive(&srv), "supervisor died after %d kills (%s %d)", kills,
+			  WIFSIGNALED(srv.status) ? "signal" : "exit",
+			  WIFSIGNALED(srv.status) ? WTERMSIG(srv.status) : WEXITSTATUS(srv.status));
+		char *m = metrics(&srv);
+		struct pinfo p[16];
+		int n = proc_info(m, p, 16);
+		free(m);
+		for (int j = 0; j < n; j++)
+			if (p[j].proc == i % 2 && p[j].pid > 1 && !strcmp(p[j].state, "running"))
+				kills += kill(p[j].pid, SIGKILL) == 0;
+		h_sleep_ms(250);
+	}
+	h_sleep_ms(1500); /* the delayed starts after the backoff */
+	atomic_store(&poller.stop, true);
+	pthread_join(th, NULL);
+	cr_log_info("%d kills, %d GET /metrics answered, %d failed", kills, poller.ok,
+		    poller.failed);
+	cr_assert(herd_alive(&srv), "supervisor died (%s %d)",
+		  WIFSIGNALED(srv.status) ? "signal" : "exit",
+		  WIFSIGNALED(srv.status) ? WTERMSIG(srv.status) : WEXITSTATUS(srv.status));
+	cr_assert_geq(kills, 8, "only %d handlers killed", kills);
+	cr_assert_eq(poller.failed, 0, "%d of %d GET /metrics failed", poller.failed,
+		     poller.ok + poller.failed);
+	wait_running(&srv, 2, 1, pids, 3000);
+}
+
+HTEST(procs, crash_loop_backs_off_and_costs_the_supervisor_nothing)
+{
+	setenv("HERD_TEST_HANDLER_CRASH", "all", 1);
+	long long t0 = h_now_ms();
+	herd_spawn(&srv, PROCS2, "--workers", "2");
+	unsetenv("HERD_TEST_HANDLER_CRASH");
+	srv.admin_port = herd_wait_port(&srv, "admin on ", 3000 * slack());
+	cr_assert_gt(srv.admin_port, 0, "no 'admin on' line (alive: %d)", herd_alive(&srv));
+	sleep_until(t0 + 1000);
+	long long cpu0 = 0, cpu1 = 0;
+	cr_assert(h_proc_stat(srv.pid, NULL, NULL, &cpu0));
+	sleep_until(t0 + 6000);
+	cr_assert(herd_alive(&srv), "supervisor died (status 0x%x)", srv.status);
+	cr_assert(h_proc_stat(srv.pid, NULL, NULL, &cpu1));
+	char *m = metrics(&srv);
+	long long restarts = M(m, "herd_process_restarts_total");
+	free(m);
+	char *text = herd_stderr(&srv);
+	int exits0 = count_str(text, "herd: handler 0 (pid "),
+	    exits1 = count_str(text, "herd: handler 1 (pid ");
+	bool backoff = strstr(text, "next start in");
+	free(text);
+	cr_log_info("in 6 s: %lld restarts, exits %d + %d, supervisor CPU %lld ms", restarts, exits0,
+		    exits1, cpu1 - cpu0);
+	cr_assert(backoff, "no 'next start in' (backoff) line");
+	cr_assert(exits0 >= 2 && exits1 >= 2, "handler exits logged: slot 0 %d, slot 1 %d", exits0,
+		  exits1);
+	cr_assert(restarts >= 2 && restarts <= 14, "%lld restarts in 6 s (want 2..14)", restarts);
+	long long cpu_max = slack() > 1 ? 900 : 300;
+	cr_assert_lt(cpu1 - cpu0, cpu_max, "supervisor used %lld ms CPU in 5 s of crash loop",
+		     cpu1 - cpu0);
+	cr_assert_gt(herd_wait_port(&srv, "listening on ", 2000 * slack()), 0,
+		     "no 'listening on' line though handlers never became ready");
+	herd_signal(&srv, SIGTERM);
+	cr_assert(herd_wait_exit(&srv, 4000 * slack()), "SIGTERM during backoff: still running");
+	cr_assert(WIFEXITED(srv.status) && WEXITSTATUS(srv.status) == 0, "exit status 0x%x",
+		  srv.status);
+}
+
+HTEST(procs, one_crashing_slot_does_not_stop_the_other)
+{
+	setenv("HERD_TEST_HANDLER_CRASH", "1", 1);
+	herd_spawn(&srv, PROCS2, "--workers", "2");
+	unsetenv("HERD_TEST_HANDLER_CRASH");
+	srv.admin_port = herd_wait_port(&srv, "admin on ", 3000 * slack());
+	srv.port = herd_wait_port(&srv, "listening on ", 8000 * slack());
+	cr_assert(srv.admin_port > 0 && srv.port > 0, "no 'admin on'/'listening on' lines");
+	for (int i = 0; i < 20; i++) {
+		h_assert_get(srv.port, "/plaintext", PLAIN);
+		h_sleep_ms(50);
+	}
+	cr_assert(wait_log(&srv, 0, "next start in", 3000), "slot 1 never backed off");
+	char *m = metrics(&srv);
+	struct pinfo p[16];
+	int n = proc_info(m, p, 16), running0 = 0;
+	for (int i = 0; i < n; i++)
+		running0 += p[i].proc == 0 && !strcmp(p[i].state, "running");
+	cr_assert_eq(running0, 1, "slot 0 not listed as running");
+	cr_assert_leq(M(m, "herd_process_restarts_total", "proc=\"0\""), 0, "slot 0 restarted");
+	cr_assert_geq(M(m, "herd_process_restarts_total", "proc=\"1\""), 5);
+	free(m);
+	char *text = herd_stderr(&srv);
+	cr_assert(!strstr(text, "herd: handler 0 (pid "), "slot 0 exited:\n%s", text);
+	cr_assert(strstr(text, "handler 1: "), "no backoff line for slot 1");
+	free(text);
+}
+
+HTEST(procs, two_reloads_under_load_lose_nothing)
+{
+	herd_start(&srv, PROCS2, "--workers", "4");
+	int gens[6]; /* generation g's pids at gens[2 * (g - 1)] */
+	wait_running(&srv, 2, 1, gens, 3000);
+	char url[64];
+	url_of(&srv, url, sizeof(url));
+	struct h_load ka, cl;
+	h_load_start(&ka, (const char *const[]){"-c", "16", "-d", "8", url, NULL});
+	h_load_start(&cl, (const char *const[]){"--close", "-c", "8", "-d", "8", url, NULL});
+	h_sleep_ms(1500);
+	long long t_hup = 0;
+	for (int g = 2; g <= 3; g++) {
+		if (g == 3)
+			sleep_until(t_hup + 3000);
+		size_t mark = herd_stderr_len(&srv);
+		t_hup = h_now_ms();
+		herd_signal(&srv, SIGHUP);
+		char want[96];
+		snprintf(want, sizeof(want), "reload: starting generation %d", g);
+		cr_assert(wait_log(&srv, mark, want, 3000), "no '%s' line", want);
+		snprintf(want, sizeof(want), "reload: generation %d is accepting; draining generation",
+			 g);
+		cr_assert(wait_log(&srv, mark, want, 5000), "no '%s' line", want);
+		long long t_ready = h_now_ms();
+		int *cur = gens + 2 * (g - 1), *prev = cur - 2;
+		wait_gen(&srv, 2, g, cur, 3000, false, NULL, 0); /* the old one may be draining */
+		for (int k = 0; k < 2; k++)
+			cr_assert(!in(cur[k], gens, 2 * (g - 1)), "generation %d reuses pid %d", g,
+				  cur[k]);
+		/* The previous generation is gone (and reaped) within --grace 2. */
+		for (int k = 0; k < 2; k++) {
+			int pid = prev[k];
+			while (child_of(pid, srv.pid) && h_now_ms() < t_ready + 2500L * slack())
+				h_sleep_ms(20);
+			cr_assert(!child_of(pid, srv.pid),
+				  "generation %d's pid %d still there %lld ms after generation %d "
+				  "was accepting", g - 1, pid, h_now_ms() - t_ready, g);
+		}
+	}
+	wait_running(&srv, 2, 3, gens + 4, 1000); /* nothing else listed */
+	char *a = h_load_finish(&ka, 20000), *b = h_load_finish(&cl, 20000);
+	h_load_assert_clean(a, "keep-alive load");
+	h_load_assert_clean(b, "--close load");
+	char *m = metrics(&srv);
+	cr_assert_eq(M(m, "herd_reloads_total", "result=\"ok\""), 2);
+	cr_assert_leq(M(m, "herd_reloads_total", "result=\"failed\""), 0);
+	cr_assert_eq(M(m, "herd_generation"), 3);
+	cr_assert_eq(M(m, "herd_processes"), 2);
+	cr_assert_eq(M(m, "herd_workers"), 4);
+	free(m);
+	free(a);
+	free(b);
+}
+
+static void copy_file(const char *from, const char *to)
+{
+	int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0755);
+	cr_assert(in >= 0 && out >= 0, "copy %s -> %s: %s", from, to, strerror(errno));
+	char buf[65536];
+	ssize_t n;
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		cr_assert_eq(write(out, buf, (size_t)n), n);
+	close(in);
+	cr_assert_eq(close(out), 0);
+}
+
+HTEST(procs, failed_reload_keeps_the_old_generation)
+{
+	char dir[] = "/tmp/herd-procs-bin-XXXXXX", bin[96], real[96], script[96];
+	cr_assert(mkdtemp(dir));
+	snprintf(bin, sizeof(bin), "%s/herd", dir);
+	snprintf(real, sizeof(real), "%s/herd.real", dir);
+	snprintf(script, sizeof(script), "%s/herd.new", dir);
+	copy_file(getenv("HERD_BIN"), bin);
+	copy_file(getenv("HERD_BIN"), real);
+	setenv("HERD_BIN", bin, 1); /* this test's process only */
+	herd_start(&srv, PROCS2, "--workers", "2");
+	int old[2], now[2], fresh[2];
+	wait_running(&srv, 2, 1, old, 3000);
+
+	FILE *f = fopen(script, "w");
+	cr_assert(f);
+	fputs("#!/bin/sh\nexit 1\n", f);
+	fclose(f);
+	chmod(script, 0755);
+	cr_assert_eq(rename(script, bin), 0);
+	size_t mark = herd_stderr_len(&srv);
+	herd_signal(&srv, SIGHUP);
+	cr_assert(wait_log(&srv, mark, "reload failed", 5000), "no 'reload failed' line");
+	cr_assert(wait_log(&srv, mark, "generation 1 keeps serving", 100));
+	wait_running(&srv, 2, 1, now, 2000); /* only generation 1 listed */
+	cr_assert(now[0] == old[0] && now[1] == old[1], "pids %d %d became %d %d", old[0], old[1],
+		  now[0], now[1]);
+	for (int i = 0; i < 10; i++)
+		h_assert_get(srv.port, "/plaintext", PLAIN);
+	char *m = metrics(&srv);
+	cr_assert_eq(M(m, "herd_reloads_total", "result=\"failed\""), 1);
+	cr_assert_leq(M(m, "herd_reloads_total", "result=\"ok\""), 0);
+	cr_assert_eq(M(m, "herd_generation"), 1);
+	free(m);
+
+	cr_assert_eq(rename(real, bin), 0);
+	mark = herd_stderr_len(&srv);
+	herd_signal(&srv, SIGHUP);
+	cr_assert(wait_log(&srv, mark, "is accepting; draining generation 1", 5000),
+		  "the reload with the real binary back did not succeed");
+	wait_running(&srv, 2, 2, fresh, 3000 + 2000);
+	cr_assert(!in(fresh[0], old, 2) && !in(fresh[1], old, 2), "no new pids after the reload");
+	h_assert_get(srv.port, "/json", JSON);
+	m = metrics(&srv);
+	cr_assert_eq(M(m, "herd_reloads_total", "result=\"ok\""), 1);
+	cr_assert_eq(M(m, "herd_reloads_total", "result=\"failed\""), 1);
+	cr_assert_eq(M(m, "herd_generation"), 2);
+	free(m);
+	unlink(bin);
+	rmdir(dir);
+}
+
+/* Whether a handler of a supervisor that is gone is gone too.  The test
+ * process is a child subreaper, so a handler the supervisor did not reap
+ * becomes our child: reaped here, it must have exited by itself (status 0);
+ * killed by PR_SET_PDEATHSIG means it was still running at the end. */
+static bool handler_gone(int pid, char *why, size_t len)
+{
+	int st;
+	pid_t r = waitpid(pid, &st, WNOHANG);
+	if (r == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return true;
+	if (r == pid) {
+		snprintf(why, len, "outlived the supervisor (then status 0x%x)", st);
+		return true;
+	}
+	char path[32];
+	snprintf(path, sizeof(path), "/proc/%d", pid);
+	if (r < 0 && access(path, F_OK) != 0)
+		return true;
+	snprintf(why, len, "still exists");
+	return false;
+}
+
+HTEST(procs, sigterm_drains_every_handler_and_exits_0)
+{
+	cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+	herd_start(&srv, PROCS2, "--workers", "2");
+	int pids[2];
+	wait_running(&srv, 2, 1, pids, 3000);
+	struct h_conn c;
+	int fd = h_connect(srv.port);
+	cr_assert(fd >= 0);
+	h_conn_init(&c, fd);
+	cr_assert_eq(h_send_str(fd, GET_PLAIN), 0);
+	struct h_resp r;
+	cr_assert_eq(h_read_response(&c, &r, false, H_TIMEOUT_MS), H_OK);
+	h_resp_free(&r);
+	long long t0 = h_now_ms();
+	herd_signal(&srv, SIGTERM);
+	cr_assert(herd_wait_exit(&srv, 4000 * slack()), "still running %d ms after SIGTERM",
+		  4000 * slack());
+	cr_assert(WIFEXITED(srv.status) && WEXITSTATUS(srv.status) == 0, "exit status 0x%x",
+		  srv.status);
+	cr_log_info("exit after %lld ms", h_now_ms() - t0);
+	cr_assert_eq(h_conn_wait_eof(&c, 500), 1, "idle keep-alive connection still open");
+	h_conn_close(&c);
+	for (int k = 0; k < 2; k++) {
+		char why[96] = "";
+		cr_assert(handler_gone(pids[k], why, sizeof(why)) && !why[0], "handler %d (pid %d) %s",
+			  k, pids[k], why);
+	}
+}
+
+HTEST(procs, sigkill_of_the_supervisor_takes_the_handlers)
+{
+	cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+	herd_start(&srv, PROCS2, "--workers", "2");
+	int pids[2];
+	wait_running(&srv, 2, 1, pids, 3000);
+	herd_signal(&srv, SIGKILL);
+	cr_assert(herd_wait_exit(&srv, 1000));
+	long long deadline = h_now_ms() + 1000L * slack();
+	for (int k = 0; k < 2; k++) {
+		char why[96] = "";
+		while (!handler_gone(pids[k], why, sizeof(why)) && h_now_ms() < deadline)
+			h_sleep_ms(10);
+		cr_assert(handler_gone(pids[k], why, sizeof(why)),
+			  "handler %d (pid %d) alive 1 s after the supervisor was killed", k,
+			  pids[k]);
+	}
+}
+
+HTEST(procs, bad_flag_combinations_exit_2)
+{
+	char *out, *err;
+	int st = herd_run((const char *const[]){"--procs", "3", "--workers", "2", "--listen",
+						"127.0.0.1:0", NULL},
+			  3000, &out, &err);
+	cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 2, "--procs 3 --workers 2: "
+		  "status 0x%x, stderr: %s", st, err);
+	cr_assert(strstr(err, "herd: ") && strstr(err, "exceeds --workers"), "stderr: %s", err);
+	free(out);
+	free(err);
+	st = herd_run((const char *const[]){"--procs", "2", "--accept", "reuseport", "--listen",
+					    "127.0.0.1:0", NULL},
+		      3000, &out, &err);
+	cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 2,
+		  "--procs 2 --accept reuseport: status 0x%x, stderr: %s", st, err);
+	cr_assert(strstr(err, "reuseport"), "stderr: %s", err);
+	free(out);
+	free(err);
+}
+
+HTEST(procs, sigusr1_dumps_every_process)
+{
+	herd_start(&srv, PROCS2, "--workers", "2");
+	int pids[2];
+	wait_running(&srv, 2, 1, pids, 3000);
+	for (int i = 0; i < 4; i++)
+		h_assert_get(srv.port, "/plaintext", PLAIN);
+	size_t mark = herd_stderr_len(&srv);
+	herd_signal(&srv, SIGUSR1);
+	cr_assert(wait_log(&srv, mark, "proc 0 worker", 3000), "no 'proc 0 worker' line");
+	cr_assert(wait_log(&srv, mark, "proc 1 worker", 3000), "no 'proc 1 worker' line");
+	cr_assert(wait_log(&srv, mark, "total: ", 3000), "no 'total:' line");
+	cr_assert(herd_alive(&srv), "SIGUSR1 killed the supervisor");
+	h_assert_get(srv.port, "/json", JSON);
+}
