@@ -130,3 +130,41 @@ HTEST(scaling, grows_under_load_and_shrinks_back_without_errors)
 	free(heavy);
 	free(light);
 }
+
+/* With --max-procs the supervisor adds a whole handler process when every
+ * process holds its share of workers, and retires it by the same lossless
+ * drain. */
+HTEST(scaling, processes_grow_and_retire_without_errors)
+{
+	const char *mode = getenv("HERD_ACCEPT");
+	if (mode && !strcmp(mode, "reuseport"))
+		return; /* refused with --procs (tests/test_procs_integration.c) */
+	herd_start(&srv, "--min-workers", "1", "--max-workers", "2", "--min-procs", "1",
+		   "--max-procs", "2", "--cpus", "0,1", "--scale-interval", "0.1", "--admin",
+		   "127.0.0.1:0");
+	cr_assert_eq(metric("herd_processes"), 1, "starts at --min-procs");
+	cr_assert_eq(metric("herd_workers"), 1);
+
+	char url[64];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/plaintext", srv.port);
+	char *heavy = run_load((const char *const[]){"-t", "2", "-c", "128", "--close", "-d", "5",
+						     url, NULL},
+			       30000);
+	cr_assert_eq(json_number(heavy, "errors"), 0, "errors while growing");
+	char *log = herd_stderr(&srv);
+	/* One worker per process at most (2 workers / 2 processes): growing
+	 * means a second process. */
+	cr_assert(strstr(log, "handler 1 (pid"), "no second handler process started:\n%s", log);
+	free(log);
+
+	char *light = run_load((const char *const[]){"-c", "4", "--rate", "100", "-d", "15", url,
+						     NULL},
+			       40000);
+	cr_assert_eq(json_number(light, "errors"), 0, "errors while retiring a process");
+	cr_assert_eq(metric("herd_processes"), 1, "did not retire back to 1 process in 15 s");
+	log = herd_stderr(&srv);
+	cr_assert(strstr(log, "retires: draining"), "no process retired:\n%s", log);
+	free(log);
+	free(heavy);
+	free(light);
+}
