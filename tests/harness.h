@@ -182,6 +182,9 @@ void h_load_start(struct h_load *l, const char *const *args);
 /* Waits up to timeout_ms for it to exit 0 (asserts); returns its JSON
  * report, malloc'd. */
 char *h_load_finish(struct h_load *l, int timeout_ms);
+/* Removes the JSON files of herd-load runs a failed test left unfinished
+ * (harness_fini calls it). */
+void h_load_cleanup(void);
 /* The number after "key": in herd-load's JSON (asserts it is there). */
 long long h_json_number(const char *json, const char *key);
 

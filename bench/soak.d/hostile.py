@@ -201,7 +201,7 @@ def abuse_worker(host, port, deadline, seed, st, lock):
                 # Only the first answer is recorded: herd answers the request
                 # itself (405) as soon as its head is parsed and adds a second,
                 # unsolicited 413 once the body goes over the limit (a bug,
-                # tests/test_attacks_integration.c: max_body_chunked).
+                # tests/test_limits_integration.c: max_body_chunked).
                 count(kind, st_, st_ in (413, 405))
             elif kind == "never_read":
                 s = conn(host, port, rcvbuf=4096, mss=536)
