@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/mech.h"
 #include "net/handoff.h"
 
 #define HANDOFF_CAPACITY 4096
@@ -117,7 +118,7 @@ int worker_set_grow(struct worker_set *ws)
 		ws->own_listener_open[i] = 1;
 	}
 	if (worker_init(w) < 0) {
-		herd_log("worker %d: cannot set up its %s loop: %s", i, w->ops->name,
+		herd_log("worker %d: cannot set up its %s loop: %s", i, w->mech->name,
 			 strerror(errno));
 		goto fail;
 	}

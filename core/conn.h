@@ -22,12 +22,20 @@ enum conn_timer {
 	CONN_T_NONE = CONN_T_COUNT,
 };
 
+/* struct conn.flags: the engine's view of a connection (core/engine.c). */
+enum {
+	CONN_LINGER = 1u << 0,   /* answered an error: draining input until close */
+	CONN_UNFED = 1u << 1,    /* in[] has bytes the protocol has not seen yet */
+	CONN_PAUSED = 1u << 2,   /* reading stopped: too much input behind output */
+	CONN_EOF = 1u << 3,      /* the peer sent FIN */
+	CONN_WRITING = 1u << 4,  /* output handed to the mechanism, not yet done */
+};
+
 struct conn {
 	int fd;
-	uint8_t timer;      /* enum conn_timer: the list this connection is on */
-	uint8_t registered; /* in the worker's epoll */
-	uint8_t want_out;   /* registered for EPOLLOUT rather than EPOLLIN */
-	uint8_t lingering;
+	uint8_t timer; /* enum conn_timer: the list this connection is on */
+	uint8_t flags; /* CONN_* */
+	uint8_t io[2]; /* the mechanism's own state, opaque to the engine */
 	uint32_t in_len, in_cap;   /* input kept between reads */
 	uint32_t out_len, out_off; /* output the socket has not taken yet */
 	char *in;                  /* NULL when nothing is kept: idle costs no buffer */
@@ -36,9 +44,6 @@ struct conn {
 	struct conn *prev, *next;  /* on the timer list, or the pool's free list */
 	struct proto_state proto;
 	struct peer_addr peer; /* filled only when the access log is on */
-	/* io_uring backend */
-	uint8_t u_ops;   /* ops a CQE may still arrive for (core/uring_conn.c) */
-	uint8_t u_flags; /* connection state only that backend needs */
 };
 
 struct conn_list {

@@ -19,9 +19,11 @@
 #include "core/log.h"
 #include "core/shm_counters.h"
 #include "core/supervisor.h"
+#include "core/mech.h"
 #include "core/worker.h"
 #include "net/accept_listener.h"
 #include "net/listen.h"
+#include "net/transport.h"
 
 struct server {
 	const struct herd_config *cfg;
@@ -222,10 +224,10 @@ static int start_workers(struct server *s)
 	struct worker tmpl;
 	memset(&tmpl, 0, sizeof(tmpl));
 	tmpl.mode = s->mode;
-	tmpl.ops = s->mode == HERD_ACCEPT_URING ? &loop_uring_ops : &loop_epoll_ops;
+	tmpl.mech = s->mode == HERD_ACCEPT_URING ? &mech_uring : &mech_epoll;
 	tmpl.listen_fd = s->mode == HERD_ACCEPT_LISTENER ? -1 : s->listen_fds[0];
-	tmpl.feed = cfg->proto == HERD_PROTO_HTTP ? http_feed : echo_feed;
-	tmpl.optimistic_read = cfg->proto == HERD_PROTO_HTTP;
+	tmpl.proto = cfg->proto == HERD_PROTO_HTTP ? &proto_http : &proto_echo;
+	tmpl.transport = &transport_tcp;
 	tmpl.timeouts = (struct worker_timeouts){.idle_ms = config_ms(cfg->keepalive_timeout_s),
 						 .read_ms = config_ms(cfg->header_timeout_s),
 						 .write_ms = config_ms(cfg->send_timeout_s),
@@ -252,7 +254,7 @@ static int start_workers(struct server *s)
 	tmpl.max_conns = s->max_conns;
 	tmpl.balance = true;
 	tmpl.foreign_racers = s->he != NULL;
-	tmpl.epfd = tmpl.wake_fd = -1;
+	tmpl.wake_fd = -1;
 	if (worker_set_init(&s->ws, cfg->max_workers, &tmpl, cfg->cpus, cfg->ncpus, ctr) < 0) {
 		herd_log("out of memory for %d workers", cfg->max_workers);
 		return -1;

@@ -9,7 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "core/uring.h"
+#include "core/mech_uring.h"
 
 #define SQ_ENTRIES 4096
 

@@ -1,5 +1,5 @@
-/* A worker's lifecycle: buffers, pinning, start, stop, join.  The event loop
- * itself is the backend's (w->ops). */
+/* A worker's lifecycle (buffers, pinning, start, stop, join) and its loop:
+ * one turn for every mechanism. */
 #include "core/worker.h"
 
 #include <errno.h>
@@ -10,7 +10,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/engine.h"
 #include "core/log.h"
+#include "core/mech.h"
+#include "core/race.h"
 #include "net/access_log.h"
 #include "net/file_cache.h"
 
@@ -50,7 +53,6 @@ uint64_t worker_busy_until_now(struct worker *w, uint64_t busy_since_ns)
 
 int worker_init(struct worker *w)
 {
-	w->epfd = -1;
 	if (w->wake_fd < 0)
 		w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	w->rbuf = malloc(RBUF_SIZE);
@@ -89,7 +91,7 @@ int worker_init(struct worker *w)
 			return -1;
 		}
 	}
-	if (w->ops->init(w) < 0) {
+	if (w->mech->init(w) < 0) {
 		int e = errno;
 		worker_destroy(w);
 		errno = e;
@@ -100,8 +102,8 @@ int worker_init(struct worker *w)
 
 void worker_destroy(struct worker *w)
 {
-	if (w->ops)
-		w->ops->destroy(w);
+	if (w->mech)
+		w->mech->destroy(w);
 	if (w->log) {
 		access_log_destroy(w->log); /* writes what is left */
 		free(w->log);
@@ -149,6 +151,66 @@ bool worker_stop_requested(struct worker *w)
 	return true;
 }
 
+static void expire_timers(struct worker *w)
+{
+	for (int t = 0; t < CONN_T_COUNT; t++) {
+		struct conn_list *l = &w->timers[t];
+		while (l->head && l->head->deadline_ms <= w->now_ms)
+			engine_expire(w, l->head);
+	}
+}
+
+static void tick_clocks(struct worker *w)
+{
+	w->now_ms = worker_monotonic_ms();
+	http_clock_tick(&w->clock, worker_realtime_sec());
+}
+
+static void *worker_run(void *arg)
+{
+	struct worker *w = arg;
+	const struct mech *m = w->mech;
+
+	tick_clocks(w);
+	if (m->start(w) < 0) {
+		herd_log("worker %d: cannot start its %s loop: %s", w->id, m->name,
+			 strerror(errno));
+		atomic_store(&w->left_race, true);
+		atomic_store_explicit(&w->finished, true, memory_order_release);
+		return NULL;
+	}
+	race_start(w);
+	for (;;) {
+		if (m->wait(w, worker_next_timeout_ms(w)) < 0)
+			break;
+		tick_clocks(w);
+		/* Before the events, so the answers they bring already say
+		 * Connection: close; idle connections close only after them,
+		 * since closing one mid-batch would leave a stale event (epoll)
+		 * pointing at it. */
+		bool drain_now = worker_stop_requested(w);
+		if (drain_now)
+			race_sync(w);
+		m->dispatch(w);
+		race_tick(w);
+		if (drain_now)
+			engine_begin_drain(w);
+		expire_timers(w);
+		worker_tick_log(w);
+		if (w->draining &&
+		    (w->nconns == 0 || w->now_ms >= atomic_load(&w->stop_deadline_ms)))
+			break;
+	}
+	engine_close_all(w);
+	race_close_all(w);
+	w->exiting = true;
+	race_sync(w);
+	m->finish(w);
+	atomic_store(&w->left_race, true);
+	atomic_store_explicit(&w->finished, true, memory_order_release);
+	return NULL;
+}
+
 int worker_start(struct worker *w)
 {
 	pthread_attr_t attr;
@@ -162,7 +224,7 @@ int worker_start(struct worker *w)
 	CPU_SET(w->cpu, &set);
 	rc = pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
 	if (rc == 0)
-		rc = pthread_create(&w->thread, &attr, w->ops->run, w);
+		rc = pthread_create(&w->thread, &attr, worker_run, w);
 	pthread_attr_destroy(&attr);
 	if (rc)
 		return rc;
@@ -207,24 +269,6 @@ void worker_drain_idle(struct worker *w, void (*close_conn)(struct worker *, str
 		close_conn(w, idle->head);
 }
 
-bool worker_drain_closes(const struct worker *w, bool mid_request)
-{
-	/* An HTTP response sent before the drain began promised keep-alive
-	 * (with async sends it may complete well after): the client may send
-	 * again, so the connection waits as idle for that request, which gets
-	 * Connection: close.  An echo stream has no such boundary to wait for. */
-	return w->draining && !mid_request && w->feed != http_feed;
-}
-
-void worker_expire_timers(struct worker *w, void (*expire)(struct worker *, struct conn *))
-{
-	for (int t = 0; t < CONN_T_COUNT; t++) {
-		struct conn_list *l = &w->timers[t];
-		while (l->head && l->head->deadline_ms <= w->now_ms)
-			expire(w, l->head);
-	}
-}
-
 int worker_next_timeout_ms(const struct worker *w)
 {
 	int64_t next = w->now_ms + 1000; /* the Date header ticks once a second */
@@ -243,54 +287,4 @@ int worker_next_timeout_ms(const struct worker *w)
 	int64_t d = next - w->now_ms;
 	/* Coarse clocks tick every few ms: never spin on a deadline just passed. */
 	return d < 1 ? 1 : (int)d;
-}
-
-/* Both backends' waiters are woken in a fixed order (EPOLLEXCLUSIVE: the
- * order they registered; multishot accepts: the order they were armed), so
- * one worker wins nearly every race while it keeps up and ends up holding
- * most long-lived connections.  A worker holding clearly more than its
- * share steps out until it is back near the average. */
-long worker_fair_share(const struct worker *w)
-{
-	long conns = 0;
-	int live = 0;
-	if (w->all_loads) {
-		for (int i = 0; i < w->nloads; i++) {
-			conns += atomic_load_explicit(&w->all_loads[i].conns_open, memory_order_relaxed);
-			live += atomic_load_explicit(&w->all_loads[i].live, memory_order_relaxed);
-		}
-	} else {
-		conns = atomic_load_explicit(w->conns_open, memory_order_relaxed);
-		live = atomic_load_explicit(w->nlive, memory_order_relaxed);
-	}
-	return conns / (live > 0 ? live : 1);
-}
-
-bool worker_over_share(const struct worker *w)
-{
-	long fair = worker_fair_share(w);
-	return w->nconns > fair + fair / 4 + WORKER_BALANCE_SLACK;
-}
-
-bool worker_nudge_least_loaded(struct worker *w)
-{
-	int best = -1;
-	uint64_t best_n = UINT64_MAX;
-	for (int i = 0; i < w->npeers; i++) {
-		/* Only `running` may be read from a slot, which gets rewritten
-		 * when it is reused; its counters and eventfd stay put. */
-		if (i == w->id || !atomic_load_explicit(&w->peers[i].running, memory_order_acquire))
-			continue;
-		uint64_t n = CTR_GET(&w->peer_ctr[i], conns_active);
-		if (n < best_n) {
-			best = i;
-			best_n = n;
-		}
-	}
-	uint64_t one = 1;
-	if (best < 0)
-		return false;
-	if (write(w->peer_wake[best], &one, sizeof(one)) < 0 && errno != EAGAIN)
-		herd_log_ratelimited(&w->log_slot, "worker %d: nudge: %s", w->id, strerror(errno));
-	return true;
 }

@@ -1,6 +1,8 @@
-/* A worker: one thread pinned to one CPU with its own epoll loop, racing the
+/* A worker: one thread pinned to one CPU with its own event loop, racing the
  * other workers to accept from the shared listening socket and serving every
- * connection it wins to the end. */
+ * connection it wins to the end.  The loop (core/worker.c) is one turn for
+ * every mechanism: wait (mech), deliver events (engine, race), run the
+ * race's rules, expire timers. */
 #ifndef HERD_WORKER_H
 #define HERD_WORKER_H
 
@@ -22,32 +24,19 @@ struct worker_timeouts {
 };
 
 struct handoff;
-struct worker;
-
-/* An event-loop backend: one per file (loop_epoll.c, loop_uring.c).  The
- * rest of herd only sees these three calls. */
-struct loop_ops {
-	const char *name;
-	int (*init)(struct worker *w); /* 0, or -1 with errno set */
-	void *(*run)(void *worker);    /* the thread body */
-	void (*destroy)(struct worker *w);
-};
-
-extern const struct loop_ops loop_epoll_ops;
-extern const struct loop_ops loop_uring_ops;
-
-/* Whether this kernel lets us run the io_uring backend; when not, why. */
-bool loop_uring_available(char *why, size_t len);
+struct mech;
+struct proto;
+struct transport;
 
 struct worker {
 	/* Set by the supervisor before start, then read-only. */
 	int id, cpu;
 	enum herd_accept_mode mode;
-	const struct loop_ops *ops;
+	const struct mech *mech;  /* epoll or io_uring */
 	int listen_fd;            /* shared, or the worker's own (reuseport); -1: listener mode */
 	struct handoff *handoff;  /* listener mode: fds from the acceptor thread */
-	proto_feed_fn feed;
-	bool optimistic_read; /* the listener defers accept until data arrived */
+	const struct proto *proto;
+	const struct transport *transport;
 	struct worker_timeouts timeouts;
 	uint64_t max_body;
 	int root_fd;              /* --root (O_PATH), or -1 */
@@ -84,10 +73,11 @@ struct worker {
 	/* Owned by the worker thread. */
 	pthread_t thread;
 	int wake_fd;          /* eventfd: stop requests, hand-offs */
-	int epfd;             /* epoll backend */
-	uint32_t listen_events;
-	void *backend;        /* backend-private state (io_uring) */
-	bool draining, accept_paused, at_conn_limit, stepped_out, accept_more, in_race;
+	void *io;             /* the mechanism's own state */
+	/* The race (core/race.c). */
+	bool draining, exiting, accept_paused, at_conn_limit, stepped_out, accept_more, in_race;
+	bool watching_listener; /* set by the mechanism: it may still accept */
+	bool took_conns;        /* accepted in this loop turn */
 	int64_t now_ms, accept_resume_ms, log_slot;
 	struct outbuf out;
 	char *rbuf;
@@ -126,36 +116,12 @@ void worker_clear_wake(struct worker *w);
  * worker must start draining. */
 bool worker_stop_requested(struct worker *w);
 /* The wait before the next deadline (timers, accept pause, drain, the Date
- * tick once a second); 0 when accepts are pending.  Both backends use it. */
+ * tick once a second); 0 when accepts are pending. */
 int worker_next_timeout_ms(const struct worker *w);
-/* Expires every connection whose deadline passed, with the backend's close. */
-void worker_expire_timers(struct worker *w, void (*expire)(struct worker *, struct conn *));
 /* Drain: closes idle connections once idle for a second (those idle longer
- * now), with the backend's close; the rest follow through the timers. */
+ * now); the rest follow through the timers. */
 void worker_drain_idle(struct worker *w, void (*close_conn)(struct worker *, struct conn *));
-/* Whether a draining worker closes a connection that finished a response
- * (instead of waiting, as idle, for a next request to answer with close). */
-bool worker_drain_closes(const struct worker *w, bool mid_request);
-/* Balancing the race (both backends).  Connections over all workers of
- * this process divided by the running ones. */
-#define WORKER_BALANCE_SLACK 8
-long worker_fair_share(const struct worker *w);
-/* Clearly more than the fair share: time to step out of the race. */
-bool worker_over_share(const struct worker *w);
-/* Connections already queued raise no new wake-up: whoever steps out hands
- * the race to the running peer holding the fewest connections.  false
- * when this process has none to hand it to. */
-bool worker_nudge_least_loaded(struct worker *w);
 /* Writes the access log's buffer when a second passed since the last time. */
 void worker_tick_log(struct worker *w);
-
-/* conn_epoll.c: the epoll side of a connection's life. */
-/* fd's slot in *w->conns_open must already be reserved (--max-conns). */
-void conn_open(struct worker *w, int fd);
-void conn_on_event(struct worker *w, struct conn *c, uint32_t events);
-void conn_close(struct worker *w, struct conn *c);
-void conn_expire(struct worker *w, struct conn *c);
-/* Drain: close idle connections, let the rest finish with Connection: close. */
-void conn_begin_drain(struct worker *w);
 
 #endif

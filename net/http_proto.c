@@ -2,7 +2,6 @@
  * built-in endpoints, skips request bodies so the next request stays framed. */
 #include <string.h>
 
-#include "core/counters.h"
 #include "net/access_log.h"
 #include "net/file_cache.h"
 #include "net/http_response.h"
@@ -78,7 +77,7 @@ static void fail(struct proto_state *st, struct proto_env *env, int status)
 	http_response_error(env->out, env->clock, status);
 	st->flags |= PROTO_LINGER;
 	st->deferred_kind = PLAN_NONE;
-	CTR_ADD(env->ctr, errors[HERD_ERR_PROTOCOL], 1);
+	env->tally.errors++;
 }
 
 /* A body that breaks its framing or limit after its request was answered:
@@ -90,7 +89,7 @@ static void fail_body(struct proto_state *st, struct proto_env *env, int status)
 		return;
 	}
 	st->flags |= PROTO_LINGER;
-	CTR_ADD(env->ctr, errors[HERD_ERR_PROTOCOL], 1);
+	env->tally.errors++;
 }
 
 /* Answers a parsed head, or holds the answer back (see deferred_kind). */
@@ -180,7 +179,7 @@ size_t http_feed(struct proto_state *st, const char *in, size_t len, struct prot
 						   env->out->last_length, env->clock->sec);
 			return len;
 		}
-		CTR_ADD(env->ctr, requests, 1);
+		env->tally.requests++;
 		if (req.body != HTTP_BODY_NONE && req.expect_continue)
 			outbuf_put(env->out, continue_100, sizeof(continue_100) - 1);
 		answer(st, &req, env);
@@ -204,8 +203,16 @@ size_t http_feed(struct proto_state *st, const char *in, size_t len, struct prot
 	return off;
 }
 
-void http_timeout_response(struct proto_env *env)
+static void http_timeout_answer(struct proto_env *env)
 {
 	if (outbuf_room(env->out) >= HTTP_RESPONSE_MAX)
 		http_response_error(env->out, env->clock, 408);
 }
+
+const struct proto proto_http = {
+	.name = "http",
+	.feed = http_feed,
+	.timeout_answer = http_timeout_answer,
+	.drain_waits_for_next = true,
+	.client_first = true,
+};

@@ -12,7 +12,6 @@
 #include "net/outbuf.h"
 
 struct http_clock;
-struct worker_counters;
 
 /* What a protocol may ask of the connection (struct proto_state.flags). */
 enum {
@@ -44,10 +43,23 @@ struct proto_state {
 	uint64_t file_off, file_left;
 };
 
+/* What one feed counted; the engine adds it to the worker's counters, so a
+ * protocol needs nothing of core/. */
+struct proto_tally {
+	uint32_t requests; /* answered (echo: reads echoed) */
+	uint32_t errors;   /* answered with a protocol error */
+};
+
+/* A message (HTTP: a request body) is part-way through. */
+static inline bool proto_in_message(const struct proto_state *st)
+{
+	return st->body_kind != HTTP_BODY_NONE;
+}
+
 struct proto_env {
 	struct outbuf *out;
 	const struct http_clock *clock;
-	struct worker_counters *ctr;
+	struct proto_tally tally;
 	bool draining; /* server is shutting down: answer with Connection: close */
 	uint64_t max_body; /* request body limit (413 above it); 0: unlimited */
 	struct file_cache *files; /* --root, or NULL */
@@ -61,10 +73,27 @@ struct proto_env {
 typedef size_t (*proto_feed_fn)(struct proto_state *st, const char *in, size_t len,
 				struct proto_env *env);
 
+/* A protocol, as the engine sees it: one table entry per protocol, one file
+ * per protocol in net/.  Core code asks these fields, never "is this HTTP?". */
+struct proto {
+	const char *name;
+	proto_feed_fn feed;
+	/* What a connection whose request stopped arriving half-way gets before
+	 * it is closed (HTTP: 408), written into env->out; NULL: nothing. */
+	void (*timeout_answer)(struct proto_env *env);
+	/* A draining server keeps a connection that finished an answer open,
+	 * as idle, for the request the client may already be sending (HTTP:
+	 * the answer promised keep-alive); false: close it at once. */
+	bool drain_waits_for_next;
+	/* The client speaks first: the listener defers the accept until data
+	 * arrived, and the first read is tried at once. */
+	bool client_first;
+};
+
+extern const struct proto proto_http;
+extern const struct proto proto_echo;
+
 size_t http_feed(struct proto_state *st, const char *in, size_t len, struct proto_env *env);
 size_t echo_feed(struct proto_state *st, const char *in, size_t len, struct proto_env *env);
-
-/* Builds the answer to a request-head timeout (408) into env->out. */
-void http_timeout_response(struct proto_env *env);
 
 #endif

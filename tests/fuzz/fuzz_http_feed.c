@@ -7,7 +7,6 @@
 
 #include <fcntl.h>
 
-#include "core/counters.h"
 #include "net/access_log.h"
 #include "net/http_response.h"
 #include "net/proto.h"
@@ -18,14 +17,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static char outmem[4096];
 	static char kept[2 * HTTP_MAX_HEADER_BYTES + 256];
-	struct worker_counters ctr;
 	struct http_clock clk;
 	struct proto_state st;
 	struct outbuf out = {.p = outmem, .cap = sizeof(outmem)};
 
 	if (size < 2)
 		return 0;
-	memset(&ctr, 0, sizeof(ctr));
 	memset(&clk, 0, sizeof(clk));
 	memset(&st, 0, sizeof(st));
 	http_clock_tick(&clk, 1700000000);
@@ -34,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct peer_addr peer;
 	if (!log.buf && access_log_init(&log, open("/dev/null", O_WRONLY | O_CLOEXEC)) < 0)
 		abort();
-	struct proto_env env = {.out = &out, .clock = &clk, .ctr = &ctr, .max_body = 4096,
+	struct proto_env env = {.out = &out, .clock = &clk, .max_body = 4096,
 				.log = &log, .peer = &peer};
 
 	/* First byte: piece size; the rest is the stream. */

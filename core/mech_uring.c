@@ -23,7 +23,8 @@
 #include <unistd.h>
 
 #include "core/log.h"
-#include "core/uring.h"
+#include "core/mech_uring.h"
+#include "core/race.h"
 
 /* How long the exit path waits for cancelled requests to report back. */
 #define EXIT_REAP_MS 1000
@@ -46,8 +47,8 @@ static int uring_init(struct worker *w)
 		errno = ENOMEM;
 		return -1;
 	}
-	w->backend = st;
-	st->schedstat_fd = open("/dev/null", O_RDONLY | O_CLOEXEC); /* see start_ring() */
+	w->io = st;
+	st->schedstat_fd = open("/dev/null", O_RDONLY | O_CLOEXEC); /* see uring_start() */
 	int rc = uring_ring_create(st);
 	if (rc == 0)
 		rc = uring_bufs_create(st, true);
@@ -55,21 +56,19 @@ static int uring_init(struct worker *w)
 		errno = -rc;
 		return -1;
 	}
-	/* Every ring races on the one shared listener. */
-	w->balance = w->balance && w->npeers > 1;
 	return 0;
 }
 
 static void uring_destroy(struct worker *w)
 {
-	if (w->backend)
-		uring_state_free(w->backend);
-	w->backend = NULL;
+	if (w->io)
+		uring_state_free(w->io);
+	w->io = NULL;
 }
 
 struct io_uring_sqe *uring_sqe(struct worker *w)
 {
-	struct uring_state *st = w->backend;
+	struct uring_state *st = w->io;
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&st->ring);
 	if (!sqe) {
 		io_uring_submit(&st->ring);
@@ -80,7 +79,7 @@ struct io_uring_sqe *uring_sqe(struct worker *w)
 
 bool uring_cancel(struct worker *w, uint64_t ud)
 {
-	struct uring_state *st = w->backend;
+	struct uring_state *st = w->io;
 	struct io_uring_sqe *sqe = uring_sqe(w);
 	if (!sqe)
 		return false;
@@ -92,7 +91,7 @@ bool uring_cancel(struct worker *w, uint64_t ud)
 
 static void arm_wake(struct worker *w)
 {
-	struct uring_state *st = w->backend;
+	struct uring_state *st = w->io;
 	struct io_uring_sqe *sqe = uring_sqe(w);
 	if (!sqe)
 		return; /* the stop flag is still seen within a second */
@@ -103,31 +102,27 @@ static void arm_wake(struct worker *w)
 
 static void on_wake(struct worker *w, const struct io_uring_cqe *cqe)
 {
-	struct uring_state *st = w->backend;
-	/* A stop request, or a peer's nudge. */
-	worker_clear_wake(w);
-	uaccept_nudged(w);
+	struct uring_state *st = w->io;
+	race_woken(w);
 	if (!(cqe->flags & IORING_CQE_F_MORE)) {
 		st->wake_armed = false;
-		if (!st->exiting)
+		if (!w->exiting)
 			arm_wake(w);
 	}
 }
 
-/* Handles every CQE there is; true when one of them was an accept. */
-static bool reap(struct worker *w)
+/* Handles every CQE there is. */
+static void reap(struct worker *w)
 {
-	struct uring_state *st = w->backend;
+	struct uring_state *st = w->io;
 	struct io_uring_cqe *cqe;
 	unsigned head, n = 0;
-	bool accepts = false;
 	io_uring_for_each_cqe(&st->ring, head, cqe) {
 		uint64_t ud = cqe->user_data;
 		n++;
 		if (ud >= UD_CONN_MIN) {
 			uconn_on_cqe(w, cqe);
 		} else if (ud == UD_ACCEPT) {
-			accepts = true;
 			uaccept_on_cqe(w, cqe);
 		} else if (ud == UD_WAKE) {
 			on_wake(w, cqe);
@@ -139,17 +134,15 @@ static bool reap(struct worker *w)
 		io_uring_buf_ring_advance(st->br, (int)st->br_added);
 		st->br_added = 0;
 	}
-	return accepts;
 }
 
-static void leave_race(struct worker *w)
+static void uring_dispatch(struct worker *w)
 {
-	struct uring_state *st = w->backend;
-	uaccept_sync(w); /* w->draining is set: cancels the accept */
-	/* Submitted now rather than with the turn's batch: the supervisor
-	 * is waiting for left_race. */
-	if (st->accept_cancelling)
-		io_uring_submit(&st->ring);
+	struct uring_state *st = w->io;
+	st->turn_accepts = false;
+	reap(w);
+	if (st->turn_accepts)
+		CTR_ADD(w->ctr, wakeups, 1);
 }
 
 /* Submits the turn's SQEs and waits for the next completions, in one
@@ -193,7 +186,7 @@ static uint64_t thread_busy_ns(struct uring_state *st)
  * coarse clock tick. */
 static void account_busy(struct worker *w)
 {
-	struct uring_state *st = w->backend;
+	struct uring_state *st = w->io;
 	if (w->now_ms == st->busy_sample_ms)
 		return;
 	st->busy_sample_ms = w->now_ms;
@@ -203,23 +196,11 @@ static void account_busy(struct worker *w)
 	st->busy_ns = busy;
 }
 
-static void begin_drain(struct worker *w)
+/* Every connection is closed and the accept cancelled: waits until no CQE
+ * can refer to anything the worker is about to free. */
+static void uring_finish(struct worker *w)
 {
-	/* Idle keep-alive connections close soon (worker_drain_idle); the
-	 * others close after their current response (settle()). */
-	worker_drain_idle(w, uconn_close);
-}
-
-/* Closes every connection and waits until no CQE can refer to anything the
- * worker is about to free. */
-static void finish(struct worker *w)
-{
-	struct uring_state *st = w->backend;
-	for (int t = 0; t < CONN_T_COUNT; t++)
-		while (w->timers[t].head)
-			uconn_close(w, w->timers[t].head);
-	st->exiting = true;
-	uaccept_sync(w);
+	struct uring_state *st = w->io;
 	if (st->wake_armed)
 		uring_cancel(w, UD_WAKE);
 	int64_t deadline = worker_monotonic_ms() + EXIT_REAP_MS;
@@ -236,12 +217,15 @@ static void finish(struct worker *w)
 	}
 	io_uring_submit(&st->ring); /* the last closes */
 	if (st->accept_armed && st->accept_single) /* its slot, never to be filled */
-		atomic_fetch_sub_explicit(w->conns_open, 1, memory_order_relaxed);
+		race_release(w);
+	if (st->ring_fd_registered)
+		io_uring_unregister_ring_fd(&st->ring);
+	st->ring_fd_registered = false;
 }
 
-static int start_ring(struct worker *w)
+static int uring_start(struct worker *w)
 {
-	struct uring_state *st = w->backend;
+	struct uring_state *st = w->io;
 	if (uring_enable(st) < 0)
 		return -1;
 	/* Saves a file lookup per io_uring_enter; optional. */
@@ -254,61 +238,26 @@ static int start_ring(struct worker *w)
 		st->have_schedstat = true;
 	if (fd >= 0)
 		close(fd);
+	arm_wake(w);
 	return 0;
 }
 
-static void *uring_run(void *arg)
+/* Submits the turn's SQEs and waits, in one io_uring_enter. */
+static int uring_wait(struct worker *w, int timeout_ms)
 {
-	struct worker *w = arg;
-	struct uring_state *st = w->backend;
-
-	if (start_ring(w) < 0) {
-		herd_log("worker %d: cannot enable its io_uring: %s", w->id, strerror(errno));
-		atomic_store(&w->left_race, true);
-		atomic_store_explicit(&w->finished, true, memory_order_release);
-		return NULL;
-	}
-	w->now_ms = worker_monotonic_ms();
-	http_clock_tick(&w->clock, worker_realtime_sec());
-	arm_wake(w);
-	uaccept_sync(w);
-	for (;;) {
-		int rc = wait_turn(st, worker_next_timeout_ms(w));
-		if (rc < 0) {
-			herd_log("worker %d: io_uring_enter: %s", w->id, strerror(-rc));
-			break;
-		}
-		w->now_ms = worker_monotonic_ms();
-		http_clock_tick(&w->clock, worker_realtime_sec());
-		/* Before the batch, so its responses already say Connection:
-		 * close. */
-		bool drain_now = worker_stop_requested(w);
-		if (drain_now)
-			leave_race(w);
-		if (reap(w))
-			CTR_ADD(w->ctr, wakeups, 1);
-		if (drain_now)
-			begin_drain(w);
-		worker_expire_timers(w, uconn_expire);
-		worker_tick_log(w);
-		uaccept_tick(w);
-		account_busy(w);
-		if (w->draining &&
-		    (w->nconns == 0 || w->now_ms >= atomic_load(&w->stop_deadline_ms)))
-			break;
-	}
-	finish(w);
-	if (st->ring_fd_registered)
-		io_uring_unregister_ring_fd(&st->ring);
-	st->ring_fd_registered = false;
-	atomic_store(&w->left_race, true);
-	atomic_store_explicit(&w->finished, true, memory_order_release);
-	return NULL;
+	account_busy(w);
+	int rc = wait_turn(w->io, timeout_ms);
+	if (rc < 0)
+		herd_log("worker %d: io_uring_enter: %s", w->id, strerror(-rc));
+	return rc;
 }
 
-const struct loop_ops loop_uring_ops = {
+/* Grouped as the interface is: the worker's loop, the race, a connection. */
+const struct mech mech_uring = {
 	.name = "io_uring",
-	.init = uring_init,
-	.run = uring_run,
-	.destroy = uring_destroy,
+	.init = uring_init, .destroy = uring_destroy, .start = uring_start,
+	.wait = uring_wait, .dispatch = uring_dispatch, .finish = uring_finish,
+	.race_set = uaccept_race_set, .race_turn = uaccept_race_turn,
+	.conn_start = uconn_start, .read_on = uconn_read_on, .read_off = uconn_read_off,
+	.send = uconn_send, .wait_writable = uconn_wait_writable, .close = uconn_close,
 };

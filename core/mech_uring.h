@@ -1,13 +1,16 @@
-/* The io_uring backend's private state and the calls between its files:
- * loop_uring.c owns the ring, the wake eventfd and timers; uring_accept.c
- * the accept race; uring_conn.c a connection's reads, sends and close. */
-#ifndef HERD_URING_H
-#define HERD_URING_H
+/* The io_uring mechanism's private state and the calls between its files:
+ * mech_uring.c owns the ring, the wake eventfd, waiting and delivering
+ * completions; mech_uring_accept.c the accept it arms for the race;
+ * mech_uring_conn.c a connection's receives, sends and close; uring_setup.c
+ * creating the ring and probing the kernel. */
+#ifndef HERD_MECH_URING_H
+#define HERD_MECH_URING_H
 
 #include <liburing.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/mech.h"
 #include "core/worker.h"
 
 /* Provided receive buffers, one group per ring (sizing: loop_uring.c). */
@@ -45,8 +48,8 @@ struct uring_state {
 	uint64_t busy_ns;
 	int schedstat_fd;       /* the worker thread's /proc schedstat */
 	bool have_schedstat;
-	bool accept_armed, accept_single, accept_cancelling, wake_armed, exiting;
-	bool took_conns; /* accepted in this loop turn */
+	bool accept_armed, accept_single, accept_cancelling, wake_armed;
+	bool turn_accepts;    /* a CQE of this turn carried an accept */
 	unsigned long armed_nofile; /* RLIMIT_NOFILE when the accept was armed */
 	int64_t nofile_check_ms;
 	int zombies;          /* closed connections a CQE may still point at */
@@ -66,7 +69,7 @@ int uring_enable(struct uring_state *st);
 /* loop_uring_available(): whether this kernel lets herd use io_uring. */
 bool uring_check(char *why, size_t len);
 
-/* loop_uring.c */
+/* mech_uring.c */
 /* An SQE, flushing the queue first when it is full; NULL only if even that
  * failed. */
 struct io_uring_sqe *uring_sqe(struct worker *w);
@@ -80,21 +83,18 @@ static inline void uring_buf_return(struct uring_state *st, unsigned bid)
 			      (int)st->br_added++);
 }
 
-/* uring_accept.c */
-/* Arms or cancels the multishot accept to match whether the worker should
- * race; sets left_race once a draining worker's accept is gone. */
-void uaccept_sync(struct worker *w);
+/* mech_uring_accept.c */
+bool uaccept_race_set(struct worker *w, bool want);
+void uaccept_race_turn(struct worker *w);
 void uaccept_on_cqe(struct worker *w, const struct io_uring_cqe *cqe);
-/* A peer stepped out and woke us: queued connections need an accept. */
-void uaccept_nudged(struct worker *w);
-/* Once per loop turn: nudged accepts, resuming after a pause, stepping back. */
-void uaccept_tick(struct worker *w);
 
-/* uring_conn.c */
-/* `counted`: the connection already holds its slot in w->conns_open. */
-void uconn_open(struct worker *w, int fd, bool counted);
+/* mech_uring_conn.c */
 void uconn_on_cqe(struct worker *w, const struct io_uring_cqe *cqe);
+void uconn_start(struct worker *w, struct conn *c, bool data_waiting);
+void uconn_read_on(struct worker *w, struct conn *c);
+void uconn_read_off(struct worker *w, struct conn *c);
+enum mech_send uconn_send(struct worker *w, struct conn *c, bool more);
+void uconn_wait_writable(struct worker *w, struct conn *c);
 void uconn_close(struct worker *w, struct conn *c);
-void uconn_expire(struct worker *w, struct conn *c);
 
 #endif

@@ -1,0 +1,425 @@
+/* A connection's life, once for every mechanism (see core/engine.h).
+ *
+ * Input: bytes the mechanism read or received go through the transport to
+ * the protocol; whatever the protocol leaves unconsumed (a partial request)
+ * is copied into the connection's own buffer, so an idle connection holds
+ * none.  While output is in the mechanism's hands (CONN_WRITING) input is
+ * queued, not fed, and reading stops once too much of it piles up.
+ *
+ * Output: the protocol's answers to everything one read brought leave in one
+ * hand-over.  A mechanism either writes them at once (epoll) or takes a copy
+ * and reports completion later (io_uring); a file body follows by sendfile,
+ * or, under a transport that must see its bytes, through the output path.
+ *
+ * Waiting: after each step the connection is settled on exactly one timer
+ * (header, keep-alive, send, linger) and one thing to wait for. */
+#include "core/engine.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/mech.h"
+#include "core/worker.h"
+#include "net/file_cache.h"
+#include "net/transport.h"
+
+/* Protocol rounds per event when the output buffer keeps filling up and the
+ * socket takes it all; then the connection yields to the others. */
+#define SERVE_ROUNDS 8
+/* Input queued behind pending output before reading stops: as much as one
+ * protocol round can answer (the worker's output buffer is 64 KiB); the
+ * rest waits in the socket, where it costs the server nothing. */
+#define PAUSE_INPUT (64 * 1024)
+/* File bytes sent per event before yielding to other connections. */
+#define FILE_SEND_BUDGET (512 * 1024)
+
+static void set_timer(struct worker *w, struct conn *c, enum conn_timer t)
+{
+	if (c->timer != CONN_T_NONE)
+		conn_list_remove(&w->timers[c->timer], c);
+	c->timer = (uint8_t)t;
+	if (t == CONN_T_NONE)
+		return;
+	c->deadline_ms = w->now_ms + w->timers[t].timeout_ms;
+	conn_list_append(&w->timers[t], c);
+}
+
+static void drop_file(struct worker *w, struct conn *c)
+{
+	if (c->proto.file) {
+		file_cache_put(w->files, c->proto.file);
+		c->proto.file = NULL;
+		c->proto.file_left = 0;
+	}
+	c->proto.flags &= (uint8_t)~PROTO_FILE;
+}
+
+void engine_release(struct worker *w, struct conn *c)
+{
+	conn_drop_output(c);
+	conn_pool_put(&w->pool, c);
+}
+
+void engine_close(struct worker *w, struct conn *c)
+{
+	drop_file(w, c);
+	set_timer(w, c, CONN_T_NONE);
+	conn_drop_input(c);
+	w->nconns--;
+	CTR_SUB(w->ctr, conns_active, 1);
+	atomic_fetch_sub_explicit(w->conns_open, 1, memory_order_relaxed);
+	w->mech->close(w, c);
+}
+
+void engine_fail(struct worker *w, struct conn *c, enum herd_err_kind kind)
+{
+	CTR_ADD(w->ctr, errors[kind], 1);
+	if (kind == HERD_ERR_NOMEM)
+		herd_log_ratelimited(&w->log_slot, "worker %d: out of memory, dropping a connection",
+				     w->id);
+	engine_close(w, c);
+}
+
+/* Whether a draining worker closes a connection that finished an answer,
+ * instead of waiting, as idle, for a next request to answer with close. */
+static bool drain_closes(const struct worker *w, bool mid_request)
+{
+	return w->draining && !mid_request && !w->proto->drain_waits_for_next;
+}
+
+/* The output leaves for the mechanism: the transport's one place on the way
+ * out (plain TCP hands w->out over as it is).  1: all of it is in the
+ * socket; 0: the mechanism reports completion later; -1: closed. */
+static int transport_out(struct worker *w, struct conn *c)
+{
+	/* Headers with a file body right behind them wait for it: one segment. */
+	bool more = (c->proto.flags & PROTO_FILE) && c->proto.file_left;
+	switch (w->mech->send(w, c, more)) {
+	case MECH_SENT:
+		return 1;
+	case MECH_PENDING:
+		c->flags |= CONN_WRITING;
+		if (c->timer != CONN_T_WRITE)
+			set_timer(w, c, CONN_T_WRITE);
+		return 0;
+	case MECH_NOMEM:
+		engine_fail(w, c, HERD_ERR_NOMEM);
+		return -1;
+	case MECH_FAILED:
+		break;
+	}
+	engine_fail(w, c, HERD_ERR_WRITE);
+	return -1;
+}
+
+static void serve(struct worker *w, struct conn *c, const char *data, uint32_t len);
+static void settle(struct worker *w, struct conn *c);
+
+/* Waits for the socket to take more: output stuck, a file body's next
+ * piece, or a protocol that yielded after SERVE_ROUNDS. */
+static void wait_writable(struct worker *w, struct conn *c, bool progress)
+{
+	if (progress || c->timer != CONN_T_WRITE)
+		set_timer(w, c, CONN_T_WRITE); /* progress: the send timeout restarts */
+	c->flags |= CONN_WRITING;
+	w->mech->wait_writable(w, c);
+}
+
+static void file_done(struct worker *w, struct conn *c)
+{
+	drop_file(w, c);
+	/* The protocol stopped at the file: requests pipelined behind it come
+	 * next, unless this answer was the last. */
+	if (c->in_len && !(c->proto.flags & (PROTO_CLOSE | PROTO_LINGER)))
+		serve(w, c, c->in, c->in_len);
+	else
+		settle(w, c);
+}
+
+/* A transport that must see every byte gets the file read into the output
+ * buffer, a piece per hand-over. */
+static void copy_file(struct worker *w, struct conn *c)
+{
+	struct proto_state *st = &c->proto;
+	size_t budget = FILE_SEND_BUDGET;
+	while (st->file_left) {
+		if (!budget) {
+			wait_writable(w, c, true);
+			return;
+		}
+		size_t n = st->file_left < w->out.cap ? (size_t)st->file_left : w->out.cap;
+		ssize_t k = pread(st->file->fd, w->out.p, n, (off_t)st->file_off);
+		if (k <= 0) {
+			/* The file shrank under a promised length: the response
+			 * cannot be completed. */
+			engine_fail(w, c, HERD_ERR_WRITE);
+			return;
+		}
+		w->out.len = (size_t)k;
+		st->file_off += (uint64_t)k;
+		st->file_left -= (uint64_t)k;
+		budget -= budget < (size_t)k ? budget : (size_t)k;
+		int r = transport_out(w, c);
+		if (r <= 0)
+			return; /* closed, or engine_output_done() comes back here */
+	}
+	file_done(w, c);
+}
+
+/* Sends the pending file body with sendfile(2) (io_uring has no sendfile,
+ * and splicing would take a pipe per connection): a bounded step, then the
+ * socket's room or the next turn brings the connection back. */
+static void send_file(struct worker *w, struct conn *c)
+{
+	if (!w->transport->sendfile) {
+		copy_file(w, c);
+		return;
+	}
+	struct proto_state *st = &c->proto;
+	size_t budget = FILE_SEND_BUDGET;
+	while (st->file_left && budget) {
+		off_t off = (off_t)st->file_off;
+		size_t n = st->file_left < budget ? (size_t)st->file_left : budget;
+		ssize_t k = sendfile(c->fd, st->file->fd, &off, n);
+		if (k < 0 && errno == EAGAIN)
+			break;
+		if (k <= 0) {
+			/* An error, or the file shrank under a promised length:
+			 * the response cannot be completed. */
+			engine_fail(w, c, HERD_ERR_WRITE);
+			return;
+		}
+		CTR_ADD(w->ctr, bytes_out, (uint64_t)k);
+		st->file_off += (uint64_t)k;
+		st->file_left -= (uint64_t)k;
+		budget -= (size_t)k;
+	}
+	if (!st->file_left)
+		file_done(w, c);
+	else
+		wait_writable(w, c, budget < FILE_SEND_BUDGET);
+}
+
+static void start_linger(struct worker *w, struct conn *c)
+{
+	/* Our answer is out; stop reading requests but keep draining the
+	 * client's bytes, so closing does not reset the answer away. */
+	shutdown(c->fd, SHUT_WR);
+	c->flags |= CONN_LINGER;
+	c->flags &= (uint8_t)~(CONN_UNFED | CONN_PAUSED);
+	conn_drop_input(c);
+	if (c->flags & CONN_EOF) {
+		engine_close(w, c);
+		return;
+	}
+	set_timer(w, c, CONN_T_LINGER);
+	w->mech->read_on(w, c);
+}
+
+/* Decides what the connection waits for once no output is in progress and
+ * the protocol has seen all input. */
+static void settle(struct worker *w, struct conn *c)
+{
+	uint8_t f = c->proto.flags;
+	if (f & PROTO_OUT_FULL) {
+		wait_writable(w, c, false);
+		return;
+	}
+	if (f & PROTO_LINGER) {
+		start_linger(w, c);
+		return;
+	}
+	bool mid_request = c->in_len || proto_in_message(&c->proto);
+	if ((f & PROTO_CLOSE) || (c->flags & CONN_EOF) || drain_closes(w, mid_request)) {
+		engine_close(w, c);
+		return;
+	}
+	if (mid_request) {
+		/* The head timeout runs from the request's first byte, not from
+		 * the latest one: a trickling client cannot extend it. */
+		if (c->timer != CONN_T_READ)
+			set_timer(w, c, CONN_T_READ);
+	} else {
+		set_timer(w, c, CONN_T_IDLE);
+	}
+	c->flags &= (uint8_t)~CONN_PAUSED;
+	w->mech->read_on(w, c);
+}
+
+static void serve(struct worker *w, struct conn *c, const char *data, uint32_t len)
+{
+	for (int round = 0;; round++) {
+		struct proto_env env = {.out = &w->out, .clock = &w->clock,
+					.draining = w->draining, .max_body = w->max_body,
+					.files = w->files, .log = w->log, .peer = &c->peer};
+		c->proto.flags &= (uint8_t)~PROTO_OUT_FULL;
+		c->flags &= (uint8_t)~CONN_UNFED;
+		size_t used = w->proto->feed(&c->proto, data, len, &env);
+		if (env.tally.requests)
+			CTR_ADD(w->ctr, requests, env.tally.requests);
+		if (env.tally.errors)
+			CTR_ADD(w->ctr, errors[HERD_ERR_PROTOCOL], env.tally.errors);
+		if (conn_keep_input(c, data + used, (uint32_t)(len - used)) < 0) {
+			w->out.len = 0;
+			engine_fail(w, c, HERD_ERR_NOMEM);
+			return;
+		}
+		if (w->out.len && transport_out(w, c) <= 0)
+			return;
+		if (c->proto.flags & PROTO_FILE) {
+			send_file(w, c);
+			return;
+		}
+		if (!(c->proto.flags & PROTO_OUT_FULL) || round + 1 == SERVE_ROUNDS)
+			break;
+		data = c->in;
+		len = c->in_len;
+	}
+	settle(w, c);
+}
+
+/* Appends to the kept input, growing it geometrically: a backlog behind a
+ * slow send arrives in many small pieces. */
+static int append_input(struct conn *c, const char *p, uint32_t n)
+{
+	if (c->in_cap - c->in_len < n &&
+	    conn_reserve_input(c, n > c->in_len ? n : c->in_len) < 0)
+		return -1;
+	memcpy(c->in + c->in_len, p, n);
+	c->in_len += n;
+	return 0;
+}
+
+/* Application bytes for the protocol. */
+static void receive(struct worker *w, struct conn *c, const char *p, uint32_t n)
+{
+	if (c->flags & CONN_WRITING) {
+		/* Backpressure: the protocol sees no more input until the
+		 * client took our output. */
+		if (append_input(c, p, n) < 0) {
+			engine_fail(w, c, HERD_ERR_NOMEM);
+			return;
+		}
+		c->flags |= CONN_UNFED;
+		if (c->in_len > PAUSE_INPUT && !(c->flags & CONN_PAUSED)) {
+			c->flags |= CONN_PAUSED;
+			w->mech->read_off(w, c);
+		}
+		return;
+	}
+	if (c->in_len) {
+		if (append_input(c, p, n) < 0) {
+			engine_fail(w, c, HERD_ERR_NOMEM);
+			return;
+		}
+		serve(w, c, c->in, c->in_len);
+		return;
+	}
+	serve(w, c, p, n);
+}
+
+/* Wire bytes from the mechanism: the transport's one place on the way in
+ * (plain TCP passes them through). */
+void engine_input(struct worker *w, struct conn *c, const char *p, uint32_t n)
+{
+	CTR_ADD(w->ctr, bytes_in, n);
+	/* After a final answer nothing more is read as a request (lingering
+	 * drains, closing discards): keep none of it. */
+	if ((c->flags & CONN_LINGER) || (c->proto.flags & (PROTO_CLOSE | PROTO_LINGER)))
+		return;
+	receive(w, c, p, n);
+}
+
+void engine_input_end(struct worker *w, struct conn *c)
+{
+	c->flags |= CONN_EOF;
+	/* Output still going out (a client that half-closed after its
+	 * requests): close once it is sent, see settle(). */
+	if ((c->flags & CONN_LINGER) || !(c->flags & CONN_WRITING))
+		engine_close(w, c);
+}
+
+void engine_input_error(struct worker *w, struct conn *c)
+{
+	if (!(c->flags & CONN_LINGER))
+		CTR_ADD(w->ctr, errors[HERD_ERR_READ], 1);
+	engine_close(w, c);
+}
+
+bool engine_output_sent(struct worker *w, struct conn *c, size_t n)
+{
+	CTR_ADD(w->ctr, bytes_out, (uint64_t)n);
+	c->out_off += (uint32_t)n;
+	if (c->out_off < c->out_len) {
+		set_timer(w, c, CONN_T_WRITE); /* progress: the send timeout restarts */
+		return true;
+	}
+	conn_drop_output(c);
+	return false;
+}
+
+void engine_output_done(struct worker *w, struct conn *c)
+{
+	c->flags &= (uint8_t)~CONN_WRITING;
+	if (c->proto.flags & PROTO_FILE)
+		send_file(w, c);
+	else if ((c->proto.flags & PROTO_OUT_FULL) || (c->flags & CONN_UNFED))
+		serve(w, c, c->in, c->in_len);
+	else
+		settle(w, c);
+}
+
+void engine_open(struct worker *w, int fd)
+{
+	struct conn *c = conn_pool_get(&w->pool);
+	if (!c) {
+		atomic_fetch_sub_explicit(w->conns_open, 1, memory_order_relaxed);
+		CTR_ADD(w->ctr, errors[HERD_ERR_NOMEM], 1);
+		herd_log_ratelimited(&w->log_slot, "worker %d: out of memory, refusing a connection",
+				     w->id);
+		close(fd);
+		return;
+	}
+	c->fd = fd;
+	if (w->log) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+			peer_addr_from(&c->peer, (struct sockaddr *)&ss);
+	}
+	w->nconns++;
+	CTR_ADD(w->ctr, conns_active, 1);
+	set_timer(w, c, CONN_T_READ);
+	w->mech->conn_start(w, c, w->proto->client_first);
+}
+
+void engine_expire(struct worker *w, struct conn *c)
+{
+	if (c->timer == CONN_T_READ && c->in_len && w->proto->timeout_answer) {
+		/* A request that never completed gets an answer (HTTP: 408),
+		 * best effort: the connection closes right after. */
+		struct proto_env env = {.out = &w->out, .clock = &w->clock, .draining = true};
+		w->proto->timeout_answer(&env);
+		(void)send(c->fd, w->out.p, w->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		w->out.len = 0;
+	}
+	engine_close(w, c);
+}
+
+void engine_begin_drain(struct worker *w)
+{
+	/* Idle keep-alive connections close soon (worker_drain_idle); the
+	 * others close after their current answer (settle()). */
+	worker_drain_idle(w, engine_close);
+}
+
+void engine_close_all(struct worker *w)
+{
+	for (int t = 0; t < CONN_T_COUNT; t++)
+		while (w->timers[t].head)
+			engine_close(w, w->timers[t].head);
+}
