@@ -37,6 +37,7 @@ void config_usage(FILE *out)
 	      "  --max-body BYTES     largest request body; larger is 413 (default 1048576)\n"
 	      "  --root DIR           serve GET/HEAD for files under DIR (default: built-ins only)\n"
 	      "  --access-log FILE    combined-format request log (SIGUSR2 reopens it)\n"
+	      "  --sendfile on|off    file bodies by sendfile(2), or read and written (default on)\n"
 	      "  --min-workers N      scale down to N workers (default: --workers, i.e. static)\n"
 	      "  --max-workers N      scale up to N workers (default: --workers)\n"
 	      "  --scale-interval S   how often load is sampled (default 0.25)\n"
@@ -291,7 +292,8 @@ enum config_result config_parse(struct herd_config *cfg, int argc, char **argv,
 			"--max-body",       "--min-workers",       "--max-workers",
 			"--scale-interval", "--scale-up-busy",     "--scale-down-busy",
 			"--scale-queue",    "--root",              "--access-log",
-			"--procs",          "--min-procs",         "--max-procs"};
+			"--procs",          "--min-procs",         "--max-procs",
+			"--sendfile"};
 		bool is_known = false;
 		for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
 			is_known |= strcmp(name, known[k]) == 0;
@@ -395,6 +397,10 @@ enum config_result config_parse(struct herd_config *cfg, int argc, char **argv,
 			if (parse_long(val, 0, LONG_MAX, &n) < 0)
 				return fail(err, errlen, "bad --max-body '%s': want bytes", val);
 			cfg->max_body = (uint64_t)n;
+		} else if (strcmp(name, "--sendfile") == 0) {
+			if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0)
+				return fail(err, errlen, "bad --sendfile '%s': want on or off", val);
+			cfg->no_sendfile = val[1] == 'f';
 		}
 	}
 

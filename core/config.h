@@ -53,6 +53,7 @@ struct herd_config {
 	uint64_t max_body;          /* request body bytes; larger is 413 */
 	const char *root;           /* --root DIR: serve files, or NULL */
 	const char *access_log;     /* --access-log FILE, or NULL */
+	bool no_sendfile;           /* --sendfile off: file bodies are read and written */
 	/* Scaling (balance/): static when min == max. */
 	int min_workers, max_workers;
 	double scale_interval_s;

@@ -227,7 +227,7 @@ static int start_workers(struct server *s)
 	tmpl.mech = s->mode == HERD_ACCEPT_URING ? &mech_uring : &mech_epoll;
 	tmpl.listen_fd = s->mode == HERD_ACCEPT_LISTENER ? -1 : s->listen_fds[0];
 	tmpl.proto = cfg->proto == HERD_PROTO_HTTP ? &proto_http : &proto_echo;
-	tmpl.transport = &transport_tcp;
+	tmpl.transport = cfg->no_sendfile ? &transport_tcp_copy : &transport_tcp;
 	tmpl.timeouts = (struct worker_timeouts){.idle_ms = config_ms(cfg->keepalive_timeout_s),
 						 .read_ms = config_ms(cfg->header_timeout_s),
 						 .write_ms = config_ms(cfg->send_timeout_s),

@@ -188,3 +188,15 @@ Test(config, procs)
 	cr_assert(strstr(err, "--procs"), "%s", err);
 	cr_assert_eq(PARSE("--procs", "65"), CONFIG_ERROR);
 }
+
+Test(config, sendfile_on_off)
+{
+	cr_assert_eq(PARSE("--root", "/srv"), CONFIG_OK);
+	cr_assert_not(cfg.no_sendfile, "file bodies go by sendfile by default");
+	cr_assert_eq(PARSE("--sendfile", "off"), CONFIG_OK);
+	cr_assert(cfg.no_sendfile);
+	cr_assert_eq(PARSE("--sendfile=on"), CONFIG_OK);
+	cr_assert_not(cfg.no_sendfile);
+	cr_assert_eq(PARSE("--sendfile", "maybe"), CONFIG_ERROR);
+	cr_assert(strstr(err, "--sendfile") != NULL, "%s", err);
+}
