@@ -10,10 +10,10 @@
 #include "clock.h"
 #include "worker.h"
 
-#define MAX_EVENTS 256
+#define LOAD_MAX_EVENTS 256
 
 /* How many of `want` requests the -n quota still allows. */
-static unsigned can_issue(const struct worker *w, unsigned want)
+static unsigned can_issue(const struct load_worker *w, unsigned want)
 {
 	if (!w->limited)
 		return want;
@@ -25,7 +25,7 @@ static unsigned can_issue(const struct worker *w, unsigned want)
 }
 
 /* --rate: the intended send time of the oldest request this conn owes. */
-static uint64_t owed_pop(struct worker *w, struct conn *c)
+static uint64_t owed_pop(struct load_worker *w, struct load_conn *c)
 {
 	uint64_t t = c->owed_t;
 	c->owed--;
@@ -33,7 +33,7 @@ static uint64_t owed_pop(struct worker *w, struct conn *c)
 	return t;
 }
 
-void worker_settle(struct worker *w, uint64_t now)
+void load_worker_settle(struct load_worker *w, uint64_t now)
 {
 	if (++w->settled < w->nconns)
 		return;
@@ -42,7 +42,7 @@ void worker_settle(struct worker *w, uint64_t now)
 		w->hold_end = now + w->hold_ns;
 }
 
-void worker_kick(struct worker *w, struct conn *c, uint64_t now)
+void load_worker_kick(struct load_worker *w, struct load_conn *c, uint64_t now)
 {
 	if (w->stopping)
 		return;
@@ -51,11 +51,11 @@ void worker_kick(struct worker *w, struct conn *c, uint64_t now)
 	case MODE_STORM:
 	case MODE_IDLE:
 		if (c->state == C_WAIT)
-			conn_send(w, c, 1, now, now);
+			load_conn_send(w, c, 1, now, now);
 		return;
 	case MODE_CLOSE:
 		if (c->state == C_WAIT) {
-			conn_send(w, c, 1, rate && c->owed ? owed_pop(w, c) : now, now);
+			load_conn_send(w, c, 1, rate && c->owed ? owed_pop(w, c) : now, now);
 			return;
 		}
 		if (c->state != C_DOWN || now < c->deadline)
@@ -65,33 +65,33 @@ void worker_kick(struct worker *w, struct conn *c, uint64_t now)
 		/* reserve the request now so -n cannot be overshot while connecting */
 		c->inflight = 1;
 		w->inflight++;
-		conn_open(w, c, now);
+		load_conn_open(w, c, now);
 		return;
 	case MODE_KEEPALIVE:
 		if (c->state == C_DOWN) {
 			if (now >= c->deadline && can_issue(w, 1))
-				conn_open(w, c, now);
+				load_conn_open(w, c, now);
 			return;
 		}
 		if (c->state != C_WAIT)
 			return;
 		if (rate) {
 			if (c->owed && can_issue(w, 1))
-				conn_send(w, c, 1, owed_pop(w, c), now);
+				load_conn_send(w, c, 1, owed_pop(w, c), now);
 			return;
 		}
 		unsigned k = can_issue(w, w->cfg->pipeline);
 		if (k)
-			conn_send(w, c, k, now, now);
+			load_conn_send(w, c, k, now, now);
 		return;
 	}
 }
 
 /* --rate: hand every due send slot to the next connection, round robin. */
-static void schedule(struct worker *w, uint64_t now)
+static void schedule(struct load_worker *w, uint64_t now)
 {
 	while (!w->stopping && w->sched_next <= now) {
-		struct conn *c = &w->conns[w->sched_i];
+		struct load_conn *c = &w->conns[w->sched_i];
 		if (++w->sched_i == w->nconns)
 			w->sched_i = 0;
 		if (c->owed == 0)
@@ -101,34 +101,34 @@ static void schedule(struct worker *w, uint64_t now)
 		w->sched_next = w->t_start + (uint64_t)(w->rate_offset_ns +
 							(double)w->sched_k * w->period_ns);
 		if (c->state == C_WAIT || c->state == C_DOWN)
-			worker_kick(w, c, now);
+			load_worker_kick(w, c, now);
 	}
 }
 
-static void scan(struct worker *w, uint64_t now)
+static void scan(struct load_worker *w, uint64_t now)
 {
 	for (unsigned i = 0; i < w->nconns; i++) {
-		struct conn *c = &w->conns[i];
+		struct load_conn *c = &w->conns[i];
 		switch (c->state) {
 		case C_CONNECTING:
 			if (now >= c->deadline)
-				conn_fail(w, c, ERR_CONNECT_TIMEOUT, now);
+				load_conn_fail(w, c, ERR_CONNECT_TIMEOUT, now);
 			break;
 		case C_BUSY:
 			if (now >= c->deadline)
-				conn_fail(w, c, ERR_TIMEOUT, now);
+				load_conn_fail(w, c, ERR_TIMEOUT, now);
 			break;
 		case C_DOWN:
 			if (now >= c->deadline)
-				worker_kick(w, c, now);
+				load_worker_kick(w, c, now);
 			break;
 		case C_CLOSING:
 			/* said it would close but did not: not a failed request */
 			if (now >= c->deadline) {
-				conn_drop(w, c);
+				load_conn_drop(w, c);
 				c->state = C_DOWN;
 				c->deadline = now;
-				worker_kick(w, c, now);
+				load_worker_kick(w, c, now);
 			}
 			break;
 		default:
@@ -137,7 +137,7 @@ static void scan(struct worker *w, uint64_t now)
 	}
 }
 
-static bool finished(struct worker *w, uint64_t now)
+static bool finished(struct load_worker *w, uint64_t now)
 {
 	if (w->limited && w->st.requests >= w->quota) {
 		w->t_finish = w->t_last;
@@ -156,7 +156,7 @@ static bool finished(struct worker *w, uint64_t now)
 	return false;
 }
 
-static int setup(struct worker *w)
+static int setup(struct load_worker *w)
 {
 	if (w->cpu >= 0) {
 		cpu_set_t set;
@@ -171,7 +171,7 @@ static int setup(struct worker *w)
 	}
 	w->ep = epoll_create1(EPOLL_CLOEXEC);
 	w->conns = calloc(w->nconns ? w->nconns : 1, sizeof(*w->conns));
-	w->rbuf = malloc(RESP_MAX_HEADER + RBUF_SIZE);
+	w->rbuf = malloc(RESP_MAX_HEADER + LOAD_RBUF_SIZE);
 	if (w->ep < 0 || !w->conns || !w->rbuf) {
 		snprintf(w->setup_error, sizeof(w->setup_error), "thread %u: %s", w->id,
 			 w->ep < 0 ? strerror(errno) : "out of memory");
@@ -192,11 +192,11 @@ static int setup(struct worker *w)
 	return 0;
 }
 
-static void teardown(struct worker *w)
+static void teardown(struct load_worker *w)
 {
 	if (w->conns) {
 		for (unsigned i = 0; i < w->nconns; i++) {
-			struct conn *c = &w->conns[i];
+			struct load_conn *c = &w->conns[i];
 			if (c->state == C_HOLD)
 				w->st.held++;
 			if (c->fd >= 0)
@@ -213,21 +213,21 @@ static void teardown(struct worker *w)
 	w->ep = -1;
 }
 
-static int wait_events(struct worker *w, struct epoll_event *evs, uint64_t now, uint64_t wake)
+static int wait_events(struct load_worker *w, struct epoll_event *evs, uint64_t now, uint64_t wake)
 {
 	uint64_t d = wake > now ? wake - now : 0;
 	struct timespec ts = { .tv_sec = (time_t)(d / NS_PER_SEC),
 			       .tv_nsec = (long)(d % NS_PER_SEC) };
-	int n = epoll_pwait2(w->ep, evs, MAX_EVENTS, &ts, NULL);
+	int n = epoll_pwait2(w->ep, evs, LOAD_MAX_EVENTS, &ts, NULL);
 	if (n < 0 && errno == ENOSYS) /* kernels before 5.11: ms resolution */
-		n = epoll_wait(w->ep, evs, MAX_EVENTS, (int)((d + NS_PER_MS - 1) / NS_PER_MS));
+		n = epoll_wait(w->ep, evs, LOAD_MAX_EVENTS, (int)((d + NS_PER_MS - 1) / NS_PER_MS));
 	return n;
 }
 
-void *worker_main(void *arg)
+void *load_worker_main(void *arg)
 {
-	struct worker *w = arg;
-	struct epoll_event evs[MAX_EVENTS];
+	struct load_worker *w = arg;
+	struct epoll_event evs[LOAD_MAX_EVENTS];
 
 	pthread_mutex_lock(&w->lock);
 	if (setup(w) < 0) {
@@ -242,11 +242,11 @@ void *worker_main(void *arg)
 		w->stopping = true;
 	/* --rate --close connects on schedule; everything else opens up front */
 	for (unsigned i = 0; i < w->nconns && !w->stopping; i++) {
-		struct conn *c = &w->conns[i];
+		struct load_conn *c = &w->conns[i];
 		if (w->cfg->mode == MODE_CLOSE)
-			worker_kick(w, c, now);
+			load_worker_kick(w, c, now);
 		else
-			conn_open(w, c, now);
+			load_conn_open(w, c, now);
 	}
 	uint64_t next_scan = now + SCAN_NS;
 	bool fin = finished(w, now);
@@ -272,7 +272,7 @@ void *worker_main(void *arg)
 		}
 		pthread_mutex_lock(&w->lock);
 		for (int i = 0; i < n; i++)
-			conn_event(w, evs[i].data.ptr, evs[i].events);
+			load_conn_event(w, evs[i].data.ptr, evs[i].events);
 		now = now_ns();
 		if (w->rate > 0)
 			schedule(w, now);

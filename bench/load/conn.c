@@ -11,12 +11,12 @@
 #include "clock.h"
 #include "worker.h"
 
-static inline bool counting(const struct worker *w, uint64_t now)
+static inline bool counting(const struct load_worker *w, uint64_t now)
 {
 	return now >= w->t_stats;
 }
 
-static bool burst_mode(const struct worker *w)
+static bool burst_mode(const struct load_worker *w)
 {
 	return w->cfg->mode == MODE_STORM || w->cfg->mode == MODE_IDLE;
 }
@@ -36,7 +36,7 @@ static bool is_connect_kind(enum err_kind k)
 	return k <= ERR_CONNECT_OTHER;
 }
 
-static void conn_reset(struct worker *w, struct conn *c)
+static void load_conn_reset(struct load_worker *w, struct load_conn *c)
 {
 	w->inflight -= c->inflight;
 	c->inflight = 0;
@@ -48,7 +48,7 @@ static void conn_reset(struct worker *w, struct conn *c)
 	resp_init(&c->rp);
 }
 
-void conn_drop(struct worker *w, struct conn *c)
+void load_conn_drop(struct load_worker *w, struct load_conn *c)
 {
 	if (c->fd >= 0) {
 		if (w->cfg->linger0) {
@@ -59,7 +59,7 @@ void conn_drop(struct worker *w, struct conn *c)
 		close(c->fd); /* also removes it from the epoll set */
 		c->fd = -1;
 	}
-	conn_reset(w, c);
+	load_conn_reset(w, c);
 }
 
 /*
@@ -70,52 +70,52 @@ void conn_drop(struct worker *w, struct conn *c)
  * on loopback the final ACK is processed within shutdown() itself.  With
  * --linger0 the disconnect resets the connection instead.
  */
-static void conn_recycle(struct worker *w, struct conn *c, uint64_t now)
+static void load_conn_recycle(struct load_worker *w, struct load_conn *c, uint64_t now)
 {
 	struct sockaddr unspec = { .sa_family = AF_UNSPEC };
 	if ((!w->cfg->linger0 && shutdown(c->fd, SHUT_WR) < 0) ||
 	    connect(c->fd, &unspec, sizeof(unspec)) < 0) {
-		conn_drop(w, c);
+		load_conn_drop(w, c);
 	} else {
-		conn_reset(w, c);
+		load_conn_reset(w, c);
 	}
 	c->state = C_DOWN;
 	c->deadline = now;
-	worker_kick(w, c, now);
+	load_worker_kick(w, c, now);
 }
 
-void conn_fail(struct worker *w, struct conn *c, enum err_kind kind, uint64_t now)
+void load_conn_fail(struct load_worker *w, struct load_conn *c, enum err_kind kind, uint64_t now)
 {
 	if (counting(w, now))
 		w->st.errors[kind]++;
-	conn_drop(w, c);
+	load_conn_drop(w, c);
 	if (burst_mode(w)) {
 		bool was_settled = c->state == C_HOLD;
 		c->state = C_DONE; /* one attempt per connection */
 		if (!was_settled)
-			worker_settle(w, now);
+			load_worker_settle(w, now);
 		return;
 	}
 	c->state = C_DOWN;
 	/* a refusing server is retried after a pause, not in a busy loop */
 	c->deadline = is_connect_kind(kind) ? now + RETRY_NS : now;
 	if (!is_connect_kind(kind))
-		worker_kick(w, c, now);
+		load_worker_kick(w, c, now);
 }
 
-static void conn_connected(struct worker *w, struct conn *c, uint64_t now)
+static void load_conn_connected(struct load_worker *w, struct load_conn *c, uint64_t now)
 {
 	c->state = C_WAIT;
-	worker_kick(w, c, now);
+	load_worker_kick(w, c, now);
 }
 
-void conn_open(struct worker *w, struct conn *c, uint64_t now)
+void load_conn_open(struct load_worker *w, struct load_conn *c, uint64_t now)
 {
 	bool fresh = c->fd < 0; /* else a recycled socket, still in the epoll set */
 	if (fresh) {
 		int fd = socket(w->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (fd < 0) {
-			conn_fail(w, c, ERR_CONNECT_OTHER, now);
+			load_conn_fail(w, c, ERR_CONNECT_OTHER, now);
 			return;
 		}
 		if (w->nodelay) {
@@ -128,7 +128,7 @@ void conn_open(struct worker *w, struct conn *c, uint64_t now)
 	c->deadline = now + w->timeout_ns;
 	int rc = connect(c->fd, (const struct sockaddr *)&w->addr, w->addrlen);
 	if (rc < 0 && errno != EINPROGRESS) {
-		conn_fail(w, c, connect_kind(errno), now);
+		load_conn_fail(w, c, connect_kind(errno), now);
 		return;
 	}
 	/*
@@ -139,15 +139,15 @@ void conn_open(struct worker *w, struct conn *c, uint64_t now)
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
 				  .data.ptr = c };
 	if (fresh && epoll_ctl(w->ep, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
-		conn_fail(w, c, ERR_CONNECT_OTHER, now);
+		load_conn_fail(w, c, ERR_CONNECT_OTHER, now);
 		return;
 	}
 	if (rc == 0)
-		conn_connected(w, c, now);
+		load_conn_connected(w, c, now);
 }
 
 /* Returns -1 when the connection failed (and was dealt with). */
-static int conn_flush(struct worker *w, struct conn *c, uint64_t now)
+static int load_conn_flush(struct load_worker *w, struct load_conn *c, uint64_t now)
 {
 	while (c->out_off < c->out_len) {
 		ssize_t n = send(c->fd, w->rq->batch + c->out_off, c->out_len - c->out_off,
@@ -162,13 +162,14 @@ static int conn_flush(struct worker *w, struct conn *c, uint64_t now)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return 0; /* an EPOLLOUT edge follows */
-		conn_fail(w, c, ERR_WRITE, now);
+		load_conn_fail(w, c, ERR_WRITE, now);
 		return -1;
 	}
 	return 0;
 }
 
-void conn_send(struct worker *w, struct conn *c, unsigned k, uint64_t t_start, uint64_t now)
+void load_conn_send(struct load_worker *w, struct load_conn *c, unsigned k, uint64_t t_start,
+		    uint64_t now)
 {
 	/* --close reserves its request when it starts connecting */
 	w->inflight += k - c->inflight;
@@ -178,10 +179,10 @@ void conn_send(struct worker *w, struct conn *c, unsigned k, uint64_t t_start, u
 	c->state = C_BUSY;
 	c->out_off = 0;
 	c->out_len = (uint32_t)(k * w->rq->one_len);
-	conn_flush(w, c, now);
+	load_conn_flush(w, c, now);
 }
 
-static void response_done(struct worker *w, struct conn *c, unsigned status, uint64_t now)
+static void response_done(struct load_worker *w, struct load_conn *c, unsigned status, uint64_t now)
 {
 	c->inflight--;
 	w->inflight--;
@@ -195,7 +196,7 @@ static void response_done(struct worker *w, struct conn *c, unsigned status, uin
 }
 
 /* The batch in flight is finished, or the server is about to close. */
-static void batch_done(struct worker *w, struct conn *c, uint64_t now)
+static void batch_done(struct load_worker *w, struct load_conn *c, uint64_t now)
 {
 	bool closing = c->closing;
 	switch (w->cfg->mode) {
@@ -205,24 +206,24 @@ static void batch_done(struct worker *w, struct conn *c, uint64_t now)
 		if (closing) {
 			if (w->cfg->mode == MODE_IDLE)
 				w->st.closed_by_server++;
-			conn_drop(w, c);
+			load_conn_drop(w, c);
 			c->state = C_DONE;
 		} else {
 			c->state = C_HOLD;
 		}
-		worker_settle(w, now);
+		load_worker_settle(w, now);
 		return;
 	case MODE_CLOSE:
 		if (c->peer_fin) {
-			conn_recycle(w, c, now);
+			load_conn_recycle(w, c, now);
 		} else if (closing) {
 			c->state = C_CLOSING; /* its FIN is on the way */
 			c->deadline = now + w->timeout_ns;
 		} else {
-			conn_drop(w, c); /* the server ignored Connection: close */
+			load_conn_drop(w, c); /* the server ignored Connection: close */
 			c->state = C_DOWN;
 			c->deadline = now;
-			worker_kick(w, c, now);
+			load_worker_kick(w, c, now);
 		}
 		return;
 	case MODE_KEEPALIVE:
@@ -230,28 +231,28 @@ static void batch_done(struct worker *w, struct conn *c, uint64_t now)
 	}
 	if (closing) {
 		/* pipelined requests after a Connection: close are lost, not failed */
-		conn_drop(w, c);
+		load_conn_drop(w, c);
 		c->state = C_DOWN;
 		c->deadline = now;
 	} else {
 		c->state = C_WAIT;
 	}
-	worker_kick(w, c, now);
+	load_worker_kick(w, c, now);
 }
 
 /* Returns -1 when the connection failed. */
-static int consume_http(struct worker *w, struct conn *c, size_t len, uint64_t now)
+static int consume_http(struct load_worker *w, struct load_conn *c, size_t len, uint64_t now)
 {
 	const char *p = w->rbuf;
 	while (len) {
 		if (c->inflight == 0 || c->closing) {
-			conn_fail(w, c, ERR_PROTOCOL, now); /* data nobody asked for */
+			load_conn_fail(w, c, ERR_PROTOCOL, now); /* data nobody asked for */
 			return -1;
 		}
 		size_t used = 0;
 		int r = resp_parse(&c->rp, p, len, &used);
 		if (r == RESP_ERROR) {
-			conn_fail(w, c, ERR_PROTOCOL, now);
+			load_conn_fail(w, c, ERR_PROTOCOL, now);
 			return -1;
 		}
 		if (r == RESP_MORE) {
@@ -259,7 +260,7 @@ static int consume_http(struct worker *w, struct conn *c, size_t len, uint64_t n
 			if (left && !c->carry) {
 				c->carry = malloc(RESP_MAX_HEADER);
 				if (!c->carry) {
-					conn_fail(w, c, ERR_PROTOCOL, now);
+					load_conn_fail(w, c, ERR_PROTOCOL, now);
 					return -1;
 				}
 			}
@@ -281,20 +282,20 @@ static int consume_http(struct worker *w, struct conn *c, size_t len, uint64_t n
 }
 
 /* Echo: every byte must match the payload; a payload's worth is one response. */
-static int consume_echo(struct worker *w, struct conn *c, const char *p, size_t len,
+static int consume_echo(struct load_worker *w, struct load_conn *c, const char *p, size_t len,
 			uint64_t now)
 {
 	const char *pattern = w->rq->batch;
 	size_t size = w->rq->one_len;
 	while (len) {
 		if (c->inflight == 0) {
-			conn_fail(w, c, ERR_PROTOCOL, now);
+			load_conn_fail(w, c, ERR_PROTOCOL, now);
 			return -1;
 		}
 		size_t want = size - c->echo_off;
 		size_t k = len < want ? len : want;
 		if (memcmp(p, pattern + c->echo_off, k) != 0) {
-			conn_fail(w, c, ERR_PROTOCOL, now);
+			load_conn_fail(w, c, ERR_PROTOCOL, now);
 			return -1;
 		}
 		c->echo_off += (uint32_t)k;
@@ -308,23 +309,23 @@ static int consume_echo(struct worker *w, struct conn *c, const char *p, size_t 
 	return 0;
 }
 
-static void conn_eof(struct worker *w, struct conn *c, uint64_t now, bool reset)
+static void load_conn_eof(struct load_worker *w, struct load_conn *c, uint64_t now, bool reset)
 {
 	c->peer_fin = !reset;
 	if (c->state == C_CLOSING) {
 		if (reset) {
-			conn_drop(w, c);
+			load_conn_drop(w, c);
 			c->state = C_DOWN;
 			c->deadline = now;
-			worker_kick(w, c, now);
+			load_worker_kick(w, c, now);
 		} else {
-			conn_recycle(w, c, now);
+			load_conn_recycle(w, c, now);
 		}
 		return;
 	}
 	if (c->state == C_HOLD) {
 		w->st.closed_by_server++;
-		conn_drop(w, c);
+		load_conn_drop(w, c);
 		c->state = C_DONE;
 		return;
 	}
@@ -336,17 +337,17 @@ static void conn_eof(struct worker *w, struct conn *c, uint64_t now, bool reset)
 			batch_done(w, c, now);
 			return;
 		}
-		conn_fail(w, c, reset ? ERR_READ : ERR_CLOSED, now);
+		load_conn_fail(w, c, reset ? ERR_READ : ERR_CLOSED, now);
 		return;
 	}
 	/* an idle keep-alive connection the server let go: just reopen */
-	conn_drop(w, c);
+	load_conn_drop(w, c);
 	c->state = C_DOWN;
 	c->deadline = now;
-	worker_kick(w, c, now);
+	load_worker_kick(w, c, now);
 }
 
-static void conn_readable(struct worker *w, struct conn *c, uint32_t events)
+static void load_conn_readable(struct load_worker *w, struct load_conn *c, uint32_t events)
 {
 	/*
 	 * Edge-triggered: a short read means the socket is drained (any later
@@ -361,7 +362,7 @@ static void conn_readable(struct worker *w, struct conn *c, uint32_t events)
 		size_t carry = c->carry_len;
 		if (carry)
 			memcpy(w->rbuf, c->carry, carry);
-		ssize_t n = recv(c->fd, w->rbuf + carry, RBUF_SIZE, 0);
+		ssize_t n = recv(c->fd, w->rbuf + carry, LOAD_RBUF_SIZE, 0);
 		if (n > 0) {
 			uint64_t now = now_ns();
 			if (counting(w, now))
@@ -374,19 +375,19 @@ static void conn_readable(struct worker *w, struct conn *c, uint32_t events)
 				batch_done(w, c, now);
 				return;
 			}
-			if ((size_t)n < RBUF_SIZE && !hup)
+			if ((size_t)n < LOAD_RBUF_SIZE && !hup)
 				return;
 			continue;
 		}
 		if (n == 0) {
-			conn_eof(w, c, now_ns(), false);
+			load_conn_eof(w, c, now_ns(), false);
 			return;
 		}
 		if (errno == EINTR)
 			continue;
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return;
-		conn_eof(w, c, now_ns(), true);
+		load_conn_eof(w, c, now_ns(), true);
 		return;
 	}
 }
@@ -400,25 +401,25 @@ static int so_error(int fd)
 	return e ? e : ECONNRESET;
 }
 
-void conn_event(struct worker *w, struct conn *c, uint32_t events)
+void load_conn_event(struct load_worker *w, struct load_conn *c, uint32_t events)
 {
 	switch (c->state) {
 	case C_CONNECTING:
 		if (events & (EPOLLERR | EPOLLHUP))
-			conn_fail(w, c, connect_kind(so_error(c->fd)), now_ns());
+			load_conn_fail(w, c, connect_kind(so_error(c->fd)), now_ns());
 		else if (events & EPOLLOUT)
-			conn_connected(w, c, now_ns());
+			load_conn_connected(w, c, now_ns());
 		return;
 	case C_BUSY:
 		if ((events & EPOLLOUT) && c->out_off < c->out_len &&
-		    conn_flush(w, c, now_ns()) < 0)
+		    load_conn_flush(w, c, now_ns()) < 0)
 			return;
 		/* fall through */
 	case C_WAIT:
 	case C_HOLD:
 	case C_CLOSING:
 		if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-			conn_readable(w, c, events);
+			load_conn_readable(w, c, events);
 		return;
 	default:
 		return; /* stale event for a socket closed earlier in this batch */

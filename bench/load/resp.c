@@ -193,6 +193,16 @@ static int parse_chunk_size(struct resp *r, const char *p, const char *end)
 	return 0;
 }
 
+/* Counts off the body (or chunk) bytes buffered after pos, up to r->left; returns the new pos. */
+static size_t count_body(struct resp *r, size_t len, size_t pos)
+{
+	size_t avail = len - pos;
+	size_t take = r->left < avail ? (size_t)r->left : avail;
+	r->left -= take;
+	r->body += take;
+	return pos + take;
+}
+
 int resp_parse(struct resp *r, const char *buf, size_t len, size_t *used)
 {
 	size_t pos = 0;
@@ -229,18 +239,13 @@ int resp_parse(struct resp *r, const char *buf, size_t len, size_t *used)
 			}
 			break;
 		}
-		case S_BODY: {
-			size_t avail = len - pos;
-			size_t take = r->left < avail ? (size_t)r->left : avail;
-			pos += take;
-			r->left -= take;
-			r->body += take;
+		case S_BODY:
+			pos = count_body(r, len, pos);
 			*used = pos;
 			if (r->left)
 				return RESP_MORE;
 			r->state = S_HEAD;
 			return RESP_DONE;
-		}
 		case S_BODY_EOF:
 			r->body += len - pos;
 			*used = len;
@@ -256,19 +261,14 @@ int resp_parse(struct resp *r, const char *buf, size_t len, size_t *used)
 			pos = (size_t)(le + 2 - buf);
 			r->state = r->left ? S_CHUNK_DATA : S_TRAILER;
 			break;
-		case S_CHUNK_DATA: {
-			size_t avail = len - pos;
-			size_t take = r->left < avail ? (size_t)r->left : avail;
-			pos += take;
-			r->left -= take;
-			r->body += take;
+		case S_CHUNK_DATA:
+			pos = count_body(r, len, pos);
 			if (r->left) {
 				*used = pos;
 				return RESP_MORE;
 			}
 			r->state = S_CHUNK_CRLF;
 			break;
-		}
 		case S_CHUNK_CRLF:
 		case S_TRAILER:
 			le = line_end(buf + pos, len - pos, &lerr);

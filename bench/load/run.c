@@ -14,8 +14,8 @@ volatile sig_atomic_t run_interrupted;
 
 #define POLL_NS (20 * NS_PER_MS) /* main thread's check period */
 
-struct sampler {
-	struct worker *ws;
+struct load_sampler {
+	struct load_worker *ws;
 	unsigned n;
 	struct hist *tick;     /* latencies of the current second */
 	struct stats prev;
@@ -23,11 +23,11 @@ struct sampler {
 };
 
 /* Moves every worker's interval latencies into the total (and this tick's). */
-static void collect(struct sampler *s, struct result *res, struct stats *sum)
+static void collect(struct load_sampler *s, struct result *res, struct stats *sum)
 {
 	memset(sum, 0, sizeof(*sum));
 	for (unsigned i = 0; i < s->n; i++) {
-		struct worker *w = &s->ws[i];
+		struct load_worker *w = &s->ws[i];
 		pthread_mutex_lock(&w->lock);
 		hist_merge(res->lat, w->interval);
 		hist_merge(s->tick, w->interval);
@@ -37,7 +37,7 @@ static void collect(struct sampler *s, struct result *res, struct stats *sum)
 	}
 }
 
-static int add_row(struct sampler *s, struct result *res, const struct stats *sum, double t)
+static int add_row(struct load_sampler *s, struct result *res, const struct stats *sum, double t)
 {
 	if (res->nrows == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 64;
@@ -58,12 +58,12 @@ static int add_row(struct sampler *s, struct result *res, const struct stats *su
 	return 0;
 }
 
-static void split_work(const struct config *cfg, struct worker *ws, uint64_t t_start)
+static void split_work(const struct config *cfg, struct load_worker *ws, uint64_t t_start)
 {
 	unsigned T = cfg->threads;
 	uint64_t quota_left = cfg->requests;
 	for (unsigned i = 0; i < T; i++) {
-		struct worker *w = &ws[i];
+		struct load_worker *w = &ws[i];
 		w->id = i;
 		w->nconns = cfg->conns / T + (i < cfg->conns % T);
 		/* -n and --rate are shared in proportion to connections */
@@ -82,7 +82,7 @@ static void split_work(const struct config *cfg, struct worker *ws, uint64_t t_s
 	}
 }
 
-static void free_workers(struct worker *ws, unsigned n)
+static void free_workers(struct load_worker *ws, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++) {
 		hist_free(ws[i].interval);
@@ -97,8 +97,8 @@ int run(const struct config *cfg, const struct sockaddr_storage *addr, socklen_t
 	memset(res, 0, sizeof(*res));
 	res->cfg = cfg;
 	res->lat = hist_new();
-	struct sampler s = { .n = cfg->threads, .tick = hist_new() };
-	struct worker *ws = calloc(cfg->threads, sizeof(*ws));
+	struct load_sampler s = { .n = cfg->threads, .tick = hist_new() };
+	struct load_worker *ws = calloc(cfg->threads, sizeof(*ws));
 	atomic_bool stop = false;
 	if (!res->lat || !s.tick || !ws) {
 		snprintf(err, errlen, "out of memory");
@@ -116,7 +116,7 @@ int run(const struct config *cfg, const struct sockaddr_storage *addr, socklen_t
 	split_work(cfg, ws, t_start);
 	unsigned started = 0;
 	for (unsigned i = 0; i < cfg->threads; i++) {
-		struct worker *w = &ws[i];
+		struct load_worker *w = &ws[i];
 		w->cfg = cfg;
 		w->rq = rq;
 		memcpy(&w->addr, addr, addrlen);
@@ -133,7 +133,7 @@ int run(const struct config *cfg, const struct sockaddr_storage *addr, socklen_t
 			snprintf(err, errlen, "out of memory");
 			break;
 		}
-		int e = pthread_create(&w->tid, NULL, worker_main, w);
+		int e = pthread_create(&w->tid, NULL, load_worker_main, w);
 		if (e) {
 			snprintf(err, errlen, "cannot start thread %u: %s", i, strerror(e));
 			break;

@@ -4,6 +4,10 @@
  * `lock`, which the worker holds while it processes one batch of events, so
  * the main thread's once-a-second snapshot costs the worker nothing per
  * request.
+ *
+ * Names carry a load_ prefix (struct load_worker, load_conn_open, ...): the
+ * server has its own struct worker, struct conn and conn_open, and one grep
+ * should find one of them.
  */
 #ifndef HERD_LOAD_WORKER_H
 #define HERD_LOAD_WORKER_H
@@ -20,11 +24,11 @@
 #include "resp.h"
 #include "stats.h"
 
-#define RBUF_SIZE (64 * 1024)         /* per-thread receive buffer */
-#define RETRY_NS (20 * 1000000ULL)   /* back-off after a failed connect */
-#define SCAN_NS (20 * 1000000ULL)    /* timeout / retry scan period */
+#define LOAD_RBUF_SIZE (64 * 1024)  /* per-thread receive buffer */
+#define RETRY_NS (20 * 1000000ULL)  /* back-off after a failed connect */
+#define SCAN_NS (20 * 1000000ULL)   /* timeout / retry scan period */
 
-enum conn_state {
+enum load_conn_state {
 	C_DOWN,       /* not connected (fd may hold a socket to reuse); reopened
 		       * at `deadline` when there is work */
 	C_CONNECTING,
@@ -35,7 +39,7 @@ enum conn_state {
 	C_DONE,       /* --storm/--idle: finished or failed, never reopened */
 };
 
-struct conn {
+struct load_conn {
 	int fd;
 	uint8_t state;
 	bool closing;        /* the server announced it closes after this response */
@@ -52,7 +56,7 @@ struct conn {
 	char *carry;         /* allocated on first need, kept for the slot */
 };
 
-struct worker {
+struct load_worker {
 	/* set by the main thread before start, read-only afterwards */
 	const struct config *cfg;
 	const struct request *rq;
@@ -81,7 +85,7 @@ struct worker {
 
 	/* private to the worker thread */
 	int ep;
-	struct conn *conns;
+	struct load_conn *conns;
 	char *rbuf;
 	uint64_t inflight;
 	unsigned settled;     /* --storm/--idle conns that are HOLD or DONE */
@@ -95,17 +99,18 @@ struct worker {
 	unsigned sched_i;
 };
 
-void *worker_main(void *arg);
+void *load_worker_main(void *arg);
 
 /* client.c: what a connection without work in flight does next */
-void worker_kick(struct worker *w, struct conn *c, uint64_t now);
-void worker_settle(struct worker *w, uint64_t now);
+void load_worker_kick(struct load_worker *w, struct load_conn *c, uint64_t now);
+void load_worker_settle(struct load_worker *w, uint64_t now);
 
 /* conn.c */
-void conn_open(struct worker *w, struct conn *c, uint64_t now);
-void conn_send(struct worker *w, struct conn *c, unsigned k, uint64_t t_start, uint64_t now);
-void conn_fail(struct worker *w, struct conn *c, enum err_kind kind, uint64_t now);
-void conn_drop(struct worker *w, struct conn *c);
-void conn_event(struct worker *w, struct conn *c, uint32_t events);
+void load_conn_open(struct load_worker *w, struct load_conn *c, uint64_t now);
+void load_conn_send(struct load_worker *w, struct load_conn *c, unsigned k, uint64_t t_start,
+		    uint64_t now);
+void load_conn_fail(struct load_worker *w, struct load_conn *c, enum err_kind kind, uint64_t now);
+void load_conn_drop(struct load_worker *w, struct load_conn *c);
+void load_conn_event(struct load_worker *w, struct load_conn *c, uint32_t events);
 
 #endif

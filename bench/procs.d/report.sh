@@ -1,25 +1,7 @@
-# bench/procs.d/report.sh: number formatting, tables A, B and C, the event details and the markdown report
+# bench/procs.d/report.sh: tables A, B and C, the event details and the markdown report
 # shellcheck shell=bash disable=SC2034,SC2154 # globals shared with bench/procs
 
-# ---- formatting -------------------------------------------------------------------------------
-median() { printf '%s\n' "$@" | awk 'NF' | sort -g | awk '{ v[++n] = $1 + 0 } END { if (!n) exit;
-	printf "%s", (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2 }'; }
-med() { local v=() r; for ((r = 1; r <= rounds; r++)); do v+=("${R[$1.$r.$2]:-}"); done; median "${v[@]}"; }
-all_rounds() { # KEYPREFIX FIELD: "a, b, c" ("-" for a missing value)
-	local r o=""
-	for ((r = 1; r <= rounds; r++)); do o+="${o:+, }${R[$1.$r.$2]:--}"; done
-	echo "$o"
-}
-fint() { [ -n "${1:-}" ] && awk -v x="$1" 'BEGIN { s = sprintf("%.0f", x); o = "";
-	while (length(s) > 3) { o = "," substr(s, length(s) - 2) o; s = substr(s, 1, length(s) - 3) } print s o }' || echo "n/a"; }
-f2() { [ -n "${1:-}" ] && printf '%.2f' "$1" || echo "n/a"; }
-flat() { # µs -> "455 µs" / "8.50 ms"
-	[ -n "${1:-}" ] || { echo "n/a"; return; }
-	awk -v x="$1" 'BEGIN { if (x < 1000) printf "%.0f µs", x; else if (x < 10000) printf "%.2f ms", x / 1000;
-		else if (x < 100000) printf "%.1f ms", x / 1000; else printf "%.0f ms", x / 1000 }'
-}
-fms() { [ -n "${1:-}" ] && echo "$1 ms" || echo "n/a"; }
-ratio() { [ -n "${1:-}" ] && [ -n "${2:-}" ] && awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }' || echo "n/a"; }
+fms() { [ -n "${1:-}" ] && echo "$1 ms" || echo "n/a"; }   # the other formats are bench/lib.sh's
 
 table_a() {
 	echo "| config | workload | req/s | server µs/req | p50 | p99 | errors | busiest process (or worker) served |"
@@ -125,42 +107,43 @@ detail_events() {
 	done
 }
 
-write_report() { # the markdown results file, on stdout
-	echo "# herd --procs: $day, $(hostname -s 2>/dev/null || hostname)"
+report_servers() { # the server command lines for report_commands
+	local c k
+	for c in p1 p2; do [ -z "${R[$c.cmd]:-}" ] || echo "${R[$c.cmd]}"; done
+	for k in b.herd c.herd.ka; do [ -z "${R[$k.cmd]:-}" ] || echo "${R[$k.cmd]}   # $k"; done
+	echo "${pin_srv[*]}${pin_srv:+ }nginx -p TMP -e TMP/error.log -c TMP/nginx.conf   # conf below (worker_processes 1 or 2)"
+}
+
+report_a() { # part A's section
 	echo
-	echo "- **date** $(date -u '+%F %H:%M UTC'); **kernel** $(uname -r); **CPU** $cpu_model, $(nproc --all) CPUs (this script may use: ${cpus[*]})"
-	echo "- **herd** commit \`$commit\`$dirty, $build_note$([ "$have_procs" = 1 ] || echo '; **this herd has no `--procs`**'); **nginx** $nginx_version"
-	echo "- **load average** at start $load_start, at end $load_end; waited ${quiet_waited} s in all for quiet CPUs ($quiet_late run(s) started anyway); $n_contam of $n_steady steady runs contaminated (others above ${busy_limit} % of a CPU)"
-	echo "- **run** \`bench/procs${orig_args:+ $orig_args}\`, $runtime s; $pin_note"
-	if part A; then
-		echo
-		echo "## A. The price of processes"
-		echo
-		echo "$rounds round(s) of ${warm} s warm-up + $dur s per workload, configurations alternating; every cell the median over rounds."
-		echo
-		table_a
-		echo
-		echo "**server µs/req**: the CPU time (utime+stime, \`/proc/PID/stat\`) of the whole server, i.e. the root process"
-		echo "(herd's supervisor or nginx's master) including \`cutime+cstime\` of children it reaped, plus utime+stime of"
-		echo "every live child (\`/proc/PID/task/*/children\`: herd's handlers, nginx's workers), read at the end of the"
-		echo "warm-up and 1 s before the end; divided by the requests herd-load counted in the same window (rows 1..$win of"
-		echo "its per-second series), both as rates. req/s, p50 and p99 are herd-load's over the $dur s."
-		echo
-		echo "| config | workload | CPU µs/req per round | req/s per round | server busy % | others on server CPU % | others on load CPU % | requests per process (p) or worker (w) % | connections per process (\`pid:count\`) |"
-		echo "|---|---|--:|--:|--:|--:|--:|--:|--:|"
-		for wl in "${a_wls[@]}"; do
-			for c in "${a_cfgs[@]}"; do
-				echo "| ${CFG_NAME[$c]} | ${WL_NAME[$wl]} | $(all_rounds "$c.$wl" cpu) | $(all_rounds "$c.$wl" rps | sed -E 's/\.[0-9]+//g') | $(all_rounds "$c.$wl" share) | $(all_rounds "$c.$wl" other) | $(all_rounds "$c.$wl" lother) | $(all_rounds "$c.$wl" shares) | $(all_rounds "$c.$wl" conns) |"
-			done
+	echo "## A. The price of processes"
+	echo
+	echo "$rounds round(s) of ${warm} s warm-up + $dur s per workload, configurations alternating; every cell the median over rounds."
+	echo
+	table_a
+	echo
+	echo "**server µs/req**: the CPU time (utime+stime, \`/proc/PID/stat\`) of the whole server, i.e. the root process"
+	echo "(herd's supervisor or nginx's master) including \`cutime+cstime\` of children it reaped, plus utime+stime of"
+	echo "every live child (\`/proc/PID/task/*/children\`: herd's handlers, nginx's workers), read at the end of the"
+	echo "warm-up and 1 s before the end; divided by the requests herd-load counted in the same window (rows 1..$win of"
+	echo "its per-second series), both as rates. req/s, p50 and p99 are herd-load's over the $dur s."
+	echo
+	echo "| config | workload | CPU µs/req per round | req/s per round | server busy % | others on server CPU % | others on load CPU % | requests per process (p) or worker (w) % | connections per process (\`pid:count\`) |"
+	echo "|---|---|--:|--:|--:|--:|--:|--:|--:|"
+	for wl in "${a_wls[@]}"; do
+		for c in "${a_cfgs[@]}"; do
+			echo "| ${CFG_NAME[$c]} | ${WL_NAME[$wl]} | $(all_rounds "$c.$wl" cpu) | $(all_rounds "$c.$wl" rps | sed -E 's/\.[0-9]+//g') | $(all_rounds "$c.$wl" share) | $(all_rounds "$c.$wl" other) | $(all_rounds "$c.$wl" lother) | $(all_rounds "$c.$wl" shares) | $(all_rounds "$c.$wl" conns) |"
 		done
-		echo
-		echo "*Requests per process or worker* (and *busiest ... served*, the median over rounds of the largest share): shares"
-		echo "of \`herd_requests_total\` by \`proc\` label (multi-process) or by \`worker\` (one process), from \`/metrics\` before and"
-		echo "after the run (warm-up included). *Connections per process*: established connections on the port by owning"
-		echo "process (\`ss -p\`) at the end of the CPU window, keep-alive only. When one handler process holds all the"
-		echo "connections, the other idles and the one CPU is not time-sliced between two busy workers, which changes both"
-		echo "the CPU per request and the p99: read the two configurations' rows together with this column."
-	fi
+	done
+	echo
+	echo "*Requests per process or worker* (and *busiest ... served*, the median over rounds of the largest share): shares"
+	echo "of \`herd_requests_total\` by \`proc\` label (multi-process) or by \`worker\` (one process), from \`/metrics\` before and"
+	echo "after the run (warm-up included). *Connections per process*: established connections on the port by owning"
+	echo "process (\`ss -p\`) at the end of the CPU window, keep-alive only. When one handler process holds all the"
+	echo "connections, the other idles and the one CPU is not time-sliced between two busy workers, which changes both"
+	echo "the CPU per request and the p99: read the two configurations' rows together with this column."
+}
+report_events() { # parts B and C
 	if part B; then
 		echo
 		echo "## B. Around a \`kill -9\`"
@@ -192,27 +175,16 @@ write_report() { # the markdown results file, on stdout
 		echo
 		detail_events
 	fi
-	if [ -s "$notes" ]; then
-		echo "## Notes from this run"
-		echo
-		cat "$notes"
-		echo
-	fi
-	echo "<details><summary>Exact commands</summary>"
+}
+write_report() { # the markdown results file, on stdout
+	echo "# herd --procs: $day, $(hostname -s 2>/dev/null || hostname)"
 	echo
-	echo '```'
-	for c in p1 p2; do [ -n "${R[$c.cmd]:-}" ] && echo "${R[$c.cmd]}"; done
-	for k in b.herd c.herd.ka; do [ -n "${R[$k.cmd]:-}" ] && echo "${R[$k.cmd]}   # $k"; done
-	echo "${pin_srv[*]}${pin_srv:+ }nginx -p TMP -e TMP/error.log -c TMP/nginx.conf   # conf below (worker_processes 1 or 2)"
-	echo "# herd-load (BUILD = $build):"
-	printf '%s\n' "${CMDS[@]+"${CMDS[@]}"}"
-	echo '```'
-	if [ -f "$tmp/nginx.conf.used" ]; then
-		echo
-		echo '```nginx'
-		sed "s#$tmp/nginx-[a-z0-9]*#TMP#g; s#listen 127.0.0.1:[0-9]*#listen 127.0.0.1:PORT#" "$tmp/nginx.conf.used"
-		echo '```'
-	fi
-	echo
-	echo "</details>"
+	report_machine
+	echo "- **herd** commit \`$commit\`$dirty, $build_note$([ "$have_procs" = 1 ] || echo '; **this herd has no `--procs`**'); **nginx** $nginx_version"
+	echo "- **load average** at start $load_start, at end $load_end; waited ${quiet_waited} s in all for quiet CPUs ($quiet_late run(s) started anyway); $n_contam of $n_steady steady runs contaminated (others above ${busy_limit} % of a CPU)"
+	echo "- **run** \`bench/procs${orig_args:+ $orig_args}\`, $runtime s; $pin_note"
+	part A && report_a
+	report_events
+	report_notes
+	report_commands "$(report_servers)"
 }
