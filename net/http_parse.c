@@ -213,7 +213,7 @@ static int finish(const struct sem *s, struct http_request *req)
 	bool v11 = req->version_minor == 1;
 	if (v11 && s->hosts == 0)
 		return ERR(400);
-	if (req->form == HTTP_TARGET_ORIGIN || req->form == HTTP_TARGET_ASTERISK)
+	if (s->hosts && (req->form == HTTP_TARGET_ORIGIN || req->form == HTTP_TARGET_ASTERISK))
 		req->host = s->host;
 	req->expect_continue = v11 && s->expect_continue;
 	req->expect_unknown = s->expect_unknown;
