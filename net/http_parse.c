@@ -10,6 +10,8 @@
 
 #include <string.h>
 
+#include "net/http_path.h"
+
 enum {
 	C_TCHAR = 1,  /* token character (RFC 9110 5.6.2) */
 	C_TARGET = 2, /* request-target byte: VCHAR */
@@ -83,6 +85,8 @@ static bool list_next(const char **pp, const char *end, const char **es, size_t 
 /* Facts gathered from the framing-relevant fields while scanning. */
 struct sem {
 	unsigned hosts;
+	struct http_slice host;
+	bool expect_continue, expect_unknown;
 	bool conn_close, conn_keep_alive;
 	bool cl_seen;
 	uint64_t cl;
@@ -140,6 +144,20 @@ static void parse_connection(struct sem *s, const char *v, size_t n)
 	}
 }
 
+/* RFC 9110 10.1.1: "100-continue" is the only expectation there is, with
+ * no parameters; any other member cannot be met. */
+static void parse_expect(struct sem *s, const char *v, size_t n)
+{
+	const char *p = v, *end = v + n, *es;
+	size_t en;
+	while (list_next(&p, end, &es, &en)) {
+		if (IEQ(es, en, "100-continue"))
+			s->expect_continue = true;
+		else if (en)
+			s->expect_unknown = true;
+	}
+}
+
 /* Dispatch on name length first: most fields need no string compare. */
 static int inspect_field(struct sem *s, struct http_request *req, const struct http_header *h)
 {
@@ -147,16 +165,30 @@ static int inspect_field(struct sem *s, struct http_request *req, const struct h
 	size_t nl = h->name.len, vl = h->value.len;
 	switch (nl) {
 	case 4:
-		if (IEQ(n, nl, "host") && ++s->hosts > 1)
-			return ERR(400);
+		if (IEQ(n, nl, "host")) {
+			/* RFC 9112 3.2: one Host, and a valid one. */
+			if (++s->hosts > 1 || (vl && !http_authority_valid(v, vl, false)))
+				return ERR(400);
+			s->host = h->value;
+		}
 		break;
 	case 6:
-		if (IEQ(n, nl, "expect") && IEQ(v, vl, "100-continue"))
-			req->expect_continue = true;
+		if (IEQ(n, nl, "expect"))
+			parse_expect(s, v, vl);
+		break;
+	case 8:
+		if (IEQ(n, nl, "if-match"))
+			req->conditionals |= HTTP_COND_IF_MATCH;
+		else if (IEQ(n, nl, "if-range"))
+			req->conditionals |= HTTP_COND_IF_RANGE;
 		break;
 	case 10:
 		if (IEQ(n, nl, "connection"))
 			parse_connection(s, v, vl);
+		break;
+	case 13:
+		if (IEQ(n, nl, "if-none-match"))
+			req->conditionals |= HTTP_COND_IF_NONE_MATCH;
 		break;
 	case 14:
 		if (IEQ(n, nl, "content-length"))
@@ -165,6 +197,12 @@ static int inspect_field(struct sem *s, struct http_request *req, const struct h
 	case 17:
 		if (IEQ(n, nl, "transfer-encoding"))
 			parse_transfer_encoding(s, v, vl);
+		else if (IEQ(n, nl, "if-modified-since"))
+			req->conditionals |= HTTP_COND_IF_MODIFIED_SINCE;
+		break;
+	case 19:
+		if (IEQ(n, nl, "if-unmodified-since"))
+			req->conditionals |= HTTP_COND_IF_UNMODIFIED_SINCE;
 		break;
 	}
 	return 0;
@@ -175,6 +213,10 @@ static int finish(const struct sem *s, struct http_request *req)
 	bool v11 = req->version_minor == 1;
 	if (v11 && s->hosts == 0)
 		return ERR(400);
+	if (s->hosts && (req->form == HTTP_TARGET_ORIGIN || req->form == HTTP_TARGET_ASTERISK))
+		req->host = s->host;
+	req->expect_continue = v11 && s->expect_continue;
+	req->expect_unknown = s->expect_unknown;
 	req->keep_alive = !s->conn_close && (v11 || s->conn_keep_alive);
 	req->body = HTTP_BODY_NONE;
 	req->content_length = 0;
@@ -205,6 +247,71 @@ static enum http_method method_of(const char *m, size_t n)
 		if (names[i][n] == '\0' && memcmp(names[i], m, n) == 0)
 			return (enum http_method)i;
 	return HTTP_M_OTHER;
+}
+
+/* Splits an origin-form path off its query and fragment. */
+static void split_path(struct http_request *req, const char *p, const char *end)
+{
+	const char *q = p;
+	while (q < end && *q != '?' && *q != '#')
+		q++;
+	const char *f = q;
+	while (f < end && *f != '#')
+		f++;
+	req->path = (struct http_slice){p, (uint32_t)(q - p)};
+	req->query = (struct http_slice){q, (uint32_t)(f - q)};
+}
+
+/* "http://" or "https://" authority path-abempty [ "?" query ]: true when
+ * it is one, with path, query and host set. */
+static bool absolute_form(struct http_request *req, const char *t, size_t n)
+{
+	size_t skip = n > 7 && ieq(t, "http://", 7) ? 7 : n > 8 && ieq(t, "https://", 8) ? 8 : 0;
+	if (!skip)
+		return false;
+	const char *a = t + skip, *end = t + n, *e = a;
+	while (e < end && *e != '/' && *e != '?' && *e != '#')
+		e++;
+	if (!http_authority_valid(a, (size_t)(e - a), false))
+		return false;
+	req->host = (struct http_slice){a, (uint32_t)(e - a)};
+	split_path(req, e, end);
+	if (req->path.len == 0)
+		req->path = (struct http_slice){"/", 1}; /* RFC 9110 4.2.3 */
+	return true;
+}
+
+/* Which of the four forms the target is, and whether its method may use
+ * it (see http_parse.h). */
+static int classify_target(struct http_request *req)
+{
+	const char *t = req->target.p;
+	size_t n = req->target.len;
+	enum http_method m = req->method;
+
+	req->path = req->query = req->host = (struct http_slice){t, 0};
+	if (m != HTTP_M_CONNECT) {
+		if (t[0] == '/') {
+			req->form = HTTP_TARGET_ORIGIN;
+			split_path(req, t, t + n);
+			return 1;
+		}
+		if (n == 1 && t[0] == '*') {
+			req->form = HTTP_TARGET_ASTERISK;
+			return m == HTTP_M_OPTIONS || m == HTTP_M_OTHER ? 1 : ERR(400);
+		}
+		if (absolute_form(req, t, n)) {
+			req->form = HTTP_TARGET_ABSOLUTE;
+			return 1;
+		}
+		if (m != HTTP_M_OTHER)
+			return ERR(400);
+	}
+	if (!http_authority_valid(t, n, true))
+		return ERR(400);
+	req->form = HTTP_TARGET_AUTHORITY;
+	req->host = req->target;
+	return 1;
 }
 
 /* At a CR or LF ending a line: advances past the terminator.  Returns 1 when
@@ -275,6 +382,8 @@ static int request_line(const char **pp, const char *end, struct http_request *r
 		return ERR(505);
 	req->method = method_of(req->method_name.p, req->method_name.len);
 	req->version_minor = (uint8_t)(minor - '0');
+	if ((r = classify_target(req)) < 0)
+		return r;
 	*pp = p;
 	return 1;
 }
@@ -287,7 +396,7 @@ int http_parse_request(const char *buf, size_t len, struct http_request *req)
 	int r;
 
 	req->nheaders = 0;
-	req->expect_continue = false;
+	req->conditionals = 0;
 
 	/* RFC 9112 2.2: tolerate a few empty lines left over from a previous
 	 * request's body, but not an endless stream of them. */

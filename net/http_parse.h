@@ -40,6 +40,24 @@ struct http_slice {
 	uint32_t len;
 };
 
+/* The four shapes of request-target (RFC 9112 3.2). */
+enum http_target_form {
+	HTTP_TARGET_ORIGIN,    /* "/path?query" */
+	HTTP_TARGET_ABSOLUTE,  /* "http://host:port/path?query" (also https) */
+	HTTP_TARGET_AUTHORITY, /* "host:port": CONNECT */
+	HTTP_TARGET_ASTERISK,  /* "*": OPTIONS */
+};
+
+/* Which conditional request fields (RFC 9110 13.1) a request carries, so a
+ * request without any costs no lookup. */
+enum {
+	HTTP_COND_IF_MATCH = 1u << 0,
+	HTTP_COND_IF_NONE_MATCH = 1u << 1,
+	HTTP_COND_IF_MODIFIED_SINCE = 1u << 2,
+	HTTP_COND_IF_UNMODIFIED_SINCE = 1u << 3,
+	HTTP_COND_IF_RANGE = 1u << 4,
+};
+
 struct http_header {
 	struct http_slice name;  /* as received (case preserved) */
 	struct http_slice value; /* leading/trailing OWS stripped */
@@ -49,9 +67,25 @@ struct http_request {
 	enum http_method method;
 	struct http_slice method_name; /* the token as received */
 	struct http_slice target;      /* request-target, raw (not decoded) */
+	enum http_target_form form;
+	/* The resource the target names, in origin-form: the absolute path up
+	 * to the first '?' or '#' ("/" for an absolute-form target without a
+	 * path: a static string, not in the buffer), and the query with its
+	 * '?' (empty when none).  The fragment, which no client should send,
+	 * is dropped.  Both empty for the authority and asterisk forms. */
+	struct http_slice path, query;
+	/* The authority of an absolute- or authority-form target, which wins
+	 * over the Host field (RFC 9112 3.2.2); otherwise the Host field's
+	 * value; empty when neither is there (HTTP/1.0).  Always validated:
+	 * uri-host [ ":" port ]. */
+	struct http_slice host;
 	uint8_t version_minor;         /* HTTP/1.<minor>: 0 or 1 */
 	bool keep_alive;       /* after version + Connection: close / keep-alive */
-	bool expect_continue;  /* Expect: 100-continue */
+	/* Expect: 100-continue in an HTTP/1.1 request.  HTTP/1.0 clients
+	 * never get a 1xx (RFC 9110 10.1.1, 15.2), so theirs is ignored. */
+	bool expect_continue;
+	bool expect_unknown;   /* an expectation other than 100-continue: 417 */
+	uint8_t conditionals;  /* HTTP_COND_* bits */
 	enum http_body_kind body;
 	uint64_t content_length; /* valid when body == HTTP_BODY_LENGTH */
 	uint32_t header_bytes;   /* request line + fields + final CRLF */
@@ -64,7 +98,8 @@ struct http_request {
 /* Negative values are -(HTTP status to answer with):
  *   -400 malformed request line / header field / framing (CL+TE, bad or
  *        conflicting Content-Length, TE not ending in chunked, bare LF in the
- *        wrong place, control characters, missing Host in HTTP/1.1, ...)
+ *        wrong place, control characters, missing, repeated or invalid Host,
+ *        a request-target of the wrong form for its method (see below), ...)
  *   -431 header section larger than HTTP_MAX_HEADER_BYTES or more than
  *        HTTP_MAX_HEADERS fields
  *   -501 Transfer-Encoding other than chunked
@@ -76,7 +111,22 @@ struct http_request {
  * complete yet (and len is still under the limit), or a negative status.
  * Slices in *req point into buf and live as long as buf does.
  * Tolerates (RFC 9112 2.2) empty lines before the request line and LF
- * without CR as a line terminator. */
+ * without CR as a line terminator.
+ *
+ * Request-target forms (RFC 9112 3.2), else 400:
+ *   - origin-form "/..." for every method but CONNECT;
+ *   - absolute-form "http://authority/path?query", scheme "http" or "https"
+ *     in any case, for every method but CONNECT.  The authority must be a
+ *     valid host with an optional port, without userinfo (RFC 9110 4.2.4);
+ *   - authority-form "host:port" for CONNECT, which accepts nothing else;
+ *   - asterisk-form "*" for OPTIONS.
+ * An unknown method may use any of them: its answer is 501 whatever the
+ * target, as the server cannot know what the method allows.  Bytes of
+ * paths and queries are only checked to be VCHAR: the path's own rules are
+ * the router's (see http_path.h).
+ *
+ * Host (RFC 9112 3.2): empty (for a target without authority), or what
+ * http_authority_valid() accepts; else 400, in HTTP/1.0 too. */
 int http_parse_request(const char *buf, size_t len, struct http_request *req);
 
 /* Case-insensitive lookup of a header field; NULL when absent. */

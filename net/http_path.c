@@ -8,6 +8,9 @@
  * exactly a ".." that climbed above the root in left-to-right order. */
 #include "net/http_path.h"
 
+#include <arpa/inet.h>
+#include <string.h>
+
 #define ERR(status) (-(status))
 
 enum seg_kind { SEG_EMPTY, SEG_DOT, SEG_DOTDOT, SEG_NAME };
@@ -149,4 +152,72 @@ bool http_path_has_dotfile(const char *path)
 		if (path[i] == '.' && (i == 0 || path[i - 1] == '/'))
 			return true;
 	return false;
+}
+
+/* ---- authority (RFC 3986 3.2) ---------------------------------------- */
+
+/* RFC 3986 reg-name bytes, but ',' (see http_path.h). */
+static bool is_regname(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c && strchr("-._~!$&'()*+;=", c));
+}
+
+/* The inside of "[...]": IPv6address / IPvFuture (RFC 3986 3.2.2). */
+static bool valid_ip_literal(const char *s, size_t n)
+{
+	if (n && (s[0] == 'v' || s[0] == 'V')) {
+		size_t i = 1;
+		while (i < n && hexval((unsigned char)s[i]) >= 0)
+			i++;
+		if (i == 1 || i + 1 >= n || s[i] != '.')
+			return false;
+		for (i++; i < n; i++)
+			if (!is_regname((unsigned char)s[i]) && s[i] != ':')
+				return false;
+		return true;
+	}
+	char text[INET6_ADDRSTRLEN];
+	struct in6_addr a;
+	if (n >= sizeof(text))
+		return false;
+	memcpy(text, s, n);
+	text[n] = '\0';
+	return inet_pton(AF_INET6, text, &a) == 1; /* no zone id: not in URIs */
+}
+
+bool http_authority_valid(const char *s, size_t n, bool need_port)
+{
+	const char *p = s, *end = s + n;
+	if (p < end && *p == '[') {
+		const char *close = memchr(p, ']', n);
+		if (!close || !valid_ip_literal(p + 1, (size_t)(close - p - 1)))
+			return false;
+		p = close + 1;
+	} else {
+		for (; p < end && *p != ':'; p++) {
+			if (*p == '%') {
+				if (end - p < 3 || hexval((unsigned char)p[1]) < 0 ||
+				    hexval((unsigned char)p[2]) < 0)
+					return false;
+				p += 2;
+			} else if (!is_regname((unsigned char)*p)) {
+				return false;
+			}
+		}
+		if (p == s)
+			return false;
+	}
+	if (p == end)
+		return !need_port;
+	if (*p++ != ':' || (need_port && p == end) || end - p > 5)
+		return false;
+	unsigned port = 0;
+	for (; p < end; p++) {
+		unsigned d = (unsigned)((unsigned char)*p - '0');
+		if (d > 9)
+			return false;
+		port = port * 10 + d;
+	}
+	return port <= 65535;
 }

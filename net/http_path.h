@@ -1,4 +1,5 @@
-/* Mapping an HTTP request-target to a file name under the document root.
+/* Mapping an HTTP request-target to a file name under the document root,
+ * and the authority grammar of targets and Host fields.
  *
  * The result is meant for openat(rootfd, out, ...): it is relative, has no
  * "." or ".." segments and no empty segments, so it can only name something
@@ -45,5 +46,19 @@ int http_path_normalize(const char *target, size_t len, char *out, size_t outcap
  * Note that this also hides "/.well-known/"; a caller that serves ACME or
  * similar must allow that prefix itself. */
 bool http_path_has_dotfile(const char *path);
+
+/* True when s[0..n) is uri-host [ ":" port ] (RFC 3986 3.2.2, 3.2.3), the
+ * grammar of the Host field and of the authority of a request-target:
+ *   - uri-host: "[" IPv6address "]" (no zone id), "[" IPvFuture "]", or a
+ *     non-empty reg-name of unreserved characters, %HH and sub-delims but
+ *     ','.  A comma is legal in a reg-name, yet no DNS name has one, and in
+ *     a Host field it means two values folded into one line, which proxies
+ *     and servers may split differently.  The host may not be empty: an
+ *     "http" URI must have one (RFC 9110 4.2.1);
+ *   - port: at most 5 digits, at most 65535; may be empty (the scheme's
+ *     default) unless need_port (the authority-form of CONNECT).
+ * So spaces, '/', '@' (userinfo), quotes, a non-numeric port or an
+ * unclosed '[' are all refused. */
+bool http_authority_valid(const char *s, size_t n, bool need_port);
 
 #endif

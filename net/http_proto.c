@@ -1,9 +1,11 @@
 /* HTTP/1.1 over the protocol boundary: frames requests, routes them to the
  * built-in endpoints, skips request bodies so the next request stays framed. */
+#include <stdio.h>
 #include <string.h>
 
 #include "net/access_log.h"
 #include "net/file_cache.h"
+#include "net/http_range.h"
 #include "net/http_response.h"
 #include "net/http_static.h"
 #include "net/proto.h"
@@ -13,21 +15,52 @@
 
 static const char continue_100[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
-static int route(const struct http_slice *target)
+static int route(const struct http_slice *path)
 {
-	size_t len = target->len;
-	const char *q = memchr(target->p, '?', len);
-	if (q)
-		len = (size_t)(q - target->p);
-	if (len == 10 && memcmp(target->p, "/plaintext", 10) == 0)
+	if (path->len == 10 && memcmp(path->p, "/plaintext", 10) == 0)
 		return HTTP_CANNED_PLAINTEXT;
-	if (len == 5 && memcmp(target->p, "/json", 5) == 0)
+	if (path->len == 5 && memcmp(path->p, "/json", 5) == 0)
 		return HTTP_CANNED_JSON;
 	return -1;
 }
 
-/* Answers to requests for the built-in endpoints, decided from the head. */
-enum plan { PLAN_NONE, PLAN_PLAINTEXT, PLAN_JSON, PLAN_NOT_FOUND, PLAN_NOT_ALLOWED };
+/* Answers decided from the head alone (the built-in endpoints, and what
+ * comes before any resource is looked at). */
+enum plan {
+	PLAN_NONE,
+	PLAN_PLAINTEXT,
+	PLAN_JSON,
+	PLAN_NOT_FOUND,
+	PLAN_NOT_ALLOWED,
+	PLAN_NOT_IMPLEMENTED,
+	PLAN_EXPECTATION_FAILED,
+	PLAN_PRECONDITION_FAILED,
+	PLAN_NOT_MODIFIED,
+	PLAN_OPTIONS_SERVER,
+	PLAN_COUNT
+};
+
+static const uint16_t plan_status[PLAN_COUNT] = {
+	[PLAN_PLAINTEXT] = 200,		  [PLAN_JSON] = 200,
+	[PLAN_NOT_FOUND] = 404,		  [PLAN_NOT_ALLOWED] = 405,
+	[PLAN_NOT_IMPLEMENTED] = 501,	  [PLAN_EXPECTATION_FAILED] = 417,
+	[PLAN_PRECONDITION_FAILED] = 412, [PLAN_NOT_MODIFIED] = 304,
+	[PLAN_OPTIONS_SERVER] = 200,
+};
+
+/* What no resource changes: the method, the expectation, the target form. */
+static enum plan plan_early(const struct http_request *req)
+{
+	if (req->method == HTTP_M_OTHER)
+		return PLAN_NOT_IMPLEMENTED; /* RFC 9110 9.1 */
+	if (req->expect_unknown)
+		return PLAN_EXPECTATION_FAILED; /* RFC 9110 10.1.1 */
+	if (req->form == HTTP_TARGET_ASTERISK)
+		return PLAN_OPTIONS_SERVER; /* the parser lets only OPTIONS use it */
+	if (req->form == HTTP_TARGET_AUTHORITY)
+		return PLAN_NOT_ALLOWED; /* CONNECT: herd is no tunnel */
+	return PLAN_NONE;
+}
 
 static enum plan plan_builtin(const struct http_request *req, int which)
 {
@@ -35,13 +68,31 @@ static enum plan plan_builtin(const struct http_request *req, int which)
 		return PLAN_NOT_FOUND;
 	if (req->method != HTTP_M_GET && req->method != HTTP_M_HEAD)
 		return PLAN_NOT_ALLOWED;
+	if (req->conditionals) {
+		/* No validators: only "*" matches, as the resource exists. */
+		static const struct http_validators none = {0};
+		switch (http_preconditions(req, true, &none)) {
+		case HTTP_PRECOND_FAILED:
+			return PLAN_PRECONDITION_FAILED;
+		case HTTP_PRECOND_NOT_MODIFIED:
+			return PLAN_NOT_MODIFIED;
+		case HTTP_PRECOND_PASS:
+			break;
+		}
+	}
 	return which == HTTP_CANNED_PLAINTEXT ? PLAN_PLAINTEXT : PLAN_JSON;
+}
+
+/* "<status> <reason>\n" as a text/plain answer (headers only for HEAD). */
+static void status_text(struct proto_env *env, int status, unsigned flags)
+{
+	char body[64];
+	int n = snprintf(body, sizeof(body), "%d %s\n", status, http_reason(status));
+	http_response(env->out, env->clock, status, "text/plain", body, (size_t)n, flags);
 }
 
 static void emit(struct proto_state *st, struct proto_env *env, enum plan plan, unsigned flags)
 {
-	static const char not_found[] = "404 Not Found\n";
-	static const char not_allowed[] = "405 Method Not Allowed\n";
 	if (flags & HTTP_RESP_CLOSE)
 		st->flags |= PROTO_CLOSE;
 	switch (plan) {
@@ -51,16 +102,25 @@ static void emit(struct proto_state *st, struct proto_env *env, enum plan plan, 
 				      plan == PLAN_PLAINTEXT ? HTTP_CANNED_PLAINTEXT : HTTP_CANNED_JSON,
 				      flags);
 		break;
-	case PLAN_NOT_FOUND:
-		http_response(env->out, env->clock, 404, "text/plain", not_found,
-			      sizeof(not_found) - 1, flags);
-		break;
 	case PLAN_NOT_ALLOWED:
-		http_response(env->out, env->clock, 405, "text/plain", not_allowed,
-			      sizeof(not_allowed) - 1,
-			      (flags & ~(unsigned)HTTP_RESP_HEAD) | HTTP_RESP_ALLOW_GET);
+		status_text(env, 405, (flags & ~(unsigned)HTTP_RESP_HEAD) | HTTP_RESP_ALLOW_GET);
+		break;
+	case PLAN_NOT_MODIFIED:
+		http_response_head(env->out, env->clock, 304, NULL, 0, NULL, 0,
+				   flags | HTTP_RESP_NO_LENGTH);
+		break;
+	case PLAN_OPTIONS_SERVER:
+		/* What the server as a whole supports (RFC 9110 9.3.7). */
+		http_response(env->out, env->clock, 200, NULL, NULL, 0, flags | HTTP_RESP_ALLOW_GET);
+		break;
+	case PLAN_NOT_FOUND:
+	case PLAN_NOT_IMPLEMENTED:
+	case PLAN_EXPECTATION_FAILED:
+	case PLAN_PRECONDITION_FAILED:
+		status_text(env, plan_status[plan], flags);
 		break;
 	case PLAN_NONE:
+	case PLAN_COUNT:
 		break;
 	}
 }
@@ -98,14 +158,17 @@ static void answer(struct proto_state *st, const struct http_request *req,
 {
 	unsigned flags = conn_flags(req, env);
 	unsigned head = req->method == HTTP_M_HEAD ? HTTP_RESP_HEAD : 0;
-	int which = route(&req->target);
-	if (which < 0 && env->files) {
-		if (flags & HTTP_RESP_CLOSE)
-			st->flags |= PROTO_CLOSE;
-		http_static_answer(st, req, env, flags);
-		return;
+	enum plan plan = plan_early(req);
+	if (plan == PLAN_NONE) {
+		int which = route(&req->path);
+		if (which < 0 && env->files) {
+			if (flags & HTTP_RESP_CLOSE)
+				st->flags |= PROTO_CLOSE;
+			http_static_answer(st, req, env, flags);
+			return;
+		}
+		plan = plan_builtin(req, which);
 	}
-	enum plan plan = plan_builtin(req, which);
 	if (req->body == HTTP_BODY_CHUNKED && env->max_body) {
 		st->deferred_kind = (uint8_t)plan;
 		st->deferred_flags = (uint8_t)(flags | head);
@@ -180,12 +243,13 @@ size_t http_feed(struct proto_state *st, const char *in, size_t len, struct prot
 			return len;
 		}
 		env->tally.requests++;
-		if (req.body != HTTP_BODY_NONE && req.expect_continue)
+		if (req.body != HTTP_BODY_NONE && req.expect_continue && !req.expect_unknown)
 			outbuf_put(env->out, continue_100, sizeof(continue_100) - 1);
 		answer(st, &req, env);
 		if (env->log)
 			access_log_request(env->log, env->peer, &req,
-					   st->deferred_kind ? 200 : env->out->last_status,
+					   st->deferred_kind ? plan_status[st->deferred_kind]
+							     : env->out->last_status,
 					   st->deferred_kind || req.method == HTTP_M_HEAD
 						   ? 0
 						   : env->out->last_length,

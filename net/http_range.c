@@ -1,7 +1,11 @@
-/* Range header parsing: a single byte range, anything else ignored. */
+/* Preconditions and Range header parsing: a single byte range, anything
+ * else ignored. */
 #include "net/http_range.h"
 
 #include <stdbool.h>
+#include <string.h>
+
+#include "net/http_date.h"
 
 static char lower(char c)
 {
@@ -112,4 +116,128 @@ enum http_range_result http_range_parse(const char *value, size_t len, uint64_t 
 		return HTTP_RANGE_OK;
 	}
 	return HTTP_RANGE_IGNORE;
+}
+
+/* ---- preconditions ------------------------------------------------------ */
+
+static bool name_is(const struct http_slice *n, const char *want)
+{
+	size_t i = 0;
+	for (; i < n->len && want[i]; i++)
+		if (lower(n->p[i]) != want[i])
+			return false;
+	return i == n->len && !want[i];
+}
+
+bool http_etag_list_match(const char *list, size_t len, const char *etag, size_t etag_len,
+			  bool weak)
+{
+	const char *p = list, *end = list + len;
+	while (p < end && is_ows(*p))
+		p++;
+	while (end > p && is_ows(end[-1]))
+		end--;
+	if (end - p == 1 && *p == '*')
+		return true;
+	while (p < end) {
+		if (*p == ',' || is_ows(*p)) {
+			p++; /* empty list elements are allowed (RFC 9110 5.6.1) */
+			continue;
+		}
+		bool tag_weak = end - p >= 2 && p[0] == 'W' && p[1] == '/';
+		if (tag_weak)
+			p += 2;
+		if (p == end || *p != '"')
+			return false;
+		const char *tag = p++;
+		for (; p < end && *p != '"'; p++) {
+			unsigned char c = (unsigned char)*p; /* etagc */
+			if (c < 0x21 || c == 0x7F)
+				return false;
+		}
+		if (p++ == end)
+			return false;
+		if ((weak || !tag_weak) && etag_len && (size_t)(p - tag) == etag_len &&
+		    memcmp(tag, etag, etag_len) == 0)
+			return true;
+		while (p < end && is_ows(*p))
+			p++;
+		if (p < end && *p != ',')
+			return false;
+	}
+	return false;
+}
+
+/* Any line of field `name` matches (its lines form one list). */
+static bool field_matches(const struct http_request *req, const char *name,
+			  const struct http_validators *v, bool weak)
+{
+	for (uint32_t i = 0; i < req->nheaders; i++) {
+		const struct http_header *h = &req->headers[i];
+		if (name_is(&h->name, name) &&
+		    http_etag_list_match(h->value.p, h->value.len, v->etag, v->etag_len, weak))
+			return true;
+	}
+	return false;
+}
+
+/* The only line of field `name`, or NULL when there are several (a list of
+ * dates, or a value to compare that two lines would make ambiguous). */
+static const struct http_header *only_line(const struct http_request *req, const char *name)
+{
+	const struct http_header *found = NULL;
+	for (uint32_t i = 0; i < req->nheaders; i++) {
+		const struct http_header *h = &req->headers[i];
+		if (name_is(&h->name, name)) {
+			if (found)
+				return NULL;
+			found = h;
+		}
+	}
+	return found;
+}
+
+/* The date in the one line of `name`, when the resource has a date. */
+static bool date_field(const struct http_request *req, const char *name,
+		       const struct http_validators *v, int64_t *t)
+{
+	const struct http_header *h = v->has_mtime ? only_line(req, name) : NULL;
+	return h && http_date_parse(h->value.p, h->value.len, t) == 0;
+}
+
+enum http_precondition http_preconditions(const struct http_request *req, bool get_or_head,
+					  const struct http_validators *v)
+{
+	unsigned c = req->conditionals;
+	int64_t t;
+	if (c & HTTP_COND_IF_MATCH) {
+		if (!field_matches(req, "if-match", v, false))
+			return HTTP_PRECOND_FAILED;
+	} else if ((c & HTTP_COND_IF_UNMODIFIED_SINCE) &&
+		   date_field(req, "if-unmodified-since", v, &t) && v->mtime > t) {
+		return HTTP_PRECOND_FAILED;
+	}
+	if (c & HTTP_COND_IF_NONE_MATCH) {
+		if (field_matches(req, "if-none-match", v, true))
+			return get_or_head ? HTTP_PRECOND_NOT_MODIFIED : HTTP_PRECOND_FAILED;
+	} else if ((c & HTTP_COND_IF_MODIFIED_SINCE) && get_or_head &&
+		   date_field(req, "if-modified-since", v, &t) && v->mtime <= t) {
+		return HTTP_PRECOND_NOT_MODIFIED;
+	}
+	return HTTP_PRECOND_PASS;
+}
+
+bool http_if_range(const struct http_request *req, const struct http_validators *v)
+{
+	if (!(req->conditionals & HTTP_COND_IF_RANGE))
+		return true;
+	const struct http_header *h = only_line(req, "if-range");
+	if (!h)
+		return false;
+	const char *s = h->value.p;
+	size_t n = h->value.len;
+	if ((n && s[0] == '"') || (n >= 2 && s[0] == 'W' && s[1] == '/'))
+		return v->etag_len && n == v->etag_len && memcmp(s, v->etag, n) == 0;
+	int64_t t;
+	return v->has_mtime && http_date_parse(s, n, &t) == 0 && t == v->mtime;
 }

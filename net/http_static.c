@@ -4,59 +4,11 @@
 #include <string.h>
 
 #include "net/file_cache.h"
-#include "net/http_date.h"
 #include "net/http_path.h"
 #include "net/http_range.h"
 #include "net/http_response.h"
 
 #define PATH_MAX_BYTES 2048
-
-static bool token_in_list(const struct http_slice *list, const char *etag, size_t etag_len)
-{
-	/* If-None-Match compares weakly: W/"x" matches "x". */
-	const char *p = list->p, *end = list->p + list->len;
-	while (p < end) {
-		while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
-			p++;
-		const char *tok = p;
-		while (p < end && *p != ',')
-			p++;
-		const char *tend = p;
-		while (tend > tok && (tend[-1] == ' ' || tend[-1] == '\t'))
-			tend--;
-		if (tend - tok == 1 && *tok == '*')
-			return true;
-		if (tend - tok > 2 && tok[0] == 'W' && tok[1] == '/')
-			tok += 2;
-		if ((size_t)(tend - tok) == etag_len && memcmp(tok, etag, etag_len) == 0)
-			return true;
-	}
-	return false;
-}
-
-static bool not_modified(const struct http_request *req, const struct file_entry *e)
-{
-	const struct http_header *inm = http_find_header(req, "If-None-Match");
-	if (inm)
-		return token_in_list(&inm->value, e->etag, e->etag_len);
-	const struct http_header *ims = http_find_header(req, "If-Modified-Since");
-	int64_t since;
-	if (ims && http_date_parse(ims->value.p, ims->value.len, &since) == 0)
-		return e->mtime <= since;
-	return false;
-}
-
-/* If-Range: the range applies only to the representation it names. */
-static bool range_applies(const struct http_request *req, const struct file_entry *e)
-{
-	const struct http_header *ir = http_find_header(req, "If-Range");
-	if (!ir)
-		return true;
-	if (ir->value.len == e->etag_len && !memcmp(ir->value.p, e->etag, e->etag_len))
-		return true;
-	int64_t t;
-	return http_date_parse(ir->value.p, ir->value.len, &t) == 0 && t == e->mtime;
-}
 
 static size_t validators(const struct file_entry *e, char *buf, size_t cap)
 {
@@ -82,16 +34,13 @@ static void redirect_to_dir(const struct http_request *req, struct proto_env *en
 			    unsigned flags, bool head)
 {
 	char extra[PATH_MAX_BYTES + 32];
-	size_t len = req->target.len;
-	const char *q = memchr(req->target.p, '?', len);
-	if (q)
-		len = (size_t)(q - req->target.p);
-	if (len > PATH_MAX_BYTES) {
+	size_t len = req->path.len, qlen = req->query.len;
+	if (len + qlen > PATH_MAX_BYTES) {
 		simple(env, 414, flags, NULL, 0, head);
 		return;
 	}
-	int n = snprintf(extra, sizeof(extra), "Location: %.*s/%.*s\r\n", (int)len,
-			 req->target.p, q ? (int)(req->target.len - len) : 0, q ? q : "");
+	int n = snprintf(extra, sizeof(extra), "Location: %.*s/%.*s\r\n", (int)len, req->path.p,
+			 (int)qlen, req->query.p);
 	simple(env, 301, flags, extra, (size_t)n, head);
 }
 
@@ -108,7 +57,7 @@ void http_static_answer(struct proto_state *st, const struct http_request *req,
 		simple(env, 405, flags | HTTP_RESP_ALLOW_GET, NULL, 0, false);
 		return;
 	}
-	int rc = http_path_normalize(req->target.p, req->target.len, path, PATH_MAX_BYTES, &plen,
+	int rc = http_path_normalize(req->path.p, req->path.len, path, PATH_MAX_BYTES, &plen,
 				     &dir_slash);
 	if (rc < 0) {
 		simple(env, -rc, flags, NULL, 0, head);
@@ -145,18 +94,28 @@ void http_static_answer(struct proto_state *st, const struct http_request *req,
 
 	char extra[256];
 	size_t xlen = validators(e, extra, sizeof(extra));
-	if (not_modified(req, e)) {
+	/* Only now that the answer would be 2xx do preconditions count
+	 * (RFC 9110 13.2.1). */
+	const struct http_validators v = {e->etag, e->etag_len, e->last_modified[0] != 0, e->mtime};
+	switch (req->conditionals ? http_preconditions(req, true, &v) : HTTP_PRECOND_PASS) {
+	case HTTP_PRECOND_NOT_MODIFIED:
 		http_response_head(env->out, env->clock, 304, NULL, 0, extra, xlen,
 				   flags | HTTP_RESP_NO_LENGTH);
 		file_cache_put(env->files, e);
 		return;
+	case HTTP_PRECOND_FAILED:
+		simple(env, 412, flags, NULL, 0, head);
+		file_cache_put(env->files, e);
+		return;
+	case HTTP_PRECOND_PASS:
+		break;
 	}
 	uint64_t first = 0, last = e->size ? e->size - 1 : 0, len = e->size;
 	int code = 200;
 	const struct http_header *range = req->method == HTTP_M_GET
 						  ? http_find_header(req, "Range")
 						  : NULL;
-	if (range && range_applies(req, e)) {
+	if (range && http_if_range(req, &v)) {
 		switch (http_range_parse(range->value.p, range->value.len, e->size, &first, &last)) {
 		case HTTP_RANGE_OK:
 			code = 206;
