@@ -14,13 +14,13 @@
 #include "balance/policy.h"
 #include "balance/sampler.h"
 #include "balance/worker_set.h"
+#include "core/acceptor.h"
 #include "core/admin.h"
 #include "core/handler.h"
 #include "core/log.h"
 #include "core/shm_counters.h"
 #include "core/supervisor.h"
 #include "core/worker.h"
-#include "net/accept_listener.h"
 #include "net/listen.h"
 
 struct server {
