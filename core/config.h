@@ -54,7 +54,7 @@ struct herd_config {
 	double scale_interval_s;
 	double scale_up_busy, scale_down_busy;
 	int scale_queue;
-	/* Handler processes (core/supervisor.c): one process when max_procs == 1. */
+	/* Handler processes (balance/supervisor.c): one process when max_procs == 1. */
 	int procs, min_procs, max_procs;
 	char **argv; /* as given: handler processes are started with it */
 };
