@@ -12,7 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "core/handler.h"
+#include "balance/control.h"
 #include "core/log.h"
 
 extern char **environ;

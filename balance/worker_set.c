@@ -54,6 +54,14 @@ int worker_set_live(const struct worker_set *ws)
 	return atomic_load_explicit(&ws->live, memory_order_relaxed);
 }
 
+int worker_set_in_use(const struct worker_set *ws)
+{
+	int n = 0;
+	for (int i = 0; i < ws->cap; i++)
+		n += ws->state[i] != SLOT_EMPTY;
+	return n;
+}
+
 static int least_loaded_cpu(const struct worker_set *ws)
 {
 	int best = ws->cpus[0], best_n = -1;

@@ -55,6 +55,8 @@ void worker_set_join_all(struct worker_set *ws);
 void worker_set_destroy(struct worker_set *ws);
 
 int worker_set_live(const struct worker_set *ws);
+/* Slots whose worker has not finished yet: running or retiring. */
+int worker_set_in_use(const struct worker_set *ws);
 /* The listening sockets workers accept from now (reuseport: one each). */
 int worker_set_listen_fds(const struct worker_set *ws, int *fds, int max);
 

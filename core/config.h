@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "net/listen.h"
+
 #define HERD_MAX_CPUS 1024
 #define HERD_MAX_WORKERS 256
 #define HERD_MAX_PROCS 64
@@ -27,12 +29,6 @@ extern const char *const herd_accept_mode_names[HERD_ACCEPT_MODES];
 enum herd_proto {
 	HERD_PROTO_HTTP,
 	HERD_PROTO_ECHO,
-};
-
-struct herd_addr {
-	struct sockaddr_storage ss;
-	socklen_t len;
-	char text[64]; /* as the user wrote it, for messages */
 };
 
 struct herd_config {
@@ -59,7 +55,7 @@ struct herd_config {
 	double scale_interval_s;
 	double scale_up_busy, scale_down_busy;
 	int scale_queue;
-	/* Handler processes (core/supervisor.c): one process when max_procs == 1. */
+	/* Handler processes (balance/supervisor.c): one process when max_procs == 1. */
 	int procs, min_procs, max_procs;
 	char **argv; /* as given: handler processes are started with it */
 };

@@ -57,13 +57,7 @@ void counters_accumulate(struct worker_counters *dst, const struct worker_counte
 }
 #undef ACC
 
-struct sink {
-	char *buf;
-	size_t cap, len;
-};
-
-static void put(struct sink *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(struct sink *s, const char *fmt, ...)
+void counters_put(struct counters_sink *s, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -98,48 +92,51 @@ static uint64_t field(const struct worker_counters *c, size_t offset)
 }
 
 /* `{proc="k",worker="n"` or `{worker="n"`: the caller closes the brace. */
-static void labels(struct sink *s, const struct counters_row *r)
+static void labels(struct counters_sink *s, const struct counters_row *r)
 {
 	if (r->proc >= 0)
-		put(s, "{proc=\"%d\",worker=\"%d\"", r->proc, r->worker);
+		counters_put(s, "{proc=\"%d\",worker=\"%d\"", r->proc, r->worker);
 	else
-		put(s, "{worker=\"%d\"", r->worker);
+		counters_put(s, "{worker=\"%d\"", r->worker);
 }
 
 size_t counters_render_prometheus(const struct counters_row *rows, int nrows,
 				  const struct metrics_gauges *g, char *buf, size_t cap)
 {
-	struct sink s = {buf, cap, 0};
-	put(&s, "# HELP herd_workers worker threads running\n# TYPE herd_workers gauge\n");
-	put(&s, "herd_workers %d\n", g->workers);
-	put(&s, "# HELP herd_scale_events_total workers started or retired by the scaling "
+	struct counters_sink s = {buf, cap, 0};
+	counters_put(&s, "# HELP herd_workers worker threads running\n"
+			 "# TYPE herd_workers gauge\n");
+	counters_put(&s, "herd_workers %d\n", g->workers);
+	counters_put(&s, "# HELP herd_scale_events_total workers started or retired by the scaling "
 		"policy\n# TYPE herd_scale_events_total counter\n");
-	put(&s, "herd_scale_events_total{direction=\"up\"} %llu\n",
+	counters_put(&s, "herd_scale_events_total{direction=\"up\"} %llu\n",
 	    (unsigned long long)g->scale_up);
-	put(&s, "herd_scale_events_total{direction=\"down\"} %llu\n",
+	counters_put(&s, "herd_scale_events_total{direction=\"down\"} %llu\n",
 	    (unsigned long long)g->scale_down);
-	put(&s, "# HELP herd_busy_seconds_total time spent handling events (not waiting)\n"
+	counters_put(&s, "# HELP herd_busy_seconds_total time spent handling events (not waiting)\n"
 		"# TYPE herd_busy_seconds_total counter\n");
 	for (int w = 0; w < nrows; w++) {
-		put(&s, "herd_busy_seconds_total");
+		counters_put(&s, "herd_busy_seconds_total");
 		labels(&s, &rows[w]);
-		put(&s, "} %.6f\n", (double)CTR_GET(rows[w].c, busy_ns) / 1e9);
+		counters_put(&s, "} %.6f\n", (double)CTR_GET(rows[w].c, busy_ns) / 1e9);
 	}
 	for (size_t k = 0; k < sizeof(per_worker) / sizeof(per_worker[0]); k++) {
 		const struct series *sr = &per_worker[k];
-		put(&s, "# HELP %s %s\n# TYPE %s %s\n", sr->name, sr->help, sr->name, sr->type);
+		counters_put(&s, "# HELP %s %s\n# TYPE %s %s\n", sr->name, sr->help, sr->name,
+			     sr->type);
 		for (int w = 0; w < nrows; w++) {
-			put(&s, "%s", sr->name);
+			counters_put(&s, "%s", sr->name);
 			labels(&s, &rows[w]);
-			put(&s, "} %llu\n", (unsigned long long)field(rows[w].c, sr->offset));
+			counters_put(&s, "} %llu\n", (unsigned long long)field(rows[w].c, sr->offset));
 		}
 	}
-	put(&s, "# HELP herd_errors_total errors by kind\n# TYPE herd_errors_total counter\n");
+	counters_put(&s, "# HELP herd_errors_total errors by kind\n"
+			 "# TYPE herd_errors_total counter\n");
 	for (int w = 0; w < nrows; w++)
 		for (int k = 0; k < HERD_ERR_KINDS; k++) {
-			put(&s, "herd_errors_total");
+			counters_put(&s, "herd_errors_total");
 			labels(&s, &rows[w]);
-			put(&s, ",kind=\"%s\"} %llu\n", herd_err_kind_names[k],
+			counters_put(&s, ",kind=\"%s\"} %llu\n", herd_err_kind_names[k],
 			    (unsigned long long)CTR_GET(rows[w].c, errors[k]));
 		}
 	if (s.len < cap)

@@ -82,6 +82,16 @@ void counters_accumulate(struct worker_counters *dst, const struct worker_counte
 size_t counters_render_prometheus(const struct counters_row *rows, int nrows,
 				  const struct metrics_gauges *g, char *buf, size_t cap);
 
+/* Text appended to buf like snprintf: len counts what did not fit too, so
+ * a caller can measure, grow and retry.  For series of its own beside the
+ * ones counters_render_prometheus writes. */
+struct counters_sink {
+	char *buf;
+	size_t cap, len;
+};
+void counters_put(struct counters_sink *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 /* Human-readable dump, one line per row plus a total, to `out`. */
 void counters_dump(const struct counters_row *rows, int nrows, FILE *out);
 

@@ -1,8 +1,15 @@
+/* Ties the roles together: the one file that reaches every layer.  A
+ * process is a handler (its supervisor set HERD_HANDLER), the supervisor of
+ * handler processes (--procs 2 or more), or the whole server. */
 #include <stdio.h>
+#include <stdlib.h>
 
+#include "balance/control.h"
+#include "balance/handler.h"
+#include "balance/server.h"
+#include "balance/supervisor.h"
 #include "core/config.h"
 #include "core/cpus.h"
-#include "core/server.h"
 
 int main(int argc, char **argv)
 {
@@ -28,5 +35,10 @@ int main(int argc, char **argv)
 		}
 	}
 	setvbuf(stderr, NULL, _IOLBF, 0);
-	return server_run(&cfg);
+	const char *he = getenv(HANDLER_ENV);
+	if (he)
+		return handler_main(&cfg, he);
+	if (cfg.max_procs > 1)
+		return supervisor_run(&cfg);
+	return server_run(&cfg, NULL);
 }

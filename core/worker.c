@@ -1,5 +1,5 @@
-/* A worker's lifecycle (buffers, pinning, start, stop, join) and its loop:
- * one turn for every mechanism. */
+/* A worker's lifecycle: buffers, pinning, start, stop, join.  Its loop is
+ * core/loop.c. */
 #include "core/worker.h"
 
 #include <errno.h>
@@ -10,10 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/engine.h"
 #include "core/log.h"
 #include "core/mech.h"
-#include "core/race.h"
 #include "net/access_log.h"
 #include "net/file_cache.h"
 
@@ -151,66 +149,6 @@ bool worker_stop_requested(struct worker *w)
 	return true;
 }
 
-static void expire_timers(struct worker *w)
-{
-	for (int t = 0; t < CONN_T_COUNT; t++) {
-		struct conn_list *l = &w->timers[t];
-		while (l->head && l->head->deadline_ms <= w->now_ms)
-			engine_expire(w, l->head);
-	}
-}
-
-static void tick_clocks(struct worker *w)
-{
-	w->now_ms = worker_monotonic_ms();
-	http_clock_tick(&w->clock, worker_realtime_sec());
-}
-
-static void *worker_run(void *arg)
-{
-	struct worker *w = arg;
-	const struct mech *m = w->mech;
-
-	tick_clocks(w);
-	if (m->start(w) < 0) {
-		herd_log("worker %d: cannot start its %s loop: %s", w->id, m->name,
-			 strerror(errno));
-		atomic_store(&w->left_race, true);
-		atomic_store_explicit(&w->finished, true, memory_order_release);
-		return NULL;
-	}
-	race_start(w);
-	for (;;) {
-		if (m->wait(w, worker_next_timeout_ms(w)) < 0)
-			break;
-		tick_clocks(w);
-		/* Before the events, so the answers they bring already say
-		 * Connection: close; idle connections close only after them,
-		 * since closing one mid-batch would leave a stale event (epoll)
-		 * pointing at it. */
-		bool drain_now = worker_stop_requested(w);
-		if (drain_now)
-			race_sync(w);
-		m->dispatch(w);
-		race_tick(w);
-		if (drain_now)
-			engine_begin_drain(w);
-		expire_timers(w);
-		worker_tick_log(w);
-		if (w->draining &&
-		    (w->nconns == 0 || w->now_ms >= atomic_load(&w->stop_deadline_ms)))
-			break;
-	}
-	engine_close_all(w);
-	race_close_all(w);
-	w->exiting = true;
-	race_sync(w);
-	m->finish(w);
-	atomic_store(&w->left_race, true);
-	atomic_store_explicit(&w->finished, true, memory_order_release);
-	return NULL;
-}
-
 int worker_start(struct worker *w)
 {
 	pthread_attr_t attr;
@@ -224,7 +162,7 @@ int worker_start(struct worker *w)
 	CPU_SET(w->cpu, &set);
 	rc = pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
 	if (rc == 0)
-		rc = pthread_create(&w->thread, &attr, worker_run, w);
+		rc = pthread_create(&w->thread, &attr, w->run, w);
 	pthread_attr_destroy(&attr);
 	if (rc)
 		return rc;
@@ -267,24 +205,4 @@ void worker_drain_idle(struct worker *w, void (*close_conn)(struct worker *, str
 		c->deadline_ms -= shorten;
 	while (idle->head && idle->head->deadline_ms <= w->now_ms)
 		close_conn(w, idle->head);
-}
-
-int worker_next_timeout_ms(const struct worker *w)
-{
-	int64_t next = w->now_ms + 1000; /* the Date header ticks once a second */
-	for (int t = 0; t < CONN_T_COUNT; t++)
-		if (w->timers[t].head && w->timers[t].head->deadline_ms < next)
-			next = w->timers[t].head->deadline_ms;
-	if (w->accept_paused && !w->draining && w->accept_resume_ms < next)
-		next = w->accept_resume_ms;
-	if (w->accept_more && w->in_race)
-		return 0;
-	if (w->draining) {
-		int64_t dl = atomic_load(&w->stop_deadline_ms);
-		if (dl < next)
-			next = dl;
-	}
-	int64_t d = next - w->now_ms;
-	/* Coarse clocks tick every few ms: never spin on a deadline just passed. */
-	return d < 1 ? 1 : (int)d;
 }

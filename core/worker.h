@@ -1,6 +1,6 @@
 /* A worker: one thread pinned to one CPU with its own event loop, racing the
  * other workers to accept from the shared listening socket and serving every
- * connection it wins to the end.  The loop (core/worker.c) is one turn for
+ * connection it wins to the end.  Its loop (core/loop.c) is one turn for
  * every mechanism: wait (mech), deliver events (engine, race), run the
  * race's rules, expire timers. */
 #ifndef HERD_WORKER_H
@@ -33,6 +33,7 @@ struct worker {
 	int id, cpu;
 	enum herd_accept_mode mode;
 	const struct mech *mech;  /* epoll or io_uring */
+	void *(*run)(void *);     /* the thread body: worker_loop (core/loop.h) */
 	int listen_fd;            /* shared, or the worker's own (reuseport); -1: listener mode */
 	struct handoff *handoff;  /* listener mode: fds from the acceptor thread */
 	const struct proto *proto;
@@ -115,9 +116,6 @@ void worker_clear_wake(struct worker *w);
 /* The stop flag, checked once per loop turn: true exactly once, when the
  * worker must start draining. */
 bool worker_stop_requested(struct worker *w);
-/* The wait before the next deadline (timers, accept pause, drain, the Date
- * tick once a second); 0 when accepts are pending. */
-int worker_next_timeout_ms(const struct worker *w);
 /* Drain: closes idle connections once idle for a second (those idle longer
  * now); the rest follow through the timers. */
 void worker_drain_idle(struct worker *w, void (*close_conn)(struct worker *, struct conn *));

@@ -4,8 +4,14 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 
-#include "core/config.h"
+/* An address to listen on. */
+struct herd_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char text[64]; /* as the user wrote it, for messages */
+};
 
 struct listen_opts {
 	int backlog;

@@ -1,6 +1,6 @@
 /* The admin listener: GET /metrics in Prometheus text format.  Runs in the
- * supervisor's loop, never on a worker: scraping costs the workers nothing
- * but the relaxed loads of their counters. */
+ * supervise loop (balance/supervise.c), never on a worker: scraping costs
+ * the workers nothing but the relaxed loads of their counters. */
 #ifndef HERD_ADMIN_H
 #define HERD_ADMIN_H
 

@@ -1,4 +1,4 @@
-#include "core/admin.h"
+#include "balance/admin.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,19 +1,14 @@
-/* A handler process (--procs): a child of the supervisor, started by exec
- * of the herd binary with HERD_HANDLER describing what it inherited (the
- * listening socket, the shared counters, a control socket) and its share of
- * workers and CPUs.  It runs the ordinary server with those, and obeys the
- * control socket instead of its own scaling policy. */
-#ifndef HERD_HANDLER_H
-#define HERD_HANDLER_H
+/* What a supervisor and its handler processes say to each other: the
+ * HERD_HANDLER variable a handler is started with (what it inherited: the
+ * listening socket, the shared counters, a control socket; its share of
+ * workers and CPUs), and the frames on the control socket after that. */
+#ifndef HERD_CONTROL_H
+#define HERD_CONTROL_H
 
-#include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
-#include "core/config.h"
-
 #define HANDLER_ENV "HERD_HANDLER"
-/* Test-only: "all" or a slot number; that handler aborts at start. */
-#define HANDLER_CRASH_ENV "HERD_TEST_HANDLER_CRASH"
 
 struct handler_env {
 	int slot, gen, bank;
@@ -23,11 +18,10 @@ struct handler_env {
 	char cpus[256]; /* a --cpus list */
 };
 
-/* The HERD_HANDLER value for env (what handler_parse reads back). */
+/* The HERD_HANDLER value for he.  0, or -1 when buf is too small. */
 int handler_format(const struct handler_env *he, char *buf, size_t len);
-
-/* Entered from main when HERD_HANDLER is set.  Returns the exit status. */
-int handler_main(const struct herd_config *cfg, const char *env);
+/* Reads back what handler_format wrote.  0, or -1 when s is not that. */
+int handler_parse(const char *s, struct handler_env *he);
 
 /* Control messages over a SOCK_SEQPACKET pair, one fixed frame each. */
 enum ctl_kind {

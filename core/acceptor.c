@@ -1,4 +1,4 @@
-#include "net/accept_listener.h"
+#include "core/acceptor.h"
 
 #include <errno.h>
 #include <poll.h>

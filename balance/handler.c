@@ -1,6 +1,5 @@
-#include "core/handler.h"
+#include "balance/handler.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -8,59 +7,11 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
+#include "balance/control.h"
+#include "balance/server.h"
 #include "core/log.h"
-#include "core/server.h"
-
-struct ctl_frame {
-	char kind;
-	int value;
-};
-
-int ctl_send(int fd, enum ctl_kind kind, int value)
-{
-	struct ctl_frame f = {(char)kind, value};
-	return send(fd, &f, sizeof(f), MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)sizeof(f) ? 0 : -1;
-}
-
-int ctl_recv(int fd, enum ctl_kind *kind, int *value)
-{
-	struct ctl_frame f;
-	ssize_t n = recv(fd, &f, sizeof(f), MSG_DONTWAIT);
-	if (n == 0)
-		return 0;
-	if (n != (ssize_t)sizeof(f))
-		return n < 0 && errno != EAGAIN && errno != EINTR ? 0 : -1;
-	*kind = (enum ctl_kind)f.kind;
-	*value = f.value;
-	return 1;
-}
-
-int handler_format(const struct handler_env *he, char *buf, size_t len)
-{
-	int n = snprintf(buf, len, "%d:%d:%d:%d:%d:%d:%d:%d:%s", he->slot, he->gen, he->bank,
-			 (int)he->supervisor, he->listen_fd, he->shm_fd, he->ctl_fd, he->workers,
-			 he->cpus);
-	return n > 0 && (size_t)n < len ? 0 : -1;
-}
-
-static int parse(const char *s, struct handler_env *he)
-{
-	int sup, used = 0;
-	memset(he, 0, sizeof(*he));
-	if (sscanf(s, "%d:%d:%d:%d:%d:%d:%d:%d:%n", &he->slot, &he->gen, &he->bank, &sup,
-		   &he->listen_fd, &he->shm_fd, &he->ctl_fd, &he->workers, &used) != 8 ||
-	    !used || strlen(s + used) >= sizeof(he->cpus))
-		return -1;
-	he->supervisor = (pid_t)sup;
-	strcpy(he->cpus, s + used);
-	return he->slot >= 0 && he->workers > 0 && he->listen_fd >= 0 && he->shm_fd >= 0 &&
-			       he->ctl_fd >= 0
-		       ? 0
-		       : -1;
-}
 
 static bool told_to_crash(int slot)
 {
@@ -75,7 +26,7 @@ int handler_main(const struct herd_config *cfg, const char *env)
 	static struct herd_config mine; /* large (CPU table): not on the stack */
 	struct handler_env he;
 	char tag[16], name[16];
-	if (parse(env, &he) < 0) {
+	if (handler_parse(env, &he) < 0) {
 		herd_log("bad %s '%s': this variable is for herd's own handler processes", HANDLER_ENV,
 			 env);
 		return 2;
@@ -111,5 +62,5 @@ int handler_main(const struct herd_config *cfg, const char *env)
 	/* --max-conns is over all processes: each takes an even share. */
 	if (mine.max_conns)
 		mine.max_conns = mine.max_conns / mine.procs > 0 ? mine.max_conns / mine.procs : 1;
-	return server_serve(&mine, &he);
+	return server_run(&mine, &he);
 }

@@ -2,8 +2,8 @@
  * --accept listener for side-by-side measurement: one acceptor thread takes
  * every connection and hands it to a worker, round robin, through the
  * worker's queue and eventfd. */
-#ifndef HERD_ACCEPT_LISTENER_H
-#define HERD_ACCEPT_LISTENER_H
+#ifndef HERD_ACCEPTOR_H
+#define HERD_ACCEPTOR_H
 
 #include <pthread.h>
 #include <stdint.h>

@@ -1,0 +1,99 @@
+/* A worker's loop: one turn for every mechanism.
+ *
+ *   wait (the mechanism sleeps until events or the next deadline)
+ *   → clocks → a stop request? leave the race first
+ *   → dispatch (the mechanism hands connection events to the engine,
+ *     listener and wake events to the race)
+ *   → the race's rules → drain → expired timers → the access log */
+#include "core/loop.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "core/engine.h"
+#include "core/log.h"
+#include "core/mech.h"
+#include "core/race.h"
+#include "core/worker.h"
+
+/* The wait before the next deadline (timers, accept pause, drain, the Date
+ * tick once a second); 0 when accepts are pending. */
+static int next_timeout_ms(const struct worker *w)
+{
+	int64_t next = w->now_ms + 1000; /* the Date header ticks once a second */
+	for (int t = 0; t < CONN_T_COUNT; t++)
+		if (w->timers[t].head && w->timers[t].head->deadline_ms < next)
+			next = w->timers[t].head->deadline_ms;
+	if (w->accept_paused && !w->draining && w->accept_resume_ms < next)
+		next = w->accept_resume_ms;
+	if (w->accept_more && w->in_race)
+		return 0;
+	if (w->draining) {
+		int64_t dl = atomic_load(&w->stop_deadline_ms);
+		if (dl < next)
+			next = dl;
+	}
+	int64_t d = next - w->now_ms;
+	/* Coarse clocks tick every few ms: never spin on a deadline just passed. */
+	return d < 1 ? 1 : (int)d;
+}
+
+static void expire_timers(struct worker *w)
+{
+	for (int t = 0; t < CONN_T_COUNT; t++) {
+		struct conn_list *l = &w->timers[t];
+		while (l->head && l->head->deadline_ms <= w->now_ms)
+			engine_expire(w, l->head);
+	}
+}
+
+static void tick_clocks(struct worker *w)
+{
+	w->now_ms = worker_monotonic_ms();
+	http_clock_tick(&w->clock, worker_realtime_sec());
+}
+
+void *worker_loop(void *arg)
+{
+	struct worker *w = arg;
+	const struct mech *m = w->mech;
+
+	tick_clocks(w);
+	if (m->start(w) < 0) {
+		herd_log("worker %d: cannot start its %s loop: %s", w->id, m->name,
+			 strerror(errno));
+		atomic_store(&w->left_race, true);
+		atomic_store_explicit(&w->finished, true, memory_order_release);
+		return NULL;
+	}
+	race_start(w);
+	for (;;) {
+		if (m->wait(w, next_timeout_ms(w)) < 0)
+			break;
+		tick_clocks(w);
+		/* Before the events, so the answers they bring already say
+		 * Connection: close; idle connections close only after them,
+		 * since closing one mid-batch would leave a stale event (epoll)
+		 * pointing at it. */
+		bool drain_now = worker_stop_requested(w);
+		if (drain_now)
+			race_sync(w);
+		m->dispatch(w);
+		race_tick(w);
+		if (drain_now)
+			engine_begin_drain(w);
+		expire_timers(w);
+		worker_tick_log(w);
+		if (w->draining &&
+		    (w->nconns == 0 || w->now_ms >= atomic_load(&w->stop_deadline_ms)))
+			break;
+	}
+	engine_close_all(w);
+	race_close_all(w);
+	w->exiting = true;
+	race_sync(w);
+	m->finish(w);
+	atomic_store(&w->left_race, true);
+	atomic_store_explicit(&w->finished, true, memory_order_release);
+	return NULL;
+}
