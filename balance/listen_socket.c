@@ -24,6 +24,15 @@ void listen_socket_bound(int fd, const struct herd_addr *asked, struct herd_addr
 	bound->len = len;
 }
 
+struct listen_opts listen_socket_opts(const struct herd_config *cfg, enum herd_accept_mode mode)
+{
+	double ms = cfg->send_timeout_s * 1000;
+	return (struct listen_opts){.backlog = cfg->backlog,
+				    .defer_accept = cfg->proto == HERD_PROTO_HTTP,
+				    .reuseport = mode == HERD_ACCEPT_REUSEPORT,
+				    .user_timeout_ms = ms >= 1 && ms < 4e9 ? (unsigned)ms : 0};
+}
+
 int listen_socket_open(const struct herd_config *cfg, enum herd_accept_mode mode,
 		       struct listen_opts *lo, struct herd_addr *bound)
 {
@@ -32,9 +41,7 @@ int listen_socket_open(const struct herd_config *cfg, enum herd_accept_mode mode
 	if (somax > 0 && cfg->backlog > somax)
 		herd_log("warning: --backlog %d is capped by net.core.somaxconn=%d", cfg->backlog,
 			 somax);
-	*lo = (struct listen_opts){.backlog = cfg->backlog,
-				   .defer_accept = cfg->proto == HERD_PROTO_HTTP,
-				   .reuseport = mode == HERD_ACCEPT_REUSEPORT};
+	*lo = listen_socket_opts(cfg, mode);
 	/* Started by systemd with the socket already bound: use it. */
 	int fd = listen_from_systemd(lo, err, sizeof(err));
 	if (fd == -2) {

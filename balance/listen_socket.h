@@ -11,6 +11,9 @@
  * back). */
 enum herd_accept_mode listen_socket_mode(const struct herd_config *cfg);
 
+/* The options of every listener herd opens for this configuration. */
+struct listen_opts listen_socket_opts(const struct herd_config *cfg, enum herd_accept_mode mode);
+
 /* The socket: passed by systemd, or bound now.  *lo gets the options used,
  * *bound the address with the port the kernel gave.  The fd, or -1
  * (logged). */

@@ -83,8 +83,7 @@ static int open_files(struct server *s)
 	if (s->he) {
 		/* The supervisor's socket, shared by every handler process. */
 		s->listen_fd = s->he->listen_fd;
-		s->lopts = (struct listen_opts){.backlog = cfg->backlog,
-						.defer_accept = cfg->proto == HERD_PROTO_HTTP};
+		s->lopts = listen_socket_opts(cfg, s->mode);
 		listen_socket_bound(s->listen_fd, &cfg->listen, &s->bound);
 	} else {
 		s->listen_fd = listen_socket_open(cfg, s->mode, &s->lopts, &s->bound);

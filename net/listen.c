@@ -11,6 +11,23 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* The options a listener passes on to the connections it accepts. */
+static int set_conn_opts(int fd, const struct listen_opts *opts)
+{
+	if (opts->defer_accept) {
+		/* Seconds a silent connection may wait before it is queued anyway. */
+		int secs = 10;
+		if (setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof(secs)) < 0)
+			return -1;
+	}
+	if (opts->user_timeout_ms) {
+		unsigned ms = opts->user_timeout_ms;
+		if (setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms)) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int listen_open(const struct herd_addr *addr, const struct listen_opts *opts, char *err,
 		size_t errlen)
 {
@@ -26,12 +43,8 @@ int listen_open(const struct herd_addr *addr, const struct listen_opts *opts, ch
 	if (opts->reuseport &&
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
 		goto fail_opt;
-	if (opts->defer_accept) {
-		/* Seconds a silent connection may wait before it is queued anyway. */
-		int secs = 10;
-		if (setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof(secs)) < 0)
-			goto fail_opt;
-	}
+	if (set_conn_opts(fd, opts) < 0)
+		goto fail_opt;
 	if (bind(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0) {
 		int e = errno;
 		if (e == EADDRINUSE)
@@ -119,9 +132,6 @@ int listen_from_systemd(const struct listen_opts *opts, char *err, size_t errlen
 		snprintf(err, errlen, "LISTEN_FDS: fd %d: %s", fd, strerror(errno));
 		return -2;
 	}
-	if (opts->defer_accept) {
-		int secs = 10;
-		setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof(secs));
-	}
+	(void)set_conn_opts(fd, opts); /* best effort on a socket made elsewhere */
 	return fd;
 }

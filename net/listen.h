@@ -23,6 +23,12 @@ struct listen_opts {
 	/* SO_REUSEPORT: several sockets on one port, the kernel spreads
 	 * connections over them. */
 	bool reuseport;
+	/* TCP_USER_TIMEOUT, inherited by every accepted connection: the kernel
+	 * aborts a connection whose sent bytes (or zero-window probes) went
+	 * unacknowledged this long, so a client that stops reading is closed
+	 * even when everything we answered waits in the kernel's send queue,
+	 * not in ours.  0: the kernel's default. */
+	unsigned user_timeout_ms;
 };
 
 /* socket+bind+listen, non-blocking and close-on-exec.  Returns the fd, or

@@ -6,7 +6,10 @@
  *   half_close_and_rst   SHUT_WR after requests (answers, then EOF) and
  *                        RST right after 16 pipelined requests
  *   idle_timeouts        partial heads: 408 after --header-timeout; idle
- *                        keep-alive closed after --keepalive-timeout */
+ *                        keep-alive closed after --keepalive-timeout
+ *   never_reads          10,000 pipelined requests in one write, never a
+ *                        byte read: closed after --send-timeout although
+ *                        every answer left herd (it waits in the kernel) */
 #include "attack_util.h"
 
 #include <pthread.h>
@@ -218,4 +221,61 @@ HTEST(attacks, idle_timeouts, .timeout = 20)
 	}
 	watch_stop(&e, "idle_timeouts", 2048);
 	env_check_recovered(&e, "idle_timeouts");
+}
+
+/* ======================================================================== */
+/* 3. A client that pipelines and never reads.                               */
+
+#define NOREAD_CONNS 4
+#define NOREAD_REQS 10000
+
+static long long active_conns(int admin_port)
+{
+	char *m = h_metrics(admin_port);
+	long long n = -1;
+	if (m)
+		h_metric_sum(m, "herd_connections_active", &n);
+	free(m);
+	return n;
+}
+
+HTEST(attacks, never_reads, .timeout = 30)
+{
+	struct env e;
+	START(&e, &srv, "--workers", "2", "--send-timeout", "2", "--keepalive-timeout", "30",
+	      "--admin", "127.0.0.1:0");
+	size_t one = sizeof(get_req) - 1, len = one * NOREAD_REQS;
+	char *reqs = malloc(len);
+	cr_assert(reqs);
+	for (size_t i = 0; i < NOREAD_REQS; i++)
+		memcpy(reqs + i * one, get_req, one);
+	int fds[NOREAD_CONNS];
+	connect_n(srv.port, fds, NOREAD_CONNS, 0);
+	for (int i = 0; i < NOREAD_CONNS; i++)
+		cr_assert_eq(h_send(fds[i], reqs, len, 5000), 0, "client %d: the requests did not go "
+			     "out", i);
+	free(reqs);
+	long long t0 = h_now_ms(), open = -1;
+	/* The answers (about 1.3 MB each) fill the client's receive window and
+	 * then wait in the server's send queue: herd itself holds nothing, and
+	 * only the send timeout may close these connections. */
+	while (h_now_ms() - t0 < 8000) {
+		open = active_conns(srv.admin_port);
+		if (open == 0)
+			break;
+		h_sleep_ms(100);
+	}
+	long long took = h_now_ms() - t0;
+	cr_log_info("never_reads: %d clients that never read closed after %lld ms "
+		    "(--send-timeout 2, --keepalive-timeout 30)", NOREAD_CONNS, took);
+	cr_assert_eq(open, 0, "%lld of %d never-reading clients still open after %lld ms "
+		     "(--send-timeout 2)", open, NOREAD_CONNS, took);
+	cr_assert_geq(took, 1500, "closed after %lld ms, before --send-timeout 2", took);
+	close_all(fds, NOREAD_CONNS);
+	/* The server is unharmed: a fresh client is answered at once. */
+	struct h_resp r;
+	cr_assert_eq(h_exchange(srv.port, get_req, &r), H_OK, "a client after the never-reading "
+		     "ones was not answered");
+	cr_assert_eq(r.status, 200);
+	h_resp_free(&r);
 }
