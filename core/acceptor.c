@@ -12,6 +12,9 @@
 #include "core/worker.h"
 #include "net/handoff.h"
 
+/* Longest wait for a descriptor after accept4 ran out of them. */
+#define ACCEPT_PAUSE_MS 100
+
 /* Hands fd to the next worker whose queue has room; false when all are full. */
 static bool dispatch(struct acceptor *a, int fd)
 {
@@ -31,6 +34,19 @@ static bool dispatch(struct acceptor *a, int fd)
 		return true;
 	}
 	return false;
+}
+
+/* EMFILE and friends: the workers close connections all the time, and each
+ * close frees a descriptor, so accepting resumes as soon as one did (within
+ * a millisecond); with none open the descriptors are held elsewhere, and
+ * the wait is longer.  Only a stop request cuts it short. */
+static void wait_for_descriptors(struct acceptor *a, struct pollfd *stop)
+{
+	long open = atomic_load(a->conns_open);
+	for (int ms = 0; ms < ACCEPT_PAUSE_MS; ms++) {
+		if (poll(stop, 1, 1) > 0 || (open > 0 && atomic_load(a->conns_open) < open))
+			return;
+	}
 }
 
 static void *acceptor_main(void *arg)
@@ -61,8 +77,7 @@ static void *acceptor_main(void *arg)
 				if (errno != EAGAIN) {
 					herd_log_ratelimited(&a->log_slot, "acceptor: accept: %s",
 							     strerror(errno));
-					/* EMFILE and friends: let descriptors free up. */
-					poll(NULL, 0, 100);
+					wait_for_descriptors(a, &p[1]);
 				}
 				break;
 			}

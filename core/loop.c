@@ -24,8 +24,14 @@ static int next_timeout_ms(const struct worker *w)
 	for (int t = 0; t < CONN_T_COUNT; t++)
 		if (w->timers[t].head && w->timers[t].head->deadline_ms < next)
 			next = w->timers[t].head->deadline_ms;
-	if (w->accept_paused && !w->draining && w->accept_resume_ms < next)
-		next = w->accept_resume_ms;
+	if (w->accept_paused && !w->draining) {
+		if (w->accept_resume_ms < next)
+			next = w->accept_resume_ms;
+		/* Out of descriptors while others are open: one may free up any
+		 * moment, and a worker holding none hears of it no other way. */
+		if (w->pause_open > 0 && w->now_ms + RACE_FD_RECHECK_MS < next)
+			next = w->now_ms + RACE_FD_RECHECK_MS;
+	}
 	if (w->accept_more && w->in_race)
 		return 0;
 	if (w->draining) {

@@ -55,6 +55,7 @@ void race_sync(struct worker *w)
 
 void race_hold(struct worker *w, int64_t resume_ms, bool at_limit)
 {
+	w->pause_open = 0;
 	w->accept_paused = true;
 	w->at_conn_limit |= at_limit;
 	w->accept_resume_ms = resume_ms;
@@ -77,6 +78,10 @@ void race_pause(struct worker *w, int err)
 	herd_log_ratelimited(&w->log_slot, "worker %d: accept failed: %s; pausing accepts %d ms",
 			     w->id, strerror(err), RACE_PAUSE_MS);
 	race_hold(w, w->now_ms + RACE_PAUSE_MS, false);
+	/* Connections of this process close all the time: each frees a
+	 * descriptor, and waiting out the whole pause then would serve far
+	 * below what the remaining descriptors allow. */
+	w->pause_open = race_conns_open(w);
 	race_sync(w);
 }
 
@@ -287,7 +292,8 @@ void race_tick(struct worker *w)
 	if (w->mech->race_turn)
 		w->mech->race_turn(w);
 	w->took_conns = false;
-	if (!w->draining && w->accept_paused && w->now_ms >= w->accept_resume_ms) {
+	if (!w->draining && w->accept_paused &&
+	    (w->now_ms >= w->accept_resume_ms || race_conns_open(w) < w->pause_open)) {
 		if (w->at_conn_limit && race_conns_open(w) >= w->max_conns) {
 			w->accept_resume_ms = w->now_ms + RACE_LIMIT_RECHECK_MS;
 		} else {

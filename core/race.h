@@ -15,6 +15,8 @@ struct worker;
 #define RACE_BALANCE_SLACK 8
 /* How long an accept error (EMFILE, ...) keeps a worker out of the race. */
 #define RACE_PAUSE_MS 100
+/* Out of descriptors, how often a worker looks whether one freed up. */
+#define RACE_FD_RECHECK_MS 2
 /* At --max-conns, how often a worker looks whether a slot freed up. */
 #define RACE_LIMIT_RECHECK_MS 20
 /* Connections taken per wake-up: the rest of the queue stays visible to

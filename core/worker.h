@@ -80,6 +80,7 @@ struct worker {
 	bool watching_listener; /* set by the mechanism: it may still accept */
 	bool took_conns;        /* accepted in this loop turn */
 	int64_t now_ms, accept_resume_ms, log_slot;
+	long pause_open; /* out of descriptors: connections open then (race.c) */
 	struct outbuf out;
 	char *rbuf;
 	uint32_t rbuf_cap;

@@ -349,6 +349,36 @@ HTEST(attacks, emfile, .timeout = 30)
 	prlimit(srv.pid, RLIMIT_NOFILE, &old, NULL);
 }
 
+/* Requests answered in 2 s by a connection per request from 200 clients. */
+static long long close_load_requests(int port, const char *what)
+{
+	char url[64];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/plaintext", port);
+	struct h_load l;
+	h_load_start(&l, (const char *const[]){"--close", "-c", "200", "-d", "2", url, NULL});
+	char *json = h_load_finish(&l, 15000);
+	long long n = h_json_number(json, "requests"), errors = h_json_number(json, "errors");
+	free(json);
+	cr_log_info("emfile_keeps_serving: %s: %lld requests in 2 s, %lld errors", what, n, errors);
+	cr_assert_eq(errors, 0, "%s: %lld failed requests", what, errors);
+	return n;
+}
+
+/* Out of descriptors while connections close all the time: each close frees
+ * one, so herd serves at the rate they allow, in every accept mode, instead
+ * of waiting out a pause after each EMFILE. */
+HTEST(attacks, emfile_keeps_serving, .timeout = 40)
+{
+	struct env e;
+	START(&e, &srv, "--workers", "2");
+	long long free_n = close_load_requests(srv.port, "descriptors to spare");
+	struct rlimit low = {(rlim_t)e.base_fds + 40, (rlim_t)e.base_fds + 40};
+	cr_assert_eq(prlimit(srv.pid, RLIMIT_NOFILE, &low, NULL), 0, "prlimit: %s", strerror(errno));
+	long long tight_n = close_load_requests(srv.port, "40 descriptors for 200 clients");
+	cr_assert_geq(tight_n * 10, free_n * 3, "out of descriptors, herd served %lld requests in 2 s, "
+		      "under 30%% of the %lld it served with descriptors to spare", tight_n, free_n);
+}
+
 /* A /metrics scrape that arrives while the process is out of descriptors
  * must not make the server spin either. */
 HTEST(attacks, emfile_admin_scrape, .timeout = 20)
