@@ -32,10 +32,20 @@ static bool near_limit(const struct worker *w)
 	return w->max_conns - race_conns_open(w) <= ACCEPT_HEADROOM;
 }
 
+/* Single accepts near --max-conns, and whenever other processes race on the
+ * listener: a multishot accept takes a whole burst into this process before
+ * the worker sees any of it, so the burst is neither balanced (the
+ * step-out rule runs after each connection) nor safe (a handler killed
+ * then takes the burst with it).  A single accept holds at most one. */
+static bool want_single(const struct worker *w)
+{
+	return near_limit(w) || w->foreign_racers;
+}
+
 static void arm(struct worker *w)
 {
 	struct uring_state *st = w->io;
-	bool single = near_limit(w);
+	bool single = want_single(w);
 	if (single && !race_reserve(w)) {
 		race_hold(w, w->now_ms + RACE_LIMIT_RECHECK_MS, true);
 		return;
@@ -158,6 +168,6 @@ void uaccept_race_turn(struct worker *w)
 	requeue(w);
 	check_nofile(w);
 	/* Near the limit a multishot burst could overshoot: re-armed single. */
-	if (st->accept_armed && !st->accept_single && near_limit(w))
+	if (st->accept_armed && !st->accept_single && want_single(w))
 		cancel(w);
 }

@@ -275,8 +275,9 @@ void race_close_all(struct worker *w)
 
 void race_start(struct worker *w)
 {
-	/* Balancing needs a shared queue to fall back on. */
-	w->balance = w->balance && w->npeers > 1 &&
+	/* Balancing needs a shared queue to fall back on, and someone else
+	 * racing on it: a peer here, or the workers of other processes. */
+	w->balance = w->balance && (w->npeers > 1 || w->foreign_racers) &&
 		     (w->mode == HERD_ACCEPT_EXCLUSIVE || w->mode == HERD_ACCEPT_HERD ||
 		      w->mode == HERD_ACCEPT_URING);
 	w->stepped_out = false;

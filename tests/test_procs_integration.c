@@ -208,6 +208,91 @@ HTEST(procs, kill9_handler_is_replaced_and_fresh_connections_never_fail)
 	free(json);
 }
 
+/* The handler processes of a /metrics text: pids[slot]; returns how many. */
+static int running_pids(const struct herd *h, int *pids, int max)
+{
+	char *m = metrics(h);
+	struct pinfo pi[16];
+	int n = proc_info(m, pi, 16), k = 0;
+	free(m);
+	for (int i = 0; i < n && k < max; i++)
+		if (!strcmp(pi[i].state, "running") && pi[i].proc < max)
+			pids[k++] = pi[i].pid;
+	return k;
+}
+
+/* The sum of "holding N" over the supervisor's kill lines after `from`. */
+static long long held_at_kills(const struct herd *h, size_t from, int *kills)
+{
+	char *text = herd_stderr(h);
+	long long held = 0;
+	*kills = 0;
+	for (const char *p = text + from; (p = strstr(p, "killed by signal 9")); p++) {
+		const char *hold = strstr(p, "holding ");
+		cr_assert(hold && hold < p + strcspn(p, "\n"), "no 'holding N' in: %.*s",
+			  (int)strcspn(p, "\n"), p);
+		held += atoll(hold + 8);
+		(*kills)++;
+	}
+	free(text);
+	return held;
+}
+
+/* Ten kill -9s, 0.5 s apart, under keep-alive and connection-per-request
+ * loads: clients lose only what the killed handlers were serving, in every
+ * accept mode (a ring's multishot accept used to take a whole burst of new
+ * connections into a process before it looked at any of them, and they died
+ * with it), and the keep-alive connections spread over the handlers. */
+HTEST(procs, kills_lose_only_what_was_held, .timeout = 60)
+{
+	enum { KILLS = 10, CONNS = 64 };
+	herd_start(&srv, "--procs", "3", "--workers", "3", "--cpus", "0,1", "--admin",
+		   "127.0.0.1:0", "--grace", "2");
+	int pids[3];
+	wait_running(&srv, 3, 1, pids, 3000 * slack());
+	char url[96];
+	url_of(&srv, url, sizeof(url));
+	struct h_load ka, cl;
+	h_load_start(&ka, (const char *const[]){"-c", "64", "-d", "9", url, NULL});
+	h_sleep_ms(1000);
+	char *m = metrics(&srv), lk[24];
+	long long most = 0;
+	for (int k = 0; k < 3; k++) {
+		snprintf(lk, sizeof(lk), "proc=\"%d\"", k);
+		long long c = M(m, "herd_connections_active", lk);
+		most = c > most ? c : most;
+	}
+	free(m);
+	cr_log_info("kills_lose_only_what_was_held: the busiest of 3 handlers holds %lld of %d "
+		    "keep-alive connections", most, CONNS);
+	cr_assert_leq(most, CONNS * 7 / 8, "one handler holds %lld of %d keep-alive connections",
+		      most, CONNS);
+	h_load_start(&cl, (const char *const[]){"--close", "-c", "64", "-d", "7", url, NULL});
+	h_sleep_ms(500);
+	size_t mark = herd_stderr_len(&srv);
+	for (int i = 0; i < KILLS; i++) {
+		int now[3], n = running_pids(&srv, now, 3);
+		cr_assert_gt(n, 0, "no handler running before kill %d", i);
+		cr_assert_eq(kill(now[i % n], SIGKILL), 0);
+		h_sleep_ms(500);
+	}
+	char *kj = h_load_finish(&ka, 20000), *cj = h_load_finish(&cl, 20000);
+	int kills;
+	h_sleep_ms(200); /* the last kill's line */
+	long long held = held_at_kills(&srv, mark, &kills);
+	long long ke = json_number(kj, "errors"), ce = json_number(cj, "errors");
+	cr_log_info("kills_lose_only_what_was_held: %d kills, the victims held %lld connections; "
+		    "failed: %lld keep-alive (of %lld), %lld --close (of %lld)", kills, held, ke,
+		    json_number(kj, "requests"), ce, json_number(cj, "requests"));
+	cr_assert_eq(kills, KILLS, "%d kill lines for %d kills", kills, KILLS);
+	/* One more per kill: until the victim is gone it may still take a
+	 * connection from the shared queue, as any process may. */
+	cr_assert_leq(ke + ce, held + KILLS, "%lld failed requests, the killed handlers held %lld "
+		      "(+%d for the kills themselves)", ke + ce, held, KILLS);
+	free(kj);
+	free(cj);
+}
+
 /* /metrics polled back to back from a thread. */
 static struct {
 	int port;
