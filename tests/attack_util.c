@@ -8,13 +8,11 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -124,9 +122,7 @@ void attacks_fini(void)
 		watch_halt(active_watch);
 	active_watch = NULL;
 	if (own_srv && !own_srv->reaped) {
-		kill(-own_srv->pid, SIGKILL);
-		kill(own_srv->pid, SIGKILL);
-		waitpid(own_srv->pid, &own_srv->status, 0);
+		h_child_kill(own_srv->pid, &own_srv->status);
 		own_srv->reaped = true;
 		char *t = herd_stderr(own_srv);
 		fprintf(stderr, "---- herd pid %d stderr (test failed) ----\n%s---- end ----\n",

@@ -9,10 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #define MAX_SERVERS 8
@@ -22,20 +19,6 @@ static int nservers;
 static bool test_passed;
 
 static void herd_dump_stderr(const struct herd *h, const char *why);
-
-long long h_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void h_sleep_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
 
 static const char *herd_bin(void)
 {
@@ -61,32 +44,6 @@ static char *slurp(int fd)
 	}
 	s[len] = 0;
 	return s;
-}
-
-/* Child side of fork: own process group, killed if the test process dies
- * (e.g. a Criterion timeout SIGKILLs it), default signal dispositions so the
- * server's own SIGPIPE handling is what gets tested. */
-static void exec_child(const char *const *argv, int out_fd, int err_fd, pid_t parent)
-{
-	setpgid(0, 0);
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
-		_exit(127);
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	for (int s = 1; s < 32; s++)
-		if (s != SIGKILL && s != SIGSTOP)
-			signal(s, SIG_DFL);
-	int devnull = open("/dev/null", O_RDONLY);
-	dup2(devnull, 0);
-	dup2(out_fd, 1);
-	dup2(err_fd, 2);
-	for (int fd = 3; fd < 1024; fd++)
-		close(fd);
-	execv(argv[0], (char *const *)argv);
-	dprintf(2, "exec %s: %s\n", argv[0], strerror(errno));
-	_exit(127);
 }
 
 /* An anonymous temp file: returns the child's write end, *rfd the read
@@ -122,13 +79,11 @@ static int find_port(const char *text, const char *tag, long *at)
 	return (int)port;
 }
 
+/* The server (or herd_run's herd) as a child; closes our copies of the
+ * output descriptors. */
 static pid_t spawn(const char *const *argv, int out_fd, int err_fd)
 {
-	pid_t parent = getpid();
-	pid_t pid = fork();
-	cr_assert(pid >= 0, "fork: %s", strerror(errno));
-	if (pid == 0)
-		exec_child(argv, out_fd, err_fd, parent);
+	pid_t pid = h_spawn(argv, &(struct h_spawn_opts){H_SERVER, .out = out_fd, .err = err_fd});
 	close(out_fd);
 	if (err_fd != out_fd)
 		close(err_fd);
@@ -139,9 +94,7 @@ static void kill_reap(struct herd *h)
 {
 	if (h->reaped)
 		return;
-	kill(-h->pid, SIGKILL); /* its process group, in case it forked */
-	kill(h->pid, SIGKILL);
-	waitpid(h->pid, &h->status, 0);
+	h_child_kill(h->pid, &h->status);
 	h->reaped = true;
 }
 
@@ -262,27 +215,16 @@ void herd_start_accept(struct herd *h, const char *accept, const char *const *ar
 
 bool herd_alive(struct herd *h)
 {
-	if (h->reaped)
-		return false;
-	int st;
-	pid_t r = waitpid(h->pid, &st, WNOHANG);
-	if (r == h->pid) {
-		h->reaped = true;
-		h->status = st;
-		return false;
-	}
-	return true;
+	if (!h->reaped)
+		h->reaped = h_child_exited(h->pid, 0, &h->status);
+	return !h->reaped;
 }
 
 bool herd_wait_exit(struct herd *h, int timeout_ms)
 {
-	long long deadline = h_now_ms() + timeout_ms;
-	while (herd_alive(h)) {
-		if (h_now_ms() > deadline)
-			return false;
-		h_sleep_ms(5);
-	}
-	return true;
+	if (!h->reaped)
+		h->reaped = h_child_exited(h->pid, timeout_ms, &h->status);
+	return h->reaped;
 }
 
 void herd_signal(struct herd *h, int sig)
@@ -392,9 +334,8 @@ int herd_run(const char *const *args, int timeout_ms, char **out, char **err)
 	argv[n] = NULL;
 	int orfd, erfd;
 	int ofd = make_tmp(&orfd), efd = make_tmp(&erfd);
-	struct herd h = {.pid = spawn(argv, ofd, efd)};
-	int rc = herd_wait_exit(&h, timeout_ms) ? h.status : -1;
-	kill_reap(&h);
+	int st;
+	int rc = h_child_wait(spawn(argv, ofd, efd), timeout_ms, &st) ? st : -1;
 	*out = slurp(orfd);
 	*err = slurp(erfd);
 	close(orfd);

@@ -11,6 +11,8 @@
 
 #include <criterion/criterion.h>
 
+#include "harness_spawn.h"
+
 #define H_TIMEOUT_MS 5000 /* default bound for one socket wait */
 
 /* A running server.  Servers started through herd_start() are also kept in a
@@ -199,8 +201,5 @@ char *h_metrics_assert(int admin_port, int line);
 /* /proc/PID/stat: state ('R', 'S', 'Z'...), ppid, utime+stime in ms (any may
  * be NULL); false when PID does not exist. */
 bool h_proc_stat(int pid, char *state, int *ppid, long long *cpu_ms);
-
-long long h_now_ms(void);
-void h_sleep_ms(int ms);
 
 #endif

@@ -1,13 +1,9 @@
 /* The harness's herd-load runner (see harness.h). */
 #include "harness.h"
 
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 /* JSON files of herd-load runs not finished (a test failed meanwhile). */
@@ -43,32 +39,15 @@ void h_load_start(struct h_load *l, const char *const *args)
 			strcpy(load_files[i], l->json);
 			break;
 		}
-	pid_t parent = getpid();
-	l->pid = fork();
-	cr_assert(l->pid >= 0);
-	if (l->pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		int null = open("/dev/null", O_WRONLY);
-		dup2(null, 1);
-		execv(bin, (char *const *)argv);
-		_exit(127);
-	}
+	l->pid = h_spawn(argv, &(struct h_spawn_opts){.out = H_DEVNULL, .die_with_parent = true});
 }
 
 char *h_load_finish(struct h_load *l, int timeout_ms)
 {
 	int status = -1;
-	long long end = h_now_ms() + timeout_ms;
-	while (waitpid(l->pid, &status, WNOHANG) == 0) {
-		if (h_now_ms() > end) {
-			kill(l->pid, SIGKILL);
-			waitpid(l->pid, &status, 0);
-			unlink(l->json);
-			cr_assert_fail("herd-load did not finish in %d ms", timeout_ms);
-		}
-		h_sleep_ms(50);
+	if (!h_child_wait(l->pid, timeout_ms, &status)) {
+		unlink(l->json);
+		cr_assert_fail("herd-load did not finish in %d ms", timeout_ms);
 	}
 	for (int i = 0; i < 4; i++)
 		if (!strcmp(load_files[i], l->json))

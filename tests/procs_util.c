@@ -159,16 +159,15 @@ void copy_file(const char *from, const char *to)
 bool handler_gone(int pid, char *why, size_t len)
 {
 	int st;
-	pid_t r = waitpid(pid, &st, WNOHANG);
-	if (r == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0)
-		return true;
-	if (r == pid) {
-		snprintf(why, len, "outlived the supervisor (then status 0x%x)", st);
+	if (h_child_exited(pid, 0, &st)) {
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			snprintf(why, len, "outlived the supervisor (then status 0x%x)", st);
 		return true;
 	}
+	/* Still running, or not ours to reap: whether it exists at all decides. */
 	char path[32];
 	snprintf(path, sizeof(path), "/proc/%d", pid);
-	if (r < 0 && access(path, F_OK) != 0)
+	if (access(path, F_OK) != 0)
 		return true;
 	snprintf(why, len, "still exists");
 	return false;

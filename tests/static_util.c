@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +12,6 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -185,9 +183,7 @@ void static_fini(void)
 			stall_fd[i] = -1;
 		}
 	if (act_pid > 0) {
-		kill(-act_pid, SIGKILL);
-		kill(act_pid, SIGKILL);
-		waitpid(act_pid, NULL, 0);
+		h_child_kill(act_pid, NULL);
 		if (!act_passed && act_errfd >= 0) {
 			char buf[8192];
 			ssize_t n = pread(act_errfd, buf, sizeof(buf) - 1, 0);

@@ -19,12 +19,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -75,35 +73,9 @@ static void start_with_nofile(struct herd *h, rlim_t nofile, const char *const *
 	h->errfd = open(path, O_RDONLY | O_CLOEXEC);
 	unlink(path);
 	cr_assert(h->errfd >= 0);
-	pid_t parent = getpid();
-	pid_t pid = fork();
-	cr_assert(pid >= 0, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		setpgid(0, 0);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		for (int s = 1; s < 32; s++)
-			if (s != SIGKILL && s != SIGSTOP)
-				signal(s, SIG_DFL);
-		int devnull = open("/dev/null", O_RDONLY);
-		dup2(devnull, 0);
-		dup2(wfd, 1);
-		dup2(wfd, 2);
-		for (int fd = 3; fd < 1024; fd++)
-			close(fd);
-		struct rlimit rl = {nofile, nofile};
-		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-			dprintf(2, "setrlimit: %s\n", strerror(errno));
-		execv(argv[0], (char *const *)argv);
-		dprintf(2, "exec %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
+	h->pid = h_spawn(argv,
+			 &(struct h_spawn_opts){H_SERVER, .out = wfd, .err = wfd, .nofile = nofile});
 	close(wfd);
-	h->pid = pid;
 	own_srv = h;
 	bool want_admin = false;
 	for (const char *const *a = args; *a; a++)

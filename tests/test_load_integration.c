@@ -5,7 +5,6 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -19,6 +18,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "harness_spawn.h"
 
 #define MAXFD 4096
 #define CBUF 8192
@@ -128,35 +129,19 @@ static struct server server_start(bool echo)
 
 static void server_stop(struct server *s)
 {
-	kill(s->pid, SIGKILL);
-	waitpid(s->pid, NULL, 0);
+	h_child_kill(s->pid, NULL);
 	munmap(s->count, sizeof(*s->count));
 }
 
 /* Runs herd-load with a hard time limit; returns its exit status. */
 static int run_load(char *const argv[], int limit_s)
 {
-	pid_t pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		int null = open("/dev/null", O_WRONLY);
-		dup2(null, STDOUT_FILENO);
-		dup2(null, STDERR_FILENO);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	for (int i = 0; i < limit_s * 20; i++) {
-		int st;
-		pid_t r = waitpid(pid, &st, WNOHANG);
-		if (r == pid)
-			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-		struct timespec ts = { 0, 50 * 1000 * 1000 };
-		nanosleep(&ts, NULL);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-	cr_assert_fail("herd-load did not finish within %d s", limit_s);
-	return -1;
+	pid_t pid = h_spawn((const char *const *)argv,
+			    &(struct h_spawn_opts){ .out = H_DEVNULL, .err = H_DEVNULL });
+	int st;
+	if (!h_child_wait(pid, limit_s * 1000, &st))
+		cr_assert_fail("herd-load did not finish within %d s", limit_s);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
 static const char *load_bin(void)

@@ -2,73 +2,24 @@
  * the load goes, and no client notices either: herd-load counts no error. */
 #include "harness.h"
 
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 TestSuite(scaling, .fini = harness_fini, .timeout = 90);
 
 static struct herd srv;
 
-/* Runs $HERD_LOAD with args and --json to a temp file; returns the file's
- * text (malloc'd) after it exited 0. */
+/* herd-load to completion: its JSON report (malloc'd) once it exited 0. */
 static char *run_load(const char *const *args, int timeout_ms)
 {
-	const char *bin = getenv("HERD_LOAD");
-	cr_assert(bin && *bin, "HERD_LOAD is not set");
-	char json[] = "/tmp/herd-scaling-XXXXXX";
-	int jfd = mkstemp(json);
-	cr_assert(jfd >= 0);
-	close(jfd);
-	const char *argv[32];
-	int n = 0;
-	argv[n++] = bin;
-	for (int i = 0; args[i] && n < 28; i++)
-		argv[n++] = args[i];
-	argv[n++] = "--json";
-	argv[n++] = json;
-	argv[n] = NULL;
-	pid_t pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		int null = open("/dev/null", O_WRONLY);
-		dup2(null, 1);
-		execv(bin, (char *const *)argv);
-		_exit(127);
-	}
-	int status = -1;
-	long long end = h_now_ms() + timeout_ms;
-	while (waitpid(pid, &status, WNOHANG) == 0) {
-		if (h_now_ms() > end) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			cr_assert_fail("herd-load did not finish in %d ms", timeout_ms);
-		}
-		h_sleep_ms(50);
-	}
-	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "herd-load status %d", status);
-	FILE *f = fopen(json, "r");
-	cr_assert(f);
-	char *text = calloc(1, 1 << 20);
-	size_t got = fread(text, 1, (1 << 20) - 1, f);
-	fclose(f);
-	unlink(json);
-	cr_assert_gt(got, 0);
-	return text;
+	struct h_load l;
+	h_load_start(&l, args);
+	return h_load_finish(&l, timeout_ms);
 }
 
-static long long json_number(const char *text, const char *key)
-{
-	char pat[64];
-	snprintf(pat, sizeof(pat), "\"%s\":", key);
-	const char *p = strstr(text, pat);
-	cr_assert(p, "no %s in herd-load's JSON", key);
-	return atoll(p + strlen(pat));
-}
+#define json_number h_json_number
 
 static long long metric(const char *name)
 {

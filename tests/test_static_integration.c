@@ -14,7 +14,6 @@
  * tests. */
 #include "static_util.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -23,9 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 TestSuite(static_files, .fini = static_fini, .timeout = 30);
@@ -328,37 +325,8 @@ HTEST(static_files, socket_activation)
 	 * loopback: with activation it must bind nothing. */
 	const char *argv[] = {bin,	"--workers", "1", "--root", root_dir, "--listen", "127.0.0.1:0",
 			      pass_mode ? "--accept" : NULL, mode, NULL};
-	pid_t parent = getpid();
-	pid_t pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		setpgid(0, 0);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		for (int s = 1; s < 32; s++)
-			if (s != SIGKILL && s != SIGSTOP)
-				signal(s, SIG_DFL);
-		int devnull = open("/dev/null", O_RDONLY);
-		dup2(devnull, 0);
-		dup2(wfd, 1);
-		dup2(wfd, 2);
-		if (lfd != 3)
-			dup2(lfd, 3); /* dup2 clears CLOEXEC on the copy */
-		fcntl(3, F_SETFD, 0);
-		for (int fd = 4; fd < 1024; fd++)
-			close(fd);
-		char pidbuf[32];
-		snprintf(pidbuf, sizeof(pidbuf), "%d", (int)getpid());
-		setenv("LISTEN_FDS", "1", 1);
-		setenv("LISTEN_PID", pidbuf, 1);
-		execv(bin, (char *const *)argv);
-		dprintf(2, "exec %s: %s\n", bin, strerror(errno));
-		_exit(127);
-	}
+	pid_t pid = h_spawn(argv, &(struct h_spawn_opts){H_SERVER, .out = wfd, .err = wfd,
+							 .listen_fd = lfd});
 	act_pid = pid;
 	close(wfd);
 
@@ -372,9 +340,7 @@ HTEST(static_files, socket_activation)
 			break;
 		cr_assert(!strstr(text, "listening on "),
 			  "herd bound a socket of its own instead of the passed one: %s", text);
-		int st;
-		cr_assert_eq(waitpid(pid, &st, WNOHANG), 0, "socket-activated herd exited: %s",
-			     text);
+		cr_assert(!h_child_exited(pid, 0, NULL), "socket-activated herd exited: %s", text);
 		cr_assert(h_now_ms() < deadline, "no 'using the listening socket passed by "
 						 "systemd' within 5 s: %s",
 			  text);
@@ -400,17 +366,9 @@ HTEST(static_files, socket_activation)
 	/* SIGTERM: a clean exit, as without activation. */
 	kill(pid, SIGTERM);
 	int st = 0;
-	long long t0 = h_now_ms();
-	pid_t w;
-	while ((w = waitpid(pid, &st, WNOHANG)) == 0 && h_now_ms() - t0 < 5000)
-		h_sleep_ms(10);
-	if (w == 0) {
-		kill(-pid, SIGKILL);
-		kill(pid, SIGKILL);
-		waitpid(pid, &st, 0);
-	}
+	bool exited = h_child_wait(pid, 5000, &st);
 	act_pid = 0;
-	cr_assert_neq(w, 0, "socket-activated herd did not exit within 5 s of SIGTERM");
+	cr_assert(exited, "socket-activated herd did not exit within 5 s of SIGTERM");
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 		  "socket-activated herd exit status 0x%x after SIGTERM", st);
 	act_passed = true;

@@ -15,12 +15,9 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -250,21 +247,9 @@ static int run_capture(const char *const *argv, int timeout_ms, char **out, size
 {
 	int p[2];
 	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
-	pid_t parent = getpid();
-	pid_t pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		setpgid(0, 0);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		int devnull = open("/dev/null", O_RDWR);
-		dup2(devnull, 0);
-		dup2(p[1], 1);
-		dup2(devnull, 2);
-		execvp(argv[0], (char *const *)argv);
-		_exit(127);
-	}
+	pid_t pid = h_spawn(argv, &(struct h_spawn_opts){.in = H_DEVNULL, .out = p[1],
+							 .err = H_DEVNULL, .path = true,
+							 .own_group = true, .die_with_parent = true});
 	close(p[1]);
 	size_t cap = 1 << 16, len = 0;
 	char *buf = malloc(cap);
@@ -287,19 +272,9 @@ static int run_capture(const char *const *argv, int timeout_ms, char **out, size
 		len += (size_t)n;
 	}
 	close(p[0]);
-	int st = 0;
-	while (!timed_out && waitpid(pid, &st, WNOHANG) == 0) {
-		if (h_now_ms() > deadline) {
-			timed_out = true;
-			break;
-		}
-		h_sleep_ms(5);
-	}
-	if (timed_out) {
-		kill(-pid, SIGKILL);
-		kill(pid, SIGKILL);
-		waitpid(pid, &st, 0);
-	}
+	int st = 0, left = (int)(deadline - h_now_ms());
+	if (!h_child_wait(pid, timed_out || left < 0 ? 0 : left, &st))
+		timed_out = true;
 	buf[len] = 0;
 	*out = buf;
 	*outlen = len;
