@@ -109,7 +109,10 @@ long shm_counters_clear_live(const struct shm_counters *m, int slot, int bank)
 {
 	struct worker_counters *c = shm_counters_bank(m, slot, bank);
 	struct shm_proc_load *load = shm_counters_load(m, slot, bank);
-	atomic_store_explicit(&load->conns_open, 0, memory_order_relaxed);
+	/* The process's slots of --max-conns also count what it accepted and
+	 * no worker had opened yet (the listener mode's hand-off queues, an
+	 * accept a ring completed): those die with it too. */
+	long accepted = atomic_exchange_explicit(&load->conns_open, 0, memory_order_relaxed);
 	atomic_store_explicit(&load->live, 0, memory_order_relaxed);
 	long held = 0;
 	for (int i = 0; i < m->wcap; i++) {
@@ -117,5 +120,5 @@ long shm_counters_clear_live(const struct shm_counters *m, int slot, int bank)
 		atomic_store_explicit(&c[i].conns_active, 0, memory_order_relaxed);
 		atomic_store_explicit(&c[i].running, 0, memory_order_relaxed);
 	}
-	return held;
+	return accepted > held ? accepted : held;
 }

@@ -43,7 +43,7 @@ struct shm_proc_load *shm_counters_load(const struct shm_counters *m, int slot, 
 
 /* After a process died: its connections are gone and none of its workers
  * runs, whatever its blocks said when it was killed.  Returns the
- * connections it held. */
+ * connections it held: opened by its workers, or accepted and not opened yet. */
 long shm_counters_clear_live(const struct shm_counters *m, int slot, int bank);
 
 #endif
