@@ -2,7 +2,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -38,6 +40,7 @@ struct server {
 	struct worker_set ws;
 	bool ws_on, drained;
 	int root_fd, log_fd;
+	char *root_path; /* --root made absolute, for the workers to follow */
 	struct shm_counters shm;
 	struct supervise sv;
 };
@@ -96,6 +99,22 @@ static int open_files(struct server *s)
 			herd_log("cannot open --root %s: %s", cfg->root, strerror(errno));
 			return -1;
 		}
+		/* Workers re-open the path (a deploy switches a symlink), so a
+		 * relative one must not depend on the directory we run in.
+		 * Not realpath(): that would resolve the very symlink to follow. */
+		char cwd[PATH_MAX];
+		bool rel = cfg->root[0] != '/';
+		if (rel && !getcwd(cwd, sizeof(cwd))) {
+			herd_log("cannot make --root %s absolute: %s", cfg->root, strerror(errno));
+			return -1;
+		}
+		size_t len = (rel ? strlen(cwd) + 1 : 0) + strlen(cfg->root) + 1;
+		s->root_path = malloc(len);
+		if (!s->root_path) {
+			herd_log("cannot open --root %s: out of memory", cfg->root);
+			return -1;
+		}
+		snprintf(s->root_path, len, "%s%s%s", rel ? cwd : "", rel ? "/" : "", cfg->root);
 	}
 	if (cfg->access_log) {
 		s->log_fd = open_access_log(cfg->access_log);
@@ -125,6 +144,7 @@ static void worker_template(struct server *s, struct worker *t)
 					       .linger_ms = LINGER_MS};
 	t->max_body = cfg->max_body;
 	t->root_fd = s->root_fd;
+	t->root_path = s->root_path;
 	t->log_fd = s->log_fd;
 	t->conns_open = &s->conns_open;
 	t->max_conns = s->max_conns;
@@ -388,6 +408,7 @@ int server_run(const struct herd_config *cfg, const struct handler_env *he)
 		close(s.log_fd);
 	if (s.ws_on)
 		worker_set_destroy(&s.ws);
+	free(s.root_path); /* the workers' copy of the path is gone with them */
 	shm_counters_close(&s.shm); /* closes the inherited fd too */
 	return status;
 }

@@ -146,6 +146,10 @@ static void copy_file(struct worker *w, struct conn *c)
 {
 	struct proto_state *st = &c->proto;
 	size_t budget = FILE_SEND_BUDGET;
+	/* As for sendfile, so a file cut short ends the same way: at its new
+	 * end, not after copies of what it held. */
+	if (st->file_left > FILE_UNSENT_MAX)
+		file_send_bound(c->fd);
 	while (st->file_left) {
 		if (!budget) {
 			wait_writable(w, c, true);
@@ -155,7 +159,10 @@ static void copy_file(struct worker *w, struct conn *c)
 		ssize_t k = pread(st->file->fd, w->out.p, n, (off_t)st->file_off);
 		if (k <= 0) {
 			/* The file shrank under a promised length: the response
-			 * cannot be completed. */
+			 * cannot be completed, and nothing past the file's end
+			 * may still reach the client. */
+			if (k == 0)
+				file_send_cut(st->file, st->file_off, c->fd);
 			engine_fail(w, c, HERD_ERR_WRITE);
 			return;
 		}
@@ -181,6 +188,10 @@ static void send_file(struct worker *w, struct conn *c)
 	}
 	struct proto_state *st = &c->proto;
 	size_t budget = FILE_SEND_BUDGET;
+	/* Queued file bytes change with the file until they leave (see
+	 * net/file_cache.h): keep few of them ahead of the client. */
+	if (st->file_left > FILE_UNSENT_MAX)
+		file_send_bound(c->fd);
 	while (st->file_left && budget) {
 		off_t off = (off_t)st->file_off;
 		size_t n = st->file_left < budget ? (size_t)st->file_left : budget;
@@ -189,7 +200,10 @@ static void send_file(struct worker *w, struct conn *c)
 			break;
 		if (k <= 0) {
 			/* An error, or the file shrank under a promised length:
-			 * the response cannot be completed. */
+			 * the response cannot be completed, and nothing past the
+			 * file's end may still reach the client. */
+			if (k == 0)
+				file_send_cut(st->file, st->file_off, c->fd);
 			engine_fail(w, c, HERD_ERR_WRITE);
 			return;
 		}

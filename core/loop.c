@@ -90,6 +90,7 @@ void *worker_loop(void *arg)
 			engine_begin_drain(w);
 		expire_timers(w);
 		worker_tick_log(w);
+		worker_tick_files(w);
 		if (w->draining &&
 		    (w->nconns == 0 || w->now_ms >= atomic_load(&w->stop_deadline_ms)))
 			break;

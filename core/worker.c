@@ -78,6 +78,12 @@ int worker_init(struct worker *w)
 			errno = ENOMEM;
 			return -1;
 		}
+		if (w->root_path && file_cache_follow(w->files, w->root_path) < 0) {
+			int e = errno;
+			worker_destroy(w);
+			errno = e;
+			return -1;
+		}
 	}
 	if (w->log_fd >= 0) {
 		w->log = malloc(sizeof(*w->log));
@@ -124,6 +130,23 @@ void worker_tick_log(struct worker *w)
 	if (w->log && w->log->len && w->now_ms >= w->log_flush_ms) {
 		access_log_flush(w->log);
 		w->log_flush_ms = w->now_ms + 1000;
+	}
+}
+
+void worker_tick_files(struct worker *w)
+{
+	if (!w->files)
+		return;
+	file_cache_tick(w->files, w->clock.sec);
+	int err = w->files->root.err;
+	if (err != w->root_err) {
+		if (err)
+			herd_log("worker %d: cannot open --root %s (%s): still serving the "
+				 "directory it named before",
+				 w->id, w->root_path, strerror(err));
+		else
+			herd_log("worker %d: --root %s can be opened again", w->id, w->root_path);
+		w->root_err = err;
 	}
 }
 

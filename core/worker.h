@@ -41,6 +41,7 @@ struct worker {
 	struct worker_timeouts timeouts;
 	uint64_t max_body;
 	int root_fd;              /* --root (O_PATH), or -1 */
+	const char *root_path;    /* --root made absolute: each worker follows it */
 	int log_fd;               /* --access-log, or -1 */
 	struct worker_counters *ctr;
 	/* Open connections over all workers, against --max-conns: checked
@@ -86,6 +87,7 @@ struct worker {
 	uint32_t rbuf_cap;
 	struct http_clock clock;
 	struct file_cache *files; /* NULL without --root */
+	int root_err;             /* the root path's failure last logged, or 0 */
 	struct access_log *log;   /* NULL without --access-log */
 	int64_t log_flush_ms;
 	struct conn_pool pool;
@@ -122,5 +124,8 @@ bool worker_stop_requested(struct worker *w);
 void worker_drain_idle(struct worker *w, void (*close_conn)(struct worker *, struct conn *));
 /* Writes the access log's buffer when a second passed since the last time. */
 void worker_tick_log(struct worker *w);
+/* Once a second: the file cache follows the root's path and closes files
+ * deleted or unused (file_cache_tick). */
+void worker_tick_files(struct worker *w);
 
 #endif

@@ -2,62 +2,17 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "net/http_date.h"
 #include "net/mime.h"
-
-int file_open_beneath(int root_fd, const char *path, int flags)
-{
-	static _Atomic int no_openat2; /* a process-wide fact about the kernel */
-	if (!*path)
-		path = ".";
-	if (!no_openat2) {
-		struct open_how how = {.flags = (uint64_t)flags,
-				       .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
-		int fd = (int)syscall(SYS_openat2, root_fd, path, &how, sizeof(how));
-		if (fd >= 0 || errno != ENOSYS)
-			return fd;
-		no_openat2 = 1;
-	}
-	/* Without openat2: walk the components refusing every symlink; the
-	 * path is already normalized, so no ".." can appear. */
-	char buf[4096];
-	if (strlen(path) >= sizeof(buf)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	strcpy(buf, path);
-	int dir = dup(root_fd);
-	char *seg = buf;
-	while (dir >= 0) {
-		char *slash = strchr(seg, '/');
-		if (slash)
-			*slash = 0;
-		if (!strcmp(seg, "..")) {
-			close(dir);
-			errno = EXDEV;
-			return -1;
-		}
-		int next = openat(dir, seg, slash ? O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
-						  : flags | O_NOFOLLOW, 0);
-		int e = errno;
-		close(dir);
-		if (!slash || next < 0) {
-			errno = e;
-			return next;
-		}
-		dir = next;
-		seg = slash + 1;
-	}
-	return -1;
-}
 
 static uint32_t hash(const char *s)
 {
@@ -70,13 +25,30 @@ static uint32_t hash(const char *s)
 int file_cache_init(struct file_cache *fc, int root_fd, uint32_t max_entries)
 {
 	memset(fc, 0, sizeof(*fc));
-	fc->root_fd = root_fd;
+	if (file_root_init(&fc->root, root_fd, NULL) < 0)
+		return -1;
 	fc->max_entries = max_entries;
 	fc->nbuckets = 1;
 	while (fc->nbuckets < max_entries * 2)
 		fc->nbuckets <<= 1;
 	fc->buckets = calloc(fc->nbuckets, sizeof(*fc->buckets));
-	return fc->buckets ? 0 : -1;
+	if (!fc->buckets) {
+		file_root_destroy(&fc->root);
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
+}
+
+int file_cache_follow(struct file_cache *fc, const char *root_path)
+{
+	int fd = fc->root.fd;
+	struct file_root r;
+	if (file_root_init(&r, fd, root_path) < 0)
+		return -1;
+	file_root_destroy(&fc->root);
+	fc->root = r;
+	return 0;
 }
 
 static void entry_free(struct file_entry *e)
@@ -132,12 +104,38 @@ void file_cache_put(struct file_cache *fc, struct file_entry *e)
 		entry_free(e);
 }
 
-void file_cache_destroy(struct file_cache *fc)
+static void flush(struct file_cache *fc)
 {
 	while (fc->lru_head)
 		unlist(fc, fc->lru_head);
+}
+
+void file_cache_destroy(struct file_cache *fc)
+{
+	flush(fc);
 	free(fc->buckets);
 	fc->buckets = NULL;
+	file_root_destroy(&fc->root);
+}
+
+void file_cache_tick(struct file_cache *fc, int64_t now_sec)
+{
+	if (fc->swept_sec == now_sec)
+		return;
+	fc->swept_sec = now_sec;
+	if (file_root_check(&fc->root, now_sec))
+		flush(fc);
+	for (struct file_entry *e = fc->lru_tail, *prev; e; e = prev) {
+		prev = e->lru_prev;
+		if (e->checked_sec == now_sec)
+			continue; /* used, so revalidated, this second */
+		/* A deleted file (or one renamed over) keeps its disk space as
+		 * long as it is open, and no request may come to notice. */
+		struct stat st;
+		if (now_sec - e->checked_sec >= FILE_INACTIVE_SEC ||
+		    (e->fd >= 0 && fstat(e->fd, &st) == 0 && st.st_nlink == 0))
+			unlist(fc, e);
+	}
 }
 
 static bool same_file(const struct file_entry *e, const struct stat *st)
@@ -165,7 +163,7 @@ static struct file_entry *load(struct file_cache *fc, const char *path, int64_t 
 		*status = 500;
 		return NULL;
 	}
-	e->fd = file_open_beneath(fc->root_fd, path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	e->fd = file_open_beneath(&fc->root, path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (e->fd < 0 || fstat(e->fd, &st) < 0) {
 		*status = errno_status(errno);
 		entry_free(e);
@@ -210,6 +208,8 @@ static struct file_entry *load(struct file_cache *fc, const char *path, int64_t 
 struct file_entry *file_cache_get(struct file_cache *fc, const char *path, int64_t now_sec,
 				  int *status)
 {
+	if (file_root_check(&fc->root, now_sec))
+		flush(fc); /* a new root: nothing of the old one is served */
 	uint32_t b = hash(path) & (fc->nbuckets - 1);
 	struct file_entry *e = fc->buckets[b];
 	while (e && strcmp(e->path, path) != 0)
@@ -217,7 +217,7 @@ struct file_entry *file_cache_get(struct file_cache *fc, const char *path, int64
 
 	if (e && e->checked_sec != now_sec) {
 		struct stat st;
-		int fd = file_open_beneath(fc->root_fd, path, O_PATH | O_CLOEXEC);
+		int fd = file_open_beneath(&fc->root, path, O_PATH | O_CLOEXEC);
 		bool same = fd >= 0 && fstat(fd, &st) == 0 && same_file(e, &st);
 		if (fd >= 0)
 			close(fd);
@@ -244,4 +244,21 @@ struct file_entry *file_cache_get(struct file_cache *fc, const char *path, int64
 	}
 	e->refs++;
 	return e;
+}
+
+void file_send_bound(int sock)
+{
+	int v = FILE_UNSENT_MAX;
+	(void)setsockopt(sock, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &v, sizeof(v));
+}
+
+void file_send_cut(struct file_entry *e, uint64_t off, int sock)
+{
+	struct stat st;
+	/* Within this second the entry would still promise the old length. */
+	e->checked_sec--;
+	if (e->fd >= 0 && fstat(e->fd, &st) == 0 && (uint64_t)st.st_size >= off)
+		return;
+	struct linger l = {.l_onoff = 1, .l_linger = 0};
+	(void)setsockopt(sock, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
 }
