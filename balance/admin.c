@@ -1,6 +1,8 @@
 #include "balance/admin.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -16,6 +18,7 @@
 
 struct admin_conn {
 	int fd;
+	bool spare; /* fd is the reserved slot (admin->spare_fd) */
 	uint32_t in_len;
 	size_t out_len, out_off;
 	char *out;
@@ -24,13 +27,43 @@ struct admin_conn {
 	char in[HTTP_MAX_HEADER_BYTES];
 };
 
+/* The reserve: when herd is out of descriptors (the workers hit EMFILE and
+ * pause their accepts, see README "Limits and timeouts"), a /metrics scrape
+ * is what an operator needs, and it needs a descriptor.  One is held for it
+ * from the start as a duplicate of the listening socket.  On EMFILE/ENFILE
+ * it is closed and the accept right after takes its slot: a worker could
+ * only take it in between (and paused workers retry every 100 ms).  When
+ * that connection ends, dup3 turns its descriptor back into the reserve, so
+ * the slot is never free for anyone else.  A reserve that could not be made
+ * is retried every tick. */
+static void reserve(struct admin *adm)
+{
+	if (adm->spare_fd < 0)
+		adm->spare_fd = fcntl(adm->listen_fd, F_DUPFD_CLOEXEC, 0);
+}
+
+static void release_fd(struct admin *adm, int fd, bool spare)
+{
+	if (spare && adm->spare_fd < 0 && dup3(adm->listen_fd, fd, O_CLOEXEC) == fd) {
+		adm->spare_fd = fd;
+		/* The next scrape can have it: the accept pause ends at the
+		 * next tick rather than after its 100 ms. */
+		if (adm->paused_until_ms)
+			adm->paused_until_ms = 1;
+	} else {
+		close(fd);
+	}
+}
+
 int admin_init(struct admin *adm, int listen_fd, int epfd, admin_render_fn render, void *arg)
 {
 	memset(adm, 0, sizeof(*adm));
+	adm->spare_fd = -1;
 	adm->listen_fd = listen_fd;
 	adm->epfd = epfd;
 	adm->render = render;
 	adm->render_arg = arg;
+	reserve(adm);
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = adm};
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, listen_fd, &ev);
 }
@@ -58,7 +91,7 @@ static void drop(struct admin *adm, struct admin_conn *c)
 	 * last descriptor closes; until then it would report it to us with a
 	 * pointer to the freed connection. */
 	epoll_ctl(adm->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
+	release_fd(adm, c->fd, c->spare);
 	free(c->out);
 	free(c);
 }
@@ -73,10 +106,30 @@ static int count_conns(const struct admin *adm)
 
 #define ADMIN_ACCEPT_PAUSE_MS 100
 
+static int accept_conn(struct admin *adm, bool *spare)
+{
+	*spare = false;
+	int fd = accept4(adm->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd >= 0 || (errno != EMFILE && errno != ENFILE) || adm->spare_fd < 0)
+		return fd;
+	close(adm->spare_fd);
+	adm->spare_fd = -1;
+	fd = accept4(adm->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		reserve(adm);
+		errno = e;
+		return -1;
+	}
+	*spare = true;
+	return fd;
+}
+
 static void on_accept(struct admin *adm)
 {
 	for (;;) {
-		int fd = accept4(adm->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		bool spare;
+		int fd = accept_conn(adm, &spare);
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
 				epoll_ctl(adm->epfd, EPOLL_CTL_DEL, adm->listen_fd, NULL);
@@ -86,14 +139,15 @@ static void on_accept(struct admin *adm)
 		}
 		struct admin_conn *c = count_conns(adm) < ADMIN_MAX_CONNS ? calloc(1, sizeof(*c)) : NULL;
 		if (!c) {
-			close(fd);
+			release_fd(adm, fd, spare);
 			continue;
 		}
 		c->fd = fd;
+		c->spare = spare;
 		c->deadline_ms = worker_monotonic_ms() + ADMIN_DEADLINE_MS;
 		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
 		if (epoll_ctl(adm->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-			close(fd);
+			release_fd(adm, fd, spare);
 			free(c);
 			continue;
 		}
@@ -196,6 +250,7 @@ void admin_on_event(struct admin *adm, void *tag)
 
 void admin_tick(struct admin *adm, int64_t now_ms)
 {
+	reserve(adm);
 	if (adm->paused_until_ms && now_ms >= adm->paused_until_ms) {
 		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = adm};
 		if (epoll_ctl(adm->epfd, EPOLL_CTL_ADD, adm->listen_fd, &ev) == 0 || errno == EEXIST)
@@ -216,4 +271,7 @@ void admin_close(struct admin *adm)
 {
 	while (adm->conns)
 		drop(adm, adm->conns);
+	if (adm->spare_fd >= 0)
+		close(adm->spare_fd);
+	adm->spare_fd = -1;
 }

@@ -25,6 +25,10 @@ struct admin {
 	/* After an accept failure (EMFILE...) the listener leaves the epoll set
 	 * until then, or the level-triggered loop would spin on it. */
 	int64_t paused_until_ms;
+	/* A descriptor slot held for a scrape while the process is out of
+	 * descriptors (see admin.c); -1 while a connection uses it, or after
+	 * it could not be made. */
+	int spare_fd;
 };
 
 /* Registers the listener in epfd with data.ptr == adm. */

@@ -416,8 +416,9 @@ void engine_expire(struct worker *w, struct conn *c)
 	if (c->timer == CONN_T_READ && c->in_len && w->proto->timeout_answer) {
 		/* A request that never completed gets an answer (HTTP: 408),
 		 * best effort: the connection closes right after. */
-		struct proto_env env = {.out = &w->out, .clock = &w->clock, .draining = true};
-		w->proto->timeout_answer(&env);
+		struct proto_env env = {.out = &w->out, .clock = &w->clock, .draining = true,
+					.log = w->log, .peer = &c->peer};
+		w->proto->timeout_answer(&c->proto, c->in, c->in_len, &env);
 		(void)send(c->fd, w->out.p, w->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		w->out.len = 0;
 	}

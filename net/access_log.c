@@ -5,8 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "net/http_date.h"
 
 #define LOG_BUF (64 * 1024)
 /* Each escaped field takes at most FIELD_MAX input bytes, and an escaped
@@ -17,6 +18,20 @@
 #define FIELD_MAX 1024
 #define LINE_WORST (4 * 4 * FIELD_MAX + 256)
 _Static_assert(LOG_BUF > 2 * LINE_WORST, "access log buffer too small for a worst-case line");
+
+/* Held lines (access_log_hold): fewer of them than connections that could
+ * be sending a chunked body at once is fine, since an evicted one still
+ * gets its line; their fields are cut shorter to keep them small. */
+#define HOLD_SLOTS 8
+#define HOLD_FIELD_MAX 256
+#define HOLD_LINE (4 * 4 * HOLD_FIELD_MAX + 256)
+
+struct access_hold {
+	uint32_t ticket;  /* 0: free */
+	uint16_t split;   /* the status goes here: after the request field */
+	uint16_t len;
+	char line[HOLD_LINE];
+};
 
 void peer_addr_from(struct peer_addr *p, const struct sockaddr *sa)
 {
@@ -35,14 +50,24 @@ int access_log_init(struct access_log *log, int fd)
 	log->fd = fd;
 	log->cap = LOG_BUF;
 	log->buf = malloc(LOG_BUF);
-	return log->buf ? 0 : -1;
+	log->held = calloc(HOLD_SLOTS, sizeof(*log->held));
+	if (!log->buf || !log->held) {
+		free(log->buf);
+		free(log->held);
+		log->buf = NULL;
+		log->held = NULL;
+		return -1;
+	}
+	return 0;
 }
 
 void access_log_destroy(struct access_log *log)
 {
 	access_log_flush(log);
 	free(log->buf);
+	free(log->held);
 	log->buf = NULL;
+	log->held = NULL;
 }
 
 void access_log_flush(struct access_log *log)
@@ -59,79 +84,157 @@ void access_log_flush(struct access_log *log)
 	log->len = 0;
 }
 
-/* Quotes and non-printable bytes escaped, so a client cannot forge lines. */
-static size_t put_escaped(char *dst, const char *src, size_t len)
+/* Quotes and non-printable bytes escaped, so a client cannot forge lines;
+ * at most max input bytes. */
+static char *put_escaped(char *dst, const char *src, size_t len, size_t max)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
-	if (len > FIELD_MAX)
-		len = FIELD_MAX;
+	if (len > max)
+		len = max;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char ch = (unsigned char)src[i];
 		if (ch == '"' || ch == '\\' || ch < 0x20 || ch >= 0x7f) {
-			dst[o++] = '\\';
-			dst[o++] = 'x';
-			dst[o++] = hex[ch >> 4];
-			dst[o++] = hex[ch & 15];
+			*dst++ = '\\';
+			*dst++ = 'x';
+			*dst++ = hex[ch >> 4];
+			*dst++ = hex[ch & 15];
 		} else {
-			dst[o++] = (char)ch;
+			*dst++ = (char)ch;
 		}
 	}
-	return o;
+	return dst;
 }
 
-static size_t put_header(char *dst, const struct http_request *req, const char *name)
+static char *put_header(char *dst, const struct http_request *req, const char *name, size_t max)
 {
-	const struct http_header *h = http_find_header(req, name);
+	const struct http_header *h = req ? http_find_header(req, name) : NULL;
 	if (!h || !h->value.len) {
-		dst[0] = '-';
-		return 1;
+		*dst++ = '-';
+		return dst;
 	}
-	return put_escaped(dst, h->value.p, h->value.len);
+	return put_escaped(dst, h->value.p, h->value.len, max);
 }
 
-void access_log_request(struct access_log *log, const struct peer_addr *peer,
-			const struct http_request *req, int status, uint64_t body_bytes,
-			int64_t now_sec)
+/* `IP - - [time] "`: what starts every line. */
+static char *put_start(char *p, struct access_log *log, const struct peer_addr *peer,
+		       int64_t now_sec)
 {
-	static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 	if (log->sec != now_sec) {
-		struct tm tm;
-		time_t t = (time_t)now_sec;
-		gmtime_r(&t, &tm);
-		snprintf(log->when, sizeof(log->when), "%02d/%s/%04d:%02d:%02d:%02d +0000",
-			 tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
-			 tm.tm_sec);
+		/* Arithmetic, not gmtime_r: see net/http_date.h. */
+		struct http_tm tm;
+		http_gmtime(now_sec, &tm);
+		snprintf(log->when, sizeof(log->when), "%02u/%s/%04lld:%02u:%02u:%02u +0000",
+			 tm.mday, http_month_name[tm.mon], (long long)tm.year, tm.hour, tm.min,
+			 tm.sec);
 		log->sec = now_sec;
 	}
-	if (log->cap - log->len < LINE_WORST)
-		access_log_flush(log);
-
 	char ip[INET6_ADDRSTRLEN] = "-";
 	if (peer->v4)
 		inet_ntop(AF_INET, peer->ip, ip, sizeof(ip));
 	else
 		inet_ntop(AF_INET6, peer->ip, ip, sizeof(ip));
+	return p + sprintf(p, "%s - - [%s] \"", ip, log->when);
+}
 
-	char *p = log->buf + log->len;
-	p += sprintf(p, "%s - - [%s] \"", ip, log->when);
-	p += put_escaped(p, req->method_name.p, req->method_name.len);
+static char *put_request(char *p, const struct http_request *req, size_t max)
+{
+	p = put_escaped(p, req->method_name.p, req->method_name.len, max);
 	*p++ = ' ';
-	p += put_escaped(p, req->target.p, req->target.len);
-	p += sprintf(p, " HTTP/1.%u\" %d ", req->version_minor, status);
+	p = put_escaped(p, req->target.p, req->target.len, max);
+	return p + sprintf(p, " HTTP/1.%u", req->version_minor);
+}
+
+/* `" status bytes "`: between the request field and the Referer. */
+static char *put_status(char *p, int status, uint64_t body_bytes)
+{
+	p += sprintf(p, "\" %d ", status);
 	if (body_bytes)
 		p += sprintf(p, "%llu", (unsigned long long)body_bytes);
 	else
 		*p++ = '-';
 	*p++ = ' ';
 	*p++ = '"';
-	p += put_header(p, req, "Referer");
-	*p++ = '"';
-	*p++ = ' ';
-	*p++ = '"';
-	p += put_header(p, req, "User-Agent");
+	return p;
+}
+
+/* `referer" "agent"\n`: what ends every line. */
+static char *put_end(char *p, const struct http_request *req, size_t max)
+{
+	p = put_header(p, req, "Referer", max);
+	memcpy(p, "\" \"", 3);
+	p += 3;
+	p = put_header(p, req, "User-Agent", max);
 	*p++ = '"';
 	*p++ = '\n';
+	return p;
+}
+
+/* The buffer's end, with room for a worst-case line. */
+static char *line_room(struct access_log *log)
+{
+	if (log->cap - log->len < LINE_WORST)
+		access_log_flush(log);
+	return log->buf + log->len;
+}
+
+void access_log_request(struct access_log *log, const struct peer_addr *peer,
+			const struct http_request *req, int status, uint64_t body_bytes,
+			int64_t now_sec)
+{
+	char *p = put_start(line_room(log), log, peer, now_sec);
+	p = put_request(p, req, FIELD_MAX);
+	p = put_status(p, status, body_bytes);
+	p = put_end(p, req, FIELD_MAX);
 	log->len = (size_t)(p - log->buf);
+}
+
+void access_log_rejected(struct access_log *log, const struct peer_addr *peer,
+			 const char *head, size_t len, const struct http_request *partial,
+			 int status, uint64_t body_bytes, int64_t now_sec)
+{
+	char *p = put_start(line_room(log), log, peer, now_sec);
+	/* The parser skips empty lines before a request: so does the log. */
+	size_t i = 0, n = 0;
+	while (head && i < len && (head[i] == '\r' || head[i] == '\n'))
+		i++;
+	while (head && i + n < len && head[i + n] != '\r' && head[i + n] != '\n')
+		n++;
+	if (n)
+		p = put_escaped(p, head + i, n, FIELD_MAX);
+	else
+		*p++ = '-';
+	p = put_status(p, status, body_bytes);
+	p = put_end(p, partial, FIELD_MAX);
+	log->len = (size_t)(p - log->buf);
+}
+
+uint32_t access_log_hold(struct access_log *log, const struct peer_addr *peer,
+			 const struct http_request *req, int64_t now_sec)
+{
+	if (++log->next_ticket == 0)
+		log->next_ticket = 1;
+	struct access_hold *h = &log->held[log->next_ticket % HOLD_SLOTS];
+	h->ticket = log->next_ticket;
+	char *p = put_start(h->line, log, peer, now_sec);
+	p = put_request(p, req, HOLD_FIELD_MAX);
+	h->split = (uint16_t)(p - h->line);
+	p = put_end(p, req, HOLD_FIELD_MAX);
+	h->len = (uint16_t)(p - h->line);
+	return h->ticket;
+}
+
+void access_log_release(struct access_log *log, uint32_t ticket, const struct peer_addr *peer,
+			int status, uint64_t body_bytes, int64_t now_sec)
+{
+	struct access_hold *h = &log->held[ticket % HOLD_SLOTS];
+	if (!ticket || h->ticket != ticket) {
+		access_log_rejected(log, peer, NULL, 0, NULL, status, body_bytes, now_sec);
+		return;
+	}
+	char *p = line_room(log);
+	memcpy(p, h->line, h->split);
+	p = put_status(p + h->split, status, body_bytes);
+	memcpy(p, h->line + h->split, (size_t)(h->len - h->split));
+	log->len = (size_t)(p + (h->len - h->split) - log->buf);
+	h->ticket = 0;
 }

@@ -15,8 +15,8 @@
 static const char wday_short[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
 static const char *const wday_long[7] = {"Sunday",   "Monday", "Tuesday", "Wednesday",
 					 "Thursday", "Friday", "Saturday"};
-static const char month_name[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-				       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+const char http_month_name[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+				     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
 /* Days since 1970-01-01 of y-m-d (m 1..12, d 1..31). */
 static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
@@ -70,38 +70,47 @@ static char *put3(char *p, const char *s)
 #define DATE_MIN (INT64_C(-719528) * SECS_PER_DAY)
 #define DATE_MAX (INT64_C(2932897) * SECS_PER_DAY - 1)
 
+void http_gmtime(int64_t t, struct http_tm *tm)
+{
+	int64_t days = t / SECS_PER_DAY, secs = t % SECS_PER_DAY;
+	if (secs < 0) {
+		secs += SECS_PER_DAY;
+		days--;
+	}
+	unsigned m, d;
+	civil_from_days(days, &tm->year, &m, &d);
+	tm->mon = (uint8_t)(m - 1);
+	tm->mday = (uint8_t)d;
+	tm->wday = (uint8_t)((days % 7 + 11) % 7); /* 1970-01-01 was a Thursday */
+	tm->hour = (uint8_t)(secs / 3600);
+	tm->min = (uint8_t)(secs / 60 % 60);
+	tm->sec = (uint8_t)(secs % 60);
+}
+
 size_t http_date_format(int64_t t, char out[HTTP_DATE_LEN + 1])
 {
 	if (t < DATE_MIN || t > DATE_MAX) {
 		out[0] = '\0';
 		return 0;
 	}
-	int64_t days = t / SECS_PER_DAY, secs = t % SECS_PER_DAY;
-	if (secs < 0) {
-		secs += SECS_PER_DAY;
-		days--;
-	}
-	int64_t y;
-	unsigned m, d;
-	civil_from_days(days, &y, &m, &d);
-	unsigned wd = (unsigned)((days % 7 + 11) % 7); /* 1970-01-01 was a Thursday */
-	unsigned s = (unsigned)secs;
+	struct http_tm tm;
+	http_gmtime(t, &tm);
 
-	char *p = put3(out, wday_short[wd]);
+	char *p = put3(out, wday_short[tm.wday]);
 	*p++ = ',';
 	*p++ = ' ';
-	p = put2(p, d);
+	p = put2(p, tm.mday);
 	*p++ = ' ';
-	p = put3(p, month_name[m - 1]);
+	p = put3(p, http_month_name[tm.mon]);
 	*p++ = ' ';
-	p = put2(p, (unsigned)(y / 100));
-	p = put2(p, (unsigned)(y % 100));
+	p = put2(p, (unsigned)(tm.year / 100));
+	p = put2(p, (unsigned)(tm.year % 100));
 	*p++ = ' ';
-	p = put2(p, s / 3600);
+	p = put2(p, tm.hour);
 	*p++ = ':';
-	p = put2(p, s / 60 % 60);
+	p = put2(p, tm.min);
 	*p++ = ':';
-	p = put2(p, s % 60);
+	p = put2(p, tm.sec);
 	memcpy(p, " GMT", 5); /* with the NUL */
 	return HTTP_DATE_LEN;
 }
@@ -157,7 +166,7 @@ int http_date_parse(const char *s, size_t len, int64_t *unix_seconds)
 		    s[7] != ' ' || s[11] != ' ' || !digits(s + 12, 4, &y) || s[16] != ' ' ||
 		    !parse_time(s + 17, &secs) || memcmp(s + 25, " GMT", 4) != 0)
 			return -1;
-		return finish(y, find3(month_name, 12, s + 8), d, secs, unix_seconds);
+		return finish(y, find3(http_month_name, 12, s + 8), d, secs, unix_seconds);
 	}
 	if (len == 24 && s[3] == ' ') {
 		/* "Sun Nov  6 08:49:37 1994" */
@@ -170,7 +179,7 @@ int http_date_parse(const char *s, size_t len, int64_t *unix_seconds)
 		} else if (!digits(s + 8, 2, &d)) {
 			return -1;
 		}
-		return finish(y, find3(month_name, 12, s + 4), d, secs, unix_seconds);
+		return finish(y, find3(http_month_name, 12, s + 4), d, secs, unix_seconds);
 	}
 	/* "Sunday, 06-Nov-94 08:49:37 GMT" */
 	const char *comma = memchr(s, ',', len < 10 ? len : 10);
@@ -187,6 +196,6 @@ int http_date_parse(const char *s, size_t len, int64_t *unix_seconds)
 	    !digits(p + 8, 2, &y) || p[10] != ' ' || !parse_time(p + 11, &secs) ||
 	    memcmp(p + 19, " GMT", 4) != 0)
 		return -1;
-	return finish(y < 70 ? 2000 + y : 1900 + y, find3(month_name, 12, p + 4), d, secs,
+	return finish(y < 70 ? 2000 + y : 1900 + y, find3(http_month_name, 12, p + 4), d, secs,
 		      unix_seconds);
 }

@@ -10,6 +10,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The UTC calendar fields of an instant.  Everything that shows a time
+ * (the Date header, the access log) goes through this rather than
+ * gmtime_r: glibc's first gmtime_r in a process reads TZ and /etc/localtime
+ * and allocates (tzset), which in a worker's clock tick is a malloc under
+ * whatever memory pressure the server is in, and a descriptor. */
+struct http_tm {
+	int64_t year; /* proleptic Gregorian, e.g. 2026 */
+	uint8_t mon;  /* 0..11 */
+	uint8_t mday; /* 1..31 */
+	uint8_t hour, min, sec;
+	uint8_t wday; /* 0 = Sunday */
+};
+
+void http_gmtime(int64_t unix_seconds, struct http_tm *tm);
+
+extern const char http_month_name[12][4];
+
 /* Length of an IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT". */
 #define HTTP_DATE_LEN 29
 

@@ -140,12 +140,22 @@ static void fail(struct proto_state *st, struct proto_env *env, int status)
 	env->tally.errors++;
 }
 
+/* The held line of a deferred answer, now that its status is known. */
+static void log_deferred(struct proto_state *st, struct proto_env *env, int status)
+{
+	if (env->log)
+		access_log_release(env->log, st->log_ticket, env->peer, status,
+				   env->out->last_length, env->clock->sec);
+	st->log_ticket = 0;
+}
+
 /* A body that breaks its framing or limit after its request was answered:
  * a second response would desynchronise the client, so only close. */
 static void fail_body(struct proto_state *st, struct proto_env *env, int status)
 {
 	if (st->deferred_kind) {
 		fail(st, env, status);
+		log_deferred(st, env, status);
 		return;
 	}
 	st->flags |= PROTO_LINGER;
@@ -215,8 +225,10 @@ size_t http_feed(struct proto_state *st, const char *in, size_t len, struct prot
 				st->body_kind = HTTP_BODY_NONE;
 				/* Room was reserved when the head was parsed and
 				 * skipping a body writes nothing. */
-				if (st->deferred_kind)
+				if (st->deferred_kind) {
 					emit(st, env, (enum plan)st->deferred_kind, st->deferred_flags);
+					log_deferred(st, env, plan_status[st->deferred_kind]);
+				}
 				st->deferred_kind = PLAN_NONE;
 			}
 			continue;
@@ -232,6 +244,9 @@ size_t http_feed(struct proto_state *st, const char *in, size_t len, struct prot
 			break;
 		if (r < 0) {
 			fail(st, env, -r);
+			if (env->log)
+				access_log_rejected(env->log, env->peer, in + off, len - off, &req, -r,
+						    env->out->last_length, env->clock->sec);
 			return len;
 		}
 		off += (size_t)r;
@@ -246,13 +261,11 @@ size_t http_feed(struct proto_state *st, const char *in, size_t len, struct prot
 		if (req.body != HTTP_BODY_NONE && req.expect_continue && !req.expect_unknown)
 			outbuf_put(env->out, continue_100, sizeof(continue_100) - 1);
 		answer(st, &req, env);
-		if (env->log)
-			access_log_request(env->log, env->peer, &req,
-					   st->deferred_kind ? plan_status[st->deferred_kind]
-							     : env->out->last_status,
-					   st->deferred_kind || req.method == HTTP_M_HEAD
-						   ? 0
-						   : env->out->last_length,
+		if (env->log && st->deferred_kind)
+			st->log_ticket = access_log_hold(env->log, env->peer, &req, env->clock->sec);
+		else if (env->log)
+			access_log_request(env->log, env->peer, &req, env->out->last_status,
+					   req.method == HTTP_M_HEAD ? 0 : env->out->last_length,
 					   env->clock->sec);
 		/* Closing while the client still sends its body would reset the
 		 * connection under our response: drain it instead. */
@@ -267,10 +280,30 @@ size_t http_feed(struct proto_state *st, const char *in, size_t len, struct prot
 	return off;
 }
 
-static void http_timeout_answer(struct proto_env *env)
+static void http_timeout_answer(struct proto_state *st, const char *in, size_t len,
+				struct proto_env *env)
 {
-	if (outbuf_room(env->out) >= HTTP_RESPONSE_MAX)
-		http_response_error(env->out, env->clock, 408);
+	if (outbuf_room(env->out) < HTTP_RESPONSE_MAX)
+		return;
+	http_response_error(env->out, env->clock, 408);
+	if (!env->log)
+		return;
+	if (st->deferred_kind) {
+		/* The body its answer was waiting for stopped arriving. */
+		log_deferred(st, env, 408);
+		st->deferred_kind = PLAN_NONE;
+	} else if (proto_in_message(st)) {
+		/* A body after an answer already logged: the kept input is a
+		 * piece of it, nothing to show of a request. */
+		access_log_rejected(env->log, env->peer, NULL, 0, NULL, 408, env->out->last_length,
+				    env->clock->sec);
+	} else {
+		/* A head cut short: its request line and the fields that came. */
+		struct http_request req;
+		(void)http_parse_request(in, len, &req);
+		access_log_rejected(env->log, env->peer, in, len, &req, 408, env->out->last_length,
+				    env->clock->sec);
+	}
 }
 
 const struct proto proto_http = {

@@ -2,7 +2,8 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
+
+#include "net/http_date.h"
 
 #define LIT(s) s, sizeof(s) - 1
 
@@ -179,20 +180,19 @@ static void build_canned(struct http_clock *c, enum http_canned which)
 
 void http_clock_tick(struct http_clock *c, int64_t now_sec)
 {
-	static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-	static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-	struct tm tm;
-	time_t t = (time_t)now_sec;
-
 	if (c->sec == now_sec && c->date_len)
 		return;
 	c->sec = now_sec;
-	gmtime_r(&t, &tm);
-	c->date_len = (uint8_t)snprintf(c->date, sizeof(c->date),
-					"Date: %s, %02d %s %04d %02d:%02d:%02d GMT\r\n",
-					days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
-					tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	/* Arithmetic, not gmtime_r: see http_date.h. */
+	char d[HTTP_DATE_LEN + 1];
+	if (http_date_format(now_sec, d)) {
+		memcpy(c->date, "Date: ", 6);
+		memcpy(c->date + 6, d, HTTP_DATE_LEN);
+		memcpy(c->date + 6 + HTTP_DATE_LEN, "\r\n", 2);
+		c->date_len = 6 + HTTP_DATE_LEN + 2;
+	} else {
+		c->date_len = 0; /* a clock past 9999: no Date rather than a wrong one */
+	}
 	for (int w = 0; w < HTTP_CANNED_COUNT; w++)
 		build_canned(c, (enum http_canned)w);
 }

@@ -35,6 +35,8 @@ struct proto_state {
 	 * body ended within --max-body: one response per request, even when
 	 * the body turns out too large (then only the 413). */
 	uint8_t deferred_kind, deferred_flags;
+	/* The access log line held for a deferred answer (access_log_hold). */
+	uint32_t log_ticket;
 	uint64_t body_left;
 	struct http_chunked chunked;
 	/* A file body to send after the output (PROTO_FILE): the backend
@@ -79,8 +81,11 @@ struct proto {
 	const char *name;
 	proto_feed_fn feed;
 	/* What a connection whose request stopped arriving half-way gets before
-	 * it is closed (HTTP: 408), written into env->out; NULL: nothing. */
-	void (*timeout_answer)(struct proto_env *env);
+	 * it is closed (HTTP: 408), written into env->out; NULL: nothing.
+	 * in[0..len) is the input kept for it (a partial head, or a piece of a
+	 * body), for the access log. */
+	void (*timeout_answer)(struct proto_state *st, const char *in, size_t len,
+			       struct proto_env *env);
 	/* A draining server keeps a connection that finished an answer open,
 	 * as idle, for the request the client may already be sending (HTTP:
 	 * the answer promised keep-alive); false: close it at once. */

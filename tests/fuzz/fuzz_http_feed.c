@@ -1,6 +1,7 @@
 /* libFuzzer target: the HTTP framing state machine (http_feed) fed the
  * input in pieces whose sizes the input itself chooses, as a connection
- * would see it: kept input, bodies across reads, errors, output limits. */
+ * would see it: kept input, bodies across reads, errors, output limits,
+ * and the timeout answer for what is left. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			return 0;
 		/* A kept head never grows past the limit without an answer. */
 		if (st.body_kind == HTTP_BODY_NONE && kept_len > HTTP_MAX_HEADER_BYTES + 64)
+			abort();
+	}
+	/* The stream stopped here: what the engine does on a head timeout
+	 * (the 408 and its log line from the kept input). */
+	if (kept_len) {
+		proto_http.timeout_answer(&st, kept, kept_len, &env);
+		if (out.len > out.cap)
 			abort();
 	}
 	return 0;
