@@ -32,56 +32,6 @@
 
 TestSuite(hardening, .fini = attacks_fini, .timeout = 60);
 
-/* Starts $HERD_BIN with one resource limit set (soft and hard: herd raises
- * its soft limit to the hard one), stderr to a temp file, not waiting: the
- * harness execs with the test's own limits. */
-static void spawn_limited(struct herd *h, int resource, rlim_t value, const char *const *args)
-{
-	const char *argv[32];
-	int n = 0;
-	argv[n++] = getenv("HERD_BIN");
-	for (const char *const *a = args; *a && n < 24; a++)
-		argv[n++] = *a;
-	argv[n++] = "--listen";
-	argv[n++] = "127.0.0.1:0";
-	const char *mode = getenv("HERD_ACCEPT");
-	if (mode && *mode) {
-		argv[n++] = "--accept";
-		argv[n++] = mode;
-	}
-	argv[n] = NULL;
-
-	memset(h, 0, sizeof(*h));
-	char path[] = "/tmp/herd-lim-XXXXXX";
-	int wfd = mkstemp(path);
-	cr_assert(wfd >= 0, "mkstemp: %s", strerror(errno));
-	h->errfd = open(path, O_RDONLY | O_CLOEXEC);
-	unlink(path);
-	pid_t parent = getpid();
-	pid_t pid = fork();
-	cr_assert(pid >= 0, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		setpgid(0, 0);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(126);
-		int devnull = open("/dev/null", O_RDONLY);
-		dup2(devnull, 0);
-		dup2(wfd, 1);
-		dup2(wfd, 2);
-		for (int fd = 3; fd < 1024; fd++)
-			close(fd);
-		struct rlimit rl = {value, value};
-		if (setrlimit(resource, &rl) != 0)
-			_exit(126);
-		execv(argv[0], (char *const *)argv);
-		_exit(126);
-	}
-	close(wfd);
-	h->pid = pid;
-	own_srv = h;
-}
-
 /* ======================================================================== */
 /* 3. /metrics while out of descriptors                                      */
 
@@ -124,7 +74,7 @@ HTEST(hardening, metrics_out_of_descriptors, .timeout = 40)
 	getrlimit(RLIMIT_NOFILE, &nf);
 	nf.rlim_cur = nf.rlim_max;
 	setrlimit(RLIMIT_NOFILE, &nf);
-	spawn_limited(&srv, RLIMIT_NOFILE, 80, (const char *const[]){"--workers", "2", "--admin",
+	spawn_limited(&srv, &(struct h_spawn_opts){.nofile = 80}, (const char *const[]){"--workers", "2", "--admin",
 			"127.0.0.1:0", "--max-conns", "1000", NULL});
 	srv.port = herd_wait_port(&srv, "listening on ", 5000);
 	srv.admin_port = herd_wait_port(&srv, "admin on ", 1000);
@@ -239,7 +189,7 @@ static bool log_says(struct herd *h, const char *what)
 static enum as_outcome try_as(rlim_t as, char *why, size_t whylen)
 {
 	struct herd h;
-	spawn_limited(&h, RLIMIT_AS, as, (const char *const[]){"--workers", "2", "--cpus", "0,1",
+	spawn_limited(&h, &(struct h_spawn_opts){.address_space = as}, (const char *const[]){"--workers", "2", "--cpus", "0,1",
 						    "--max-conns", "4000", NULL});
 	int port = herd_wait_port(&h, "listening on ", 5000);
 	enum as_outcome out = AS_REFUSED;

@@ -50,33 +50,7 @@ static int ready_port(const char *text, const char *tag)
 
 static void start_with_nofile(struct herd *h, rlim_t nofile, const char *const *args)
 {
-	const char *argv[48];
-	int n = 0;
-	const char *bin = getenv("HERD_BIN");
-	cr_assert(bin && *bin, "HERD_BIN is not set");
-	argv[n++] = bin;
-	for (const char *const *a = args; *a && n < 40; a++)
-		argv[n++] = *a;
-	argv[n++] = "--listen";
-	argv[n++] = "127.0.0.1:0";
-	const char *mode = getenv("HERD_ACCEPT");
-	if (mode && *mode) {
-		argv[n++] = "--accept";
-		argv[n++] = mode;
-	}
-	argv[n] = NULL;
-
-	memset(h, 0, sizeof(*h));
-	char path[] = "/tmp/herd-at-XXXXXX";
-	int wfd = mkstemp(path);
-	cr_assert(wfd >= 0, "mkstemp: %s", strerror(errno));
-	h->errfd = open(path, O_RDONLY | O_CLOEXEC);
-	unlink(path);
-	cr_assert(h->errfd >= 0);
-	h->pid = h_spawn(argv,
-			 &(struct h_spawn_opts){H_SERVER, .out = wfd, .err = wfd, .nofile = nofile});
-	close(wfd);
-	own_srv = h;
+	spawn_limited(h, &(struct h_spawn_opts){.nofile = nofile}, args);
 	bool want_admin = false;
 	for (const char *const *a = args; *a; a++)
 		want_admin |= !strcmp(*a, "--admin");

@@ -495,3 +495,35 @@ char *pipe_requests(size_t *len)
 	*len = n;
 	return buf;
 }
+
+void spawn_limited(struct herd *h, const struct h_spawn_opts *lim, const char *const *args)
+{
+	const char *argv[48];
+	int n = 0;
+	const char *bin = getenv("HERD_BIN");
+	cr_assert(bin && *bin, "HERD_BIN is not set");
+	argv[n++] = bin;
+	for (const char *const *a = args; *a && n < 40; a++)
+		argv[n++] = *a;
+	argv[n++] = "--listen";
+	argv[n++] = "127.0.0.1:0";
+	const char *mode = getenv("HERD_ACCEPT");
+	if (mode && *mode) {
+		argv[n++] = "--accept";
+		argv[n++] = mode;
+	}
+	argv[n] = NULL;
+
+	memset(h, 0, sizeof(*h));
+	char path[] = "/tmp/herd-lim-XXXXXX";
+	int wfd = mkstemp(path);
+	cr_assert(wfd >= 0, "mkstemp: %s", strerror(errno));
+	h->errfd = open(path, O_RDONLY | O_CLOEXEC);
+	unlink(path);
+	cr_assert(h->errfd >= 0);
+	h->pid = h_spawn(argv, &(struct h_spawn_opts){H_SERVER, .out = wfd, .err = wfd,
+						     .nofile = lim->nofile,
+						     .address_space = lim->address_space});
+	close(wfd);
+	own_srv = h;
+}

@@ -124,4 +124,10 @@ const char *pipe_path(int i, int *status, const char **body);
 /* The PIPE_N requests in one malloc'd buffer. */
 char *pipe_requests(size_t *len);
 
+/* Starts $HERD_BIN (args, then --listen 127.0.0.1:0 and $HERD_ACCEPT) as a
+ * server with the resource limits of `lim` (nofile, address_space), stderr
+ * to a temp file, without waiting for it: the harness's own start runs it
+ * with the test's limits.  It becomes own_srv. */
+void spawn_limited(struct herd *h, const struct h_spawn_opts *lim, const char *const *args);
+
 #endif

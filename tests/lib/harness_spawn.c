@@ -71,10 +71,16 @@ static void exec_child(const char *const *argv, const struct h_spawn_opts *o, pi
 	if (o->pristine)
 		for (int fd = o->listen_fd > 0 ? 4 : 3; fd < 1024; fd++)
 			close(fd);
-	if (o->nofile > 0) {
-		struct rlimit rl = {o->nofile, o->nofile};
-		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+	const struct {
+		int resource;
+		rlim_t value;
+	} lims[] = {{RLIMIT_NOFILE, o->nofile}, {RLIMIT_AS, o->address_space}};
+	for (size_t i = 0; i < sizeof(lims) / sizeof(lims[0]); i++) {
+		struct rlimit rl = {lims[i].value, lims[i].value};
+		if (lims[i].value > 0 && setrlimit(lims[i].resource, &rl) != 0) {
 			dprintf(2, "setrlimit: %s\n", strerror(errno));
+			_exit(126);
+		}
 	}
 	if (o->path)
 		execvp(argv[0], (char *const *)argv);

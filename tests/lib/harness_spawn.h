@@ -36,6 +36,8 @@ struct h_spawn_opts {
 	/* > 0: RLIMIT_NOFILE, soft and hard (herd raises its soft limit to the
 	 * hard one, so a soft limit alone would not hold). */
 	rlim_t nofile;
+	/* > 0: RLIMIT_AS, soft and hard. */
+	rlim_t address_space;
 };
 
 /* How every test runs herd: the options above that make a server the test's
