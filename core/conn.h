@@ -31,6 +31,8 @@ enum {
 	CONN_WRITING = 1u << 4,  /* output handed to the mechanism, not yet done */
 };
 
+struct tls_conn;
+
 struct conn {
 	int fd;
 	uint8_t timer; /* enum conn_timer: the list this connection is on */
@@ -43,6 +45,7 @@ struct conn {
 	int64_t deadline_ms;
 	struct conn *prev, *next;  /* on the timer list, or the pool's free list */
 	struct proto_state proto;
+	struct tls_conn *tls;  /* NULL: plain TCP */
 	struct peer_addr peer; /* filled only when the access log is on */
 };
 

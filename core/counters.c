@@ -10,6 +10,7 @@ const char *const herd_err_kind_names[HERD_ERR_KINDS] = {
 	[HERD_ERR_WRITE] = "write",
 	[HERD_ERR_PROTOCOL] = "protocol",
 	[HERD_ERR_NOMEM] = "nomem",
+	[HERD_ERR_TLS] = "tls",
 };
 
 struct worker_counters *counters_alloc(int nworkers)
@@ -48,6 +49,10 @@ void counters_accumulate(struct worker_counters *dst, const struct worker_counte
 	ACC(busy_ns);
 	for (int k = 0; k < HERD_ERR_KINDS; k++)
 		ACC(errors[k]);
+	for (int k = 0; k < 3; k++)
+		ACC(tls_handshakes[k]);
+	for (int k = 0; k < 2; k++)
+		ACC(tls_conns[k]);
 	int cpu = atomic_load_explicit(&src->cpu, memory_order_relaxed);
 	if (cpu >= 0 && (atomic_load_explicit(&src->running, memory_order_relaxed) ||
 			 atomic_load_explicit(&dst->cpu, memory_order_relaxed) < 0))
@@ -100,6 +105,30 @@ static void labels(struct counters_sink *s, const struct counters_row *r)
 		counters_put(s, "{worker=\"%d\"", r->worker);
 }
 
+static void render_tls(struct counters_sink *s, const struct counters_row *rows, int nrows)
+{
+	static const char *const outcome[3] = {"full", "resumed", "failed"};
+	static const char *const mode[2] = {"user", "kernel"};
+	counters_put(s, "# HELP herd_tls_handshakes_total TLS handshakes by outcome\n"
+			"# TYPE herd_tls_handshakes_total counter\n");
+	for (int w = 0; w < nrows; w++)
+		for (int k = 0; k < 3; k++) {
+			counters_put(s, "herd_tls_handshakes_total");
+			labels(s, &rows[w]);
+			counters_put(s, ",result=\"%s\"} %llu\n", outcome[k],
+			    (unsigned long long)CTR_GET(rows[w].c, tls_handshakes[k]));
+		}
+	counters_put(s, "# HELP herd_tls_connections_total TLS connections established, by where "
+			"records are encrypted\n# TYPE herd_tls_connections_total counter\n");
+	for (int w = 0; w < nrows; w++)
+		for (int k = 0; k < 2; k++) {
+			counters_put(s, "herd_tls_connections_total");
+			labels(s, &rows[w]);
+			counters_put(s, ",mode=\"%s\"} %llu\n", mode[k],
+			    (unsigned long long)CTR_GET(rows[w].c, tls_conns[k]));
+		}
+}
+
 size_t counters_render_prometheus(const struct counters_row *rows, int nrows,
 				  const struct metrics_gauges *g, char *buf, size_t cap)
 {
@@ -139,6 +168,7 @@ size_t counters_render_prometheus(const struct counters_row *rows, int nrows,
 			counters_put(&s, ",kind=\"%s\"} %llu\n", herd_err_kind_names[k],
 			    (unsigned long long)CTR_GET(rows[w].c, errors[k]));
 		}
+	render_tls(&s, rows, nrows);
 	if (s.len < cap)
 		buf[s.len] = 0;
 	return s.len;

@@ -19,10 +19,13 @@ enum herd_err_kind {
 	HERD_ERR_WRITE,    /* write failed (EPIPE, ECONNRESET, ...) */
 	HERD_ERR_PROTOCOL, /* request answered with a 4xx/5xx protocol error */
 	HERD_ERR_NOMEM,    /* a connection was dropped for lack of memory */
+	HERD_ERR_TLS,      /* a TLS handshake or record failed, or plain HTTP on a TLS port */
 	HERD_ERR_KINDS
 };
 
 extern const char *const herd_err_kind_names[HERD_ERR_KINDS];
+
+enum herd_tls_hs { HERD_TLS_FULL, HERD_TLS_RESUMED, HERD_TLS_FAILED };
 
 struct worker_counters {
 	_Atomic uint64_t wakeups;    /* epoll_wait returns that reported the listener */
@@ -37,6 +40,10 @@ struct worker_counters {
 	 * waiting: a worker asleep in epoll_wait correctly adds nothing. */
 	_Atomic uint64_t busy_ns;
 	_Atomic uint64_t errors[HERD_ERR_KINDS];
+	/* TLS handshakes by outcome (enum herd_tls_hs), and established TLS
+	 * connections by where records are encrypted (0 user, 1 kernel). */
+	_Atomic uint64_t tls_handshakes[3];
+	_Atomic uint64_t tls_conns[2];
 	_Atomic int cpu;     /* -1 until a worker ever ran in this block */
 	/* Written by the worker's owner (the process's main thread): 1 while
 	 * the worker is in the set and not retiring.  Lets a supervisor in

@@ -25,6 +25,9 @@
 #include "core/mech.h"
 #include "core/worker.h"
 #include "net/file_cache.h"
+#include "net/tls.h"
+#include "net/tls_ctx.h"
+#include "net/tls_slot.h"
 #include "net/transport.h"
 
 /* Protocol rounds per event when the output buffer keeps filling up and the
@@ -64,8 +67,31 @@ void engine_release(struct worker *w, struct conn *c)
 	conn_pool_put(&w->pool, c);
 }
 
+/* Sends wire straight to the socket, best effort: a last answer or alert
+ * on a connection about to close, where nothing else is in flight. */
+static void send_last(struct worker *w, struct conn *c, struct outbuf *o)
+{
+	if (o->len && !(c->flags & CONN_WRITING))
+		(void)send(c->fd, o->p, o->len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	o->len = 0;
+	(void)w;
+}
+
+static void tls_close(struct worker *w, struct conn *c)
+{
+	/* close_notify, unless the client is gone or was already told (at
+	 * linger).  Sent only when nothing else is in flight. */
+	if (!(c->flags & (CONN_LINGER | CONN_EOF)))
+		tls_conn_shutdown(c->tls, &w->wire);
+	send_last(w, c, &w->wire);
+	tls_conn_free(c->tls);
+	c->tls = NULL;
+}
+
 void engine_close(struct worker *w, struct conn *c)
 {
+	if (c->tls)
+		tls_close(w, c);
 	drop_file(w, c);
 	set_timer(w, c, CONN_T_NONE);
 	conn_drop_input(c);
@@ -98,7 +124,26 @@ static int transport_out(struct worker *w, struct conn *c)
 {
 	/* Headers with a file body right behind them wait for it: one segment. */
 	bool more = (c->proto.flags & PROTO_FILE) && c->proto.file_left;
-	switch (w->mech->send(w, c, more)) {
+	enum mech_send r;
+	if (c->tls) {
+		/* The mechanism sends w->out: the ciphertext takes its place
+		 * for the hand-over. */
+		int k = w->out.len ? tls_conn_output(c->tls, w->out.p, w->out.len, &w->wire) : 0;
+		w->out.len = 0;
+		if (k < 0) {
+			w->wire.len = 0;
+			engine_fail(w, c, HERD_ERR_TLS);
+			return -1;
+		}
+		struct outbuf plain = w->out;
+		w->out = w->wire;
+		r = w->mech->send(w, c, more);
+		w->wire = w->out;
+		w->out = plain;
+	} else {
+		r = w->mech->send(w, c, more);
+	}
+	switch (r) {
 	case MECH_SENT:
 		return 1;
 	case MECH_PENDING:
@@ -182,7 +227,9 @@ static void copy_file(struct worker *w, struct conn *c)
  * socket's room or the next turn brings the connection back. */
 static void send_file(struct worker *w, struct conn *c)
 {
-	if (!w->transport->sendfile) {
+	/* Under TLS only the kernel's record layer can take a file as it is. */
+	bool by_sendfile = w->transport->sendfile && (!c->tls || tls_conn_kernel_tx(c->tls));
+	if (!by_sendfile) {
 		copy_file(w, c);
 		return;
 	}
@@ -222,6 +269,10 @@ static void start_linger(struct worker *w, struct conn *c)
 {
 	/* Our answer is out; stop reading requests but keep draining the
 	 * client's bytes, so closing does not reset the answer away. */
+	if (c->tls) {
+		tls_conn_shutdown(c->tls, &w->wire);
+		send_last(w, c, &w->wire);
+	}
 	shutdown(c->fd, SHUT_WR);
 	c->flags |= CONN_LINGER;
 	c->flags &= (uint8_t)~(CONN_UNFED | CONN_PAUSED);
@@ -247,7 +298,9 @@ static void settle(struct worker *w, struct conn *c)
 		start_linger(w, c);
 		return;
 	}
-	bool mid_request = c->in_len || proto_in_message(&c->proto);
+	/* A handshake runs on the head timeout, like a request's first bytes. */
+	bool mid_request = c->in_len || proto_in_message(&c->proto) ||
+			   (c->tls && !tls_conn_established(c->tls));
 	if ((f & PROTO_CLOSE) || (c->flags & CONN_EOF) || drain_closes(w, mid_request)) {
 		engine_close(w, c);
 		return;
@@ -336,8 +389,119 @@ static void receive(struct worker *w, struct conn *c, const char *p, uint32_t n)
 	serve(w, c, p, n);
 }
 
+/* Ciphertext the TLS layer wrote on its own (handshake flights, tickets)
+ * leaves now, or after the output in flight: never out of order.  false:
+ * the connection failed. */
+static bool tls_hand_over(struct worker *w, struct conn *c)
+{
+	if (!w->wire.len)
+		return true;
+	if (c->flags & CONN_WRITING) {
+		if (tls_conn_stash(c->tls, &w->wire) == 0)
+			return true;
+		w->wire.len = 0;
+		engine_fail(w, c, HERD_ERR_NOMEM);
+		return false;
+	}
+	struct outbuf plain = w->out;
+	w->out = w->wire;
+	enum mech_send r = w->mech->send(w, c, false);
+	w->wire = w->out;
+	w->out = plain;
+	switch (r) {
+	case MECH_SENT:
+		return true;
+	case MECH_PENDING:
+		c->flags |= CONN_WRITING;
+		set_timer(w, c, CONN_T_WRITE);
+		return true;
+	case MECH_NOMEM:
+		engine_fail(w, c, HERD_ERR_NOMEM);
+		return false;
+	case MECH_FAILED:
+		break;
+	}
+	engine_fail(w, c, HERD_ERR_WRITE);
+	return false;
+}
+
+static void tls_count_handshake(struct worker *w, struct conn *c)
+{
+	switch (tls_conn_news(c->tls)) {
+	case TLS_NEWS_FULL:
+		CTR_ADD(w->ctr, tls_handshakes[HERD_TLS_FULL], 1);
+		break;
+	case TLS_NEWS_RESUMED:
+		CTR_ADD(w->ctr, tls_handshakes[HERD_TLS_RESUMED], 1);
+		break;
+	case TLS_NEWS_NONE:
+		return;
+	}
+	CTR_ADD(w->ctr, tls_conns[tls_conn_kernel_tx(c->tls) ? 1 : 0], 1);
+}
+
+/* A plain HTTP request on a TLS port: a plain answer, then close. */
+static void tls_refuse_plain(struct worker *w, struct conn *c)
+{
+	CTR_ADD(w->ctr, errors[HERD_ERR_TLS], 1);
+	CTR_ADD(w->ctr, tls_handshakes[HERD_TLS_FAILED], 1);
+	tls_conn_free(c->tls);
+	c->tls = NULL;
+	size_t n = strlen(tls_plain_http_answer);
+	if (outbuf_room(&w->out) >= n)
+		outbuf_put(&w->out, tls_plain_http_answer, n);
+	c->proto.flags |= PROTO_LINGER;
+	if (transport_out(w, c) > 0)
+		settle(w, c);
+}
+
+static void tls_failed(struct worker *w, struct conn *c, enum tls_result r)
+{
+	if (!tls_conn_established(c->tls))
+		CTR_ADD(w->ctr, tls_handshakes[HERD_TLS_FAILED], 1);
+	if (r == TLS_NOMEM) {
+		w->wire.len = 0;
+		engine_fail(w, c, HERD_ERR_NOMEM);
+		return;
+	}
+	herd_log_ratelimited(&w->log_slot, "worker %d: tls: %s", w->id, tls_conn_error(c->tls));
+	send_last(w, c, &w->wire); /* the alert, if any */
+	engine_fail(w, c, HERD_ERR_TLS);
+}
+
+static void tls_input(struct worker *w, struct conn *c, const char *p, uint32_t n)
+{
+	w->plain.len = 0;
+	enum tls_result r = tls_conn_input(c->tls, p, n, &w->plain, &w->wire);
+	tls_count_handshake(w, c);
+	switch (r) {
+	case TLS_PLAIN_HTTP:
+		tls_refuse_plain(w, c);
+		return;
+	case TLS_FAILED:
+	case TLS_NOMEM:
+		tls_failed(w, c, r);
+		return;
+	case TLS_CLOSED:
+		/* The client's close_notify is its FIN: answer what came
+		 * before it, then close (settle() sees CONN_EOF). */
+		c->flags |= CONN_EOF;
+		break;
+	case TLS_AGAIN:
+		break;
+	}
+	if (!tls_hand_over(w, c))
+		return;
+	if (w->plain.len)
+		receive(w, c, w->plain.p, (uint32_t)w->plain.len);
+	else if (c->flags & CONN_EOF)
+		engine_input_end(w, c);
+	else if (!(c->flags & CONN_WRITING))
+		settle(w, c);
+}
+
 /* Wire bytes from the mechanism: the transport's one place on the way in
- * (plain TCP passes them through). */
+ * (plain TCP passes them through, TLS decrypts). */
 void engine_input(struct worker *w, struct conn *c, const char *p, uint32_t n)
 {
 	CTR_ADD(w->ctr, bytes_in, n);
@@ -345,7 +509,10 @@ void engine_input(struct worker *w, struct conn *c, const char *p, uint32_t n)
 	 * drains, closing discards): keep none of it. */
 	if ((c->flags & CONN_LINGER) || (c->proto.flags & (PROTO_CLOSE | PROTO_LINGER)))
 		return;
-	receive(w, c, p, n);
+	if (c->tls)
+		tls_input(w, c, p, n);
+	else
+		receive(w, c, p, n);
 }
 
 void engine_input_end(struct worker *w, struct conn *c)
@@ -379,6 +546,15 @@ bool engine_output_sent(struct worker *w, struct conn *c, size_t n)
 void engine_output_done(struct worker *w, struct conn *c)
 {
 	c->flags &= (uint8_t)~CONN_WRITING;
+	if (c->tls && tls_conn_stashed(c->tls)) {
+		/* TLS records written while this output was in flight. */
+		if (tls_conn_unstash(c->tls, &w->wire) < 0) {
+			engine_fail(w, c, HERD_ERR_NOMEM);
+			return;
+		}
+		if (!tls_hand_over(w, c) || (c->flags & CONN_WRITING))
+			return;
+	}
 	if (c->proto.flags & PROTO_FILE)
 		send_file(w, c);
 	else if ((c->proto.flags & PROTO_OUT_FULL) || (c->flags & CONN_UNFED))
@@ -387,9 +563,25 @@ void engine_output_done(struct worker *w, struct conn *c)
 		settle(w, c);
 }
 
-void engine_open(struct worker *w, int fd)
+/* The TLS state of a connection from a TLS listener, with the certificates
+ * of the moment. */
+static struct tls_conn *tls_open(struct worker *w, int fd)
+{
+	struct tls_ctx *ctx = w->tls ? tls_slot_get(w->tls) : NULL;
+	if (!ctx)
+		return NULL;
+	struct tls_conn *t = tls_conn_new(ctx, fd, w->ktls);
+	tls_ctx_unref(ctx);
+	return t;
+}
+
+void engine_open(struct worker *w, int fd, bool tls)
 {
 	struct conn *c = conn_pool_get(&w->pool);
+	if (c && tls && !(c->tls = tls_open(w, fd))) {
+		conn_pool_put(&w->pool, c);
+		c = NULL;
+	}
 	if (!c) {
 		atomic_fetch_sub_explicit(w->conns_open, 1, memory_order_relaxed);
 		CTR_ADD(w->ctr, errors[HERD_ERR_NOMEM], 1);
@@ -419,7 +611,13 @@ void engine_expire(struct worker *w, struct conn *c)
 		struct proto_env env = {.out = &w->out, .clock = &w->clock, .draining = true,
 					.log = w->log, .peer = &c->peer};
 		w->proto->timeout_answer(&c->proto, c->in, c->in_len, &env);
-		(void)send(c->fd, w->out.p, w->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (c->tls) {
+			if (tls_conn_output(c->tls, w->out.p, w->out.len, &w->wire) == 0)
+				send_last(w, c, &w->wire);
+			w->wire.len = 0;
+		} else {
+			send_last(w, c, &w->out);
+		}
 		w->out.len = 0;
 	}
 	engine_close(w, c);

@@ -167,7 +167,7 @@ void race_take(struct worker *w, int fd, bool reserved)
 	}
 	CTR_ADD(w->ctr, accepted, 1);
 	w->took_conns = true;
-	engine_open(w, fd);
+	engine_open(w, fd, false);
 	if (race_conns_open(w) >= w->max_conns)
 		at_limit(w);
 	else if (w->balance && !w->stepped_out && race_over_share(w))
@@ -249,7 +249,7 @@ static void take_handoffs(struct worker *w)
 	while (handoff_pop(w->handoff, &fd)) {
 		n++;
 		CTR_ADD(w->ctr, accepted, 1);
-		engine_open(w, fd);
+		engine_open(w, fd, false);
 	}
 	if (n)
 		CTR_ADD(w->ctr, wakeups, 1);

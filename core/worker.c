@@ -120,8 +120,12 @@ void worker_destroy(struct worker *w)
 	}
 	free(w->rbuf);
 	free(w->out.p);
+	free(w->wire.p);
+	free(w->plain.p);
 	w->rbuf = NULL;
 	w->out.p = NULL;
+	w->wire = (struct outbuf){0};
+	w->plain = (struct outbuf){0};
 	conn_pool_destroy(&w->pool);
 }
 

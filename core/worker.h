@@ -27,6 +27,7 @@ struct handoff;
 struct mech;
 struct proto;
 struct transport;
+struct tls_slot;
 
 struct worker {
 	/* Set by the supervisor before start, then read-only. */
@@ -38,6 +39,10 @@ struct worker {
 	struct handoff *handoff;  /* listener mode: fds from the acceptor thread */
 	const struct proto *proto;
 	const struct transport *transport;
+	/* TLS listeners: the certificates new handshakes use (replaced on
+	 * reload), and whether to hand the record layer to the kernel. */
+	struct tls_slot *tls;
+	bool ktls;
 	struct worker_timeouts timeouts;
 	uint64_t max_body;
 	int root_fd;              /* --root (O_PATH), or -1 */
@@ -83,6 +88,9 @@ struct worker {
 	int64_t now_ms, accept_resume_ms, log_slot;
 	long pause_open; /* out of descriptors: connections open then (race.c) */
 	struct outbuf out;
+	/* TLS: ciphertext on its way out, plaintext on its way in; allocated
+	 * with the first TLS connection, grown as needed. */
+	struct outbuf wire, plain;
 	char *rbuf;
 	uint32_t rbuf_cap;
 	struct http_clock clock;
