@@ -322,7 +322,8 @@ static void serve(struct worker *w, struct conn *c, const char *data, uint32_t l
 	for (int round = 0;; round++) {
 		struct proto_env env = {.out = &w->out, .clock = &w->clock,
 					.draining = w->draining, .max_body = w->max_body,
-					.files = w->files, .log = w->log, .peer = &c->peer};
+					.files = w->files, .log = w->log, .peer = &c->peer,
+					.https_port = c->tls ? 0 : w->https_port};
 		c->proto.flags &= (uint8_t)~PROTO_OUT_FULL;
 		c->flags &= (uint8_t)~CONN_UNFED;
 		size_t used = w->proto->feed(&c->proto, data, len, &env);

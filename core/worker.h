@@ -43,6 +43,7 @@ struct worker {
 	 * reload), and whether to hand the record layer to the kernel. */
 	struct tls_slot *tls;
 	bool ktls;
+	uint16_t https_port; /* --redirect-https: plain requests go there; 0: off */
 	struct worker_timeouts timeouts;
 	uint64_t max_body;
 	int root_fd;              /* --root (O_PATH), or -1 */

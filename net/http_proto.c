@@ -6,6 +6,7 @@
 #include "net/access_log.h"
 #include "net/file_cache.h"
 #include "net/http_range.h"
+#include "net/http_redirect.h"
 #include "net/http_response.h"
 #include "net/http_static.h"
 #include "net/proto.h"
@@ -168,6 +169,18 @@ static void answer(struct proto_state *st, const struct http_request *req,
 {
 	unsigned flags = conn_flags(req, env);
 	unsigned head = req->method == HTTP_M_HEAD ? HTTP_RESP_HEAD : 0;
+	if (env->https_port) {
+		/* Every request on plain HTTP, whatever its method: the
+		 * client is told where the resource lives (nginx's
+		 * `return 301 https://$host$request_uri`). */
+		if (!http_redirect_https(env->out, env->clock, req, env->https_port, flags | head)) {
+			fail(st, env, 400);
+			return;
+		}
+		if (flags & HTTP_RESP_CLOSE)
+			st->flags |= PROTO_CLOSE;
+		return;
+	}
 	enum plan plan = plan_early(req);
 	if (plan == PLAN_NONE) {
 		int which = route(&req->path);
@@ -192,6 +205,8 @@ size_t http_feed(struct proto_state *st, const char *in, size_t len, struct prot
 	size_t off = 0;
 
 	size_t room = env->files ? HTTP_STATIC_ROOM : HTTP_RESPONSE_MAX;
+	if (env->https_port)
+		room = HTTP_REDIRECT_ROOM;
 	while (off < len) {
 		/* After a final response nothing more is read as a request. */
 		if (st->flags & (PROTO_CLOSE | PROTO_LINGER))

@@ -67,6 +67,9 @@ struct proto_env {
 	struct file_cache *files; /* --root, or NULL */
 	struct access_log *log;   /* --access-log, or NULL */
 	const struct peer_addr *peer;
+	/* --redirect-https on a plain connection: the TLS port every request
+	 * is redirected to; 0: none. */
+	uint16_t https_port;
 };
 
 /* Consumes a prefix of in[0..len) and appends the answers to env->out.
