@@ -20,13 +20,18 @@ static size_t loads_size(int slots)
 	return (n + 127) & ~(size_t)127;
 }
 
-static size_t region_size(int slots, int wcap)
+static size_t blocks_size(int slots, int wcap)
 {
-	return sizeof(struct shm_header) + loads_size(slots) +
-	       sizeof(struct worker_counters) * (size_t)slots * SHM_BANKS * (size_t)wcap;
+	return sizeof(struct worker_counters) * (size_t)slots * SHM_BANKS * (size_t)wcap;
 }
 
-static int map(struct shm_counters *m, int fd, size_t size, int slots)
+static size_t region_size(int slots, int wcap)
+{
+	return sizeof(struct shm_header) + loads_size(slots) + blocks_size(slots, wcap) +
+	       SHM_SHARED_SIZE;
+}
+
+static int map(struct shm_counters *m, int fd, size_t size, int slots, int wcap)
 {
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED)
@@ -36,6 +41,7 @@ static int map(struct shm_counters *m, int fd, size_t size, int slots)
 	m->base = p;
 	m->loads = (struct shm_proc_load *)((char *)p + sizeof(struct shm_header));
 	m->blocks = (struct worker_counters *)((char *)m->loads + loads_size(slots));
+	m->shared = (char *)m->blocks + blocks_size(slots, wcap);
 	return 0;
 }
 
@@ -47,7 +53,7 @@ int shm_counters_create(struct shm_counters *m, int slots, int wcap)
 	int fd = memfd_create("herd-counters", MFD_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	if (ftruncate(fd, (off_t)size) < 0 || map(m, fd, size, slots) < 0) {
+	if (ftruncate(fd, (off_t)size) < 0 || map(m, fd, size, slots, wcap) < 0) {
 		int e = errno;
 		close(fd);
 		errno = e;
@@ -78,7 +84,7 @@ int shm_counters_attach(struct shm_counters *m, int fd)
 		errno = EINVAL;
 		return -1;
 	}
-	if (map(m, fd, size, (int)h.slots) < 0)
+	if (map(m, fd, size, (int)h.slots, (int)h.wcap) < 0)
 		return -1;
 	m->slots = (int)h.slots;
 	m->wcap = (int)h.wcap;

@@ -14,6 +14,9 @@
 #include "core/counters.h"
 
 #define SHM_BANKS 2
+/* Room at the end for process-wide state the supervisor owns and every
+ * handler reads (the TLS session-ticket keys). */
+#define SHM_SHARED_SIZE 2048
 
 /* What a handler process publishes of itself for the others' workers: the
  * fair share of connections is over every process's workers. */
@@ -29,6 +32,7 @@ struct shm_counters {
 	void *base;
 	struct shm_proc_load *loads;    /* [slots][SHM_BANKS] */
 	struct worker_counters *blocks; /* [slots][SHM_BANKS][wcap] */
+	void *shared;                   /* SHM_SHARED_SIZE bytes, 128-aligned */
 };
 
 /* Supervisor: a zeroed region.  0, or -1 with errno set. */
