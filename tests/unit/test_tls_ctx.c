@@ -409,3 +409,45 @@ Test(tls_ctx, ssl_outlives_the_callers_reference)
 	SSL_free(s); /* the last reference: ASan sees the rest freed */
 	SSL_CTX_free(cctx);
 }
+
+Test(tls_ctx, settings_on_every_connection)
+{
+	struct pair p[2] = {mk("s0", "ec", "DNS:s0.test", 30), mk("s1", "rsa", "DNS:s1.test", 30)};
+	struct tls_keypair kp[2] = {{p[0].cert, p[0].key}, {p[1].cert, p[1].key}};
+	char err[512];
+	for (unsigned flags = 0; flags <= TLS_CTX_KTLS; flags++) {
+		struct tls_ctx *tc = tls_ctx_new(kp, 2, NULL, flags, err, sizeof err);
+		cr_assert_not_null(tc, "%s", err);
+		SSL_CTX *cctx = tls_util_client_ctx(0, 0, NULL);
+		/* On the pair SNI switched to, not only the default one. */
+		struct conn k = hs(tc, cctx, "s1.test", NULL);
+		cr_assert_eq(k.rc, 0);
+		uint64_t o = SSL_get_options(k.s);
+		cr_expect(o & SSL_OP_NO_RENEGOTIATION);
+		cr_expect(o & SSL_OP_NO_COMPRESSION);
+		cr_expect_eq(!!(o & SSL_OP_ENABLE_KTLS), flags == TLS_CTX_KTLS);
+		cr_expect(!(o & SSL_OP_NO_TICKET), "stateless tickets");
+		cr_expect(SSL_get_mode(k.s) & SSL_MODE_RELEASE_BUFFERS);
+		cr_expect(SSL_get_mode(k.s) & SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+		SSL_CTX *sctx = SSL_get_SSL_CTX(k.s);
+		cr_expect_eq(SSL_CTX_get_session_cache_mode(sctx), (long)SSL_SESS_CACHE_OFF);
+		cr_expect_eq(SSL_CTX_get_num_tickets(sctx), 1u);
+		cr_expect_eq(SSL_get_min_proto_version(k.s), TLS1_2_VERSION);
+		cr_expect_eq(SSL_get_negotiated_group(k.s), NID_X25519);
+		conn_free(&k);
+		SSL_CTX_free(cctx);
+
+		/* Key exchange only on X25519, P-256, P-384. */
+		cctx = tls_util_client_ctx(0, 0, NULL);
+		cr_assert_eq(SSL_CTX_set1_groups_list(cctx, "P-521:ffdhe2048"), 1);
+		k = hs(tc, cctx, "s0.test", NULL);
+		cr_expect_neq(k.rc, 0, "P-521 and FFDHE refused");
+		conn_free(&k);
+		SSL_CTX_set1_groups_list(cctx, "P-384");
+		k = hs(tc, cctx, "s0.test", NULL);
+		cr_expect_eq(k.rc, 0, "P-384 accepted");
+		conn_free(&k);
+		SSL_CTX_free(cctx);
+		tls_ctx_unref(tc);
+	}
+}

@@ -19,7 +19,7 @@
 #include "net/tls_ticket.h"
 #include "tls_util.h"
 
-#define ROTATIONS 300
+#define ROTATIONS 200
 #define WORKERS 2
 
 static int failures, checks;
@@ -38,6 +38,7 @@ static int failures, checks;
 static struct tls_tickets *tk;
 static struct tls_ctx *ctx_a, *ctx_b;
 static atomic_bool done;
+static atomic_long iterations;
 
 struct worker {
 	pthread_t t;
@@ -45,14 +46,20 @@ struct worker {
 	long handshakes, resumed, failed;
 };
 
+/* Paced by the workers (one rotation per finished iteration of either), so
+ * a slow machine or a sanitizer still sees rotations land in the middle of
+ * handshakes, and sessions that live through at most one of them. */
 static void *rotator(void *arg)
 {
 	(void)arg;
-	struct timespec ms = {0, 1000 * 1000};
+	struct timespec pause = {0, 200 * 1000};
+	long seen = 0;
 	for (int i = 0; i < ROTATIONS; i++) {
+		for (int waited = 0; atomic_load(&iterations) == seen && waited < 50000; waited++)
+			nanosleep(&pause, NULL);
+		seen = atomic_load(&iterations);
 		if (tls_tickets_rotate(tk) != 0)
 			fprintf(stderr, "rotate failed\n");
-		nanosleep(&ms, NULL);
 	}
 	atomic_store(&done, true);
 	return NULL;
@@ -100,6 +107,7 @@ static void *worker(void *arg)
 		else
 			w->resumed += reused;
 		SSL_SESSION_free(sess);
+		atomic_fetch_add(&iterations, 1);
 	}
 	SSL_CTX_free(cctx);
 	return NULL;
