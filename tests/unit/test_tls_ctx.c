@@ -387,6 +387,11 @@ Test(tls_ctx, tickets_after_sni_switch)
 	tickets_for(TLS1_3_VERSION, "u.test");
 }
 
+Test(tls_ctx, tickets_tls12_after_sni_switch)
+{
+	tickets_for(TLS1_2_VERSION, "u.test");
+}
+
 Test(tls_ctx, ssl_outlives_the_callers_reference)
 {
 	struct pair p[2] = {mk("r0", "ec", "DNS:r0.test", 30), mk("r1", "ec", "DNS:r1.test", 30)};
