@@ -356,7 +356,7 @@ start_nginx() {
 	return 1
 }
 nginx_conf_shown() { # the last nginx config used, scratch paths and port made generic
-	sed "s#$tmp/nginx-[A-Za-z0-9._-]*#TMP#g; s#listen 127.0.0.1:[0-9]*#listen 127.0.0.1:PORT#" "$tmp/nginx.conf.used"
+	sed "s#$tmp/nginx-[A-Za-z0-9._-]*#TMP#g; s#$tmp/#TMP/#g; s#listen 127.0.0.1:[0-9]*#listen 127.0.0.1:PORT#" "$tmp/nginx.conf.used"
 }
 metrics() { # NAME FILE [TRIES] [SECONDS]: herd NAME's /metrics into FILE, empty when it did not answer
 	local n
