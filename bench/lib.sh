@@ -288,8 +288,11 @@ pick_port() { # a port nothing listens on (nginx cannot be given port 0 and tell
 	done
 	return 1
 }
-nginx_conf() { # DIR PORT NWORKERS: the peer herd is measured against, return 200 "Hello, World!"
-	local dir=$1 aff="" temps="" nv m i
+# nginx_conf DIR PORT NWORKERS: the peer herd is measured against, return 200 "Hello, World!".
+# nginx_listen (e.g. "ssl ") and nginx_server (the server block's body) change it for bench/compare --tls.
+nginx_conf() {
+	local dir=$1 aff="" temps="" nv m i body
+	body=${nginx_server:-'    location / { default_type text/plain; return 200 "Hello, World!"; }'}
 	if [ "$pinned" = 1 ]; then
 		aff="worker_cpu_affinity"
 		for ((i = 0; i < $3; i++)); do aff+=" 1$(printf '%*s' "$srv_cpu" '' | tr ' ' 0)"; done
@@ -314,8 +317,8 @@ http {
   keepalive_requests 10000000;
   keepalive_timeout 75s;
 $temps  server {
-    listen 127.0.0.1:$2 backlog=4096;
-    location / { default_type text/plain; return 200 "Hello, World!"; }
+    listen 127.0.0.1:$2 ${nginx_listen:-}backlog=4096;
+$body
   }
 }
 EOF
@@ -353,7 +356,7 @@ start_nginx() {
 	return 1
 }
 nginx_conf_shown() { # the last nginx config used, scratch paths and port made generic
-	sed "s#$tmp/nginx-[A-Za-z0-9._-]*#TMP#g; s#listen 127.0.0.1:[0-9]*#listen 127.0.0.1:PORT#" "$tmp/nginx.conf.used"
+	sed "s#$tmp/nginx-[A-Za-z0-9._-]*#TMP#g; s#$tmp/#TMP/#g; s#listen 127.0.0.1:[0-9]*#listen 127.0.0.1:PORT#" "$tmp/nginx.conf.used"
 }
 metrics() { # NAME FILE [TRIES] [SECONDS]: herd NAME's /metrics into FILE, empty when it did not answer
 	local n
@@ -373,7 +376,7 @@ declare -A R        # every figure of the run, by KEY.field
 declare -a CMDS=()  # the herd-load command lines run, for the report
 record_cmd_fmt() { # a herd-load command line with ports and paths made generic
 	local c=${1//$build\//BUILD/}
-	sed -E 's#127\.0\.0\.1:[0-9]+#127.0.0.1:PORT#g; s#--json [^ ]+#--json FILE#' <<<"$c"
+	sed -E 's#127\.0\.0\.1:[0-9]+#127.0.0.1:PORT#g; s#--json [^ ]+#--json FILE#; s#--cacert [^ ]+#--cacert CERT#' <<<"$c"
 }
 record_cmd() {
 	local c x
@@ -438,7 +441,8 @@ cpu_per_req() {
 # steady_run KEY SRV herd-load-flags...: herd-load --warmup $warm -d $dur against server SRV, and the
 # CPU window from the end of the warm-up to 1 s before the end ($win s, series rows 1..win): the
 # server's process tree, herd-load's own ticks and the busy ticks of both CPUs, in W[...]. JSON in
-# $tmp/KEY.json, output in $tmp/KEY.txt. A function on_window_end (KEY SRV), when the script has
+# $tmp/KEY.json, output in $tmp/KEY.txt. The URL is ${url_scheme:-http}://127.0.0.1:PORT${url_path:-/plaintext}.
+# A function on_window_end (KEY SRV), when the script has
 # one, runs at the end of the window, under load.
 declare -A W
 steady_run() {
@@ -446,7 +450,7 @@ steady_run() {
 	quiet_wait
 	n_steady=$((n_steady + 1))
 	cmd=("$load" "${load_pin[@]}" --warmup "$warm" -d "$dur" "$@" --json "$tmp/$key.json"
-		"http://127.0.0.1:${SRV_PORT[$srv]}/plaintext")
+		"${url_scheme:-http}://127.0.0.1:${SRV_PORT[$srv]}${url_path:-/plaintext}")
 	record_cmd "${cmd[*]}"
 	rm -f "$tmp/$key.json"
 	launch=$(now_us)

@@ -11,7 +11,8 @@
 
 const char args_usage[] =
 	"usage: herd-load [options] URL\n"
-	"  URL is http://HOST:PORT/PATH or tcp://HOST:PORT (echo protocol)\n"
+	"  URL is http://HOST:PORT/PATH, https://HOST[:PORT]/PATH or tcp://HOST:PORT\n"
+	"  (echo protocol)\n"
 	"  -t, --threads N        worker threads, each with its own epoll loop (1)\n"
 	"  -c, --connections N    concurrent connections over all threads (64)\n"
 	"  -d, --duration SECS    run time, e.g. 10, 1.5, 500ms, 2m (10)\n"
@@ -27,6 +28,11 @@ const char args_usage[] =
 	"      --storm N          open N connections at once, one request each\n"
 	"      --idle N           open N connections, one request each, hold for -d\n"
 	"      --payload BYTES    tcp:// request size; the echo must match (64)\n"
+	"      --insecure         https: do not verify the server's certificate\n"
+	"      --cacert FILE      https: verify against the CA (or self-signed) certificate(s)\n"
+	"                         in FILE instead of the system's; the host name is checked\n"
+	"      --tls-resume       https: a new connection offers the session its thread's\n"
+	"                         previous connection received (use with --close)\n"
 	"      --cpus LIST        pin threads round robin, e.g. 0 or 0-3,6\n"
 	"      --json FILE        write results as JSON\n"
 	"  -h, --help             this text\n"
@@ -36,7 +42,8 @@ const char args_usage[] =
 
 enum {
 	OPT_WARMUP = 256, OPT_TIMEOUT, OPT_CLOSE, OPT_PIPELINE, OPT_RATE, OPT_STORM,
-	OPT_IDLE, OPT_PAYLOAD, OPT_CPUS, OPT_JSON, OPT_LINGER0,
+	OPT_IDLE, OPT_PAYLOAD, OPT_CPUS, OPT_JSON, OPT_LINGER0, OPT_INSECURE, OPT_CACERT,
+	OPT_TLS_RESUME,
 };
 
 static const struct option longopts[] = {
@@ -56,6 +63,9 @@ static const struct option longopts[] = {
 	{ "payload", required_argument, NULL, OPT_PAYLOAD },
 	{ "cpus", required_argument, NULL, OPT_CPUS },
 	{ "json", required_argument, NULL, OPT_JSON },
+	{ "insecure", no_argument, NULL, OPT_INSECURE },
+	{ "cacert", required_argument, NULL, OPT_CACERT },
+	{ "tls-resume", no_argument, NULL, OPT_TLS_RESUME },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -281,6 +291,17 @@ static int one_option(struct config *cfg, int opt, const char *arg, unsigned ncp
 			return bad_value(err, errlen, flag, arg, "a file name");
 		cfg->json_path = arg;
 		return 0;
+	case OPT_INSECURE:
+		cfg->insecure = true;
+		return 0;
+	case OPT_CACERT:
+		if (!*arg)
+			return bad_value(err, errlen, flag, arg, "a file name");
+		cfg->cacert = arg;
+		return 0;
+	case OPT_TLS_RESUME:
+		cfg->tls_resume = true;
+		return 0;
 	}
 	snprintf(err, errlen, "internal: unhandled option %d", opt);
 	return -1;
@@ -324,6 +345,15 @@ static int check_combinations(struct config *cfg, const bool *modes_seen, bool c
 	}
 	if (cfg->url.proto == PROTO_HTTP && payload_set) {
 		snprintf(err, errlen, "--payload only applies to tcp:// URLs");
+		return -1;
+	}
+	if (!cfg->url.tls && (cfg->insecure || cfg->cacert || cfg->tls_resume)) {
+		snprintf(err, errlen, "%s only applies to https:// URLs",
+			 cfg->insecure ? "--insecure" : cfg->cacert ? "--cacert" : "--tls-resume");
+		return -1;
+	}
+	if (cfg->insecure && cfg->cacert) {
+		snprintf(err, errlen, "--insecure and --cacert are exclusive (--cacert verifies)");
 		return -1;
 	}
 	if (cfg->conns < cfg->threads) {

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "tls.h"
 #include "worker.h"
 
 #define LOAD_MAX_EVENTS 256
@@ -111,6 +112,7 @@ static void scan(struct load_worker *w, uint64_t now)
 		struct load_conn *c = &w->conns[i];
 		switch (c->state) {
 		case C_CONNECTING:
+		case C_HANDSHAKE:
 			if (now >= c->deadline)
 				load_conn_fail(w, c, ERR_CONNECT_TIMEOUT, now);
 			break;
@@ -184,6 +186,9 @@ static int setup(struct load_worker *w)
 	}
 	/* a request bigger than one segment must not wait for a delayed ACK */
 	w->nodelay = w->rq->batch_len > 1024 || w->cfg->mode != MODE_CLOSE;
+	/* TLS writes its Finished and then the request: the second small
+	 * segment must not wait for the ACK of the first */
+	w->nodelay |= w->tls != NULL;
 	if (w->rate > 0) {
 		w->period_ns = 1e9 / w->rate;
 		w->conn_period_ns = w->period_ns * w->nconns;
@@ -199,11 +204,13 @@ static void teardown(struct load_worker *w)
 			struct load_conn *c = &w->conns[i];
 			if (c->state == C_HOLD)
 				w->st.held++;
+			load_tls_end(c, false);
 			if (c->fd >= 0)
 				close(c->fd);
 			free(c->carry);
 		}
 	}
+	load_tls_worker_end(w);
 	free(w->conns);
 	free(w->rbuf);
 	if (w->ep >= 0)

@@ -37,6 +37,10 @@ struct config {
 	double timeout_s;
 	double rate;            /* requests/s overall, 0 = closed loop */
 	bool linger0;
+	/* https:// */
+	bool insecure;          /* no certificate verification */
+	const char *cacert;     /* verify against this file, not the system's CAs */
+	bool tls_resume;        /* offer the thread's last session on a new connection */
 	const char *headers[MAX_HEADERS];
 	unsigned nheaders;
 	int cpus[MAX_CPUS];

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "tls.h"
 #include "worker.h"
 
 static inline bool counting(const struct load_worker *w, uint64_t now)
@@ -50,6 +51,7 @@ static void load_conn_reset(struct load_worker *w, struct load_conn *c)
 
 void load_conn_drop(struct load_worker *w, struct load_conn *c)
 {
+	load_tls_end(c, true); /* load_conn_fail has ended a failed one already */
 	if (c->fd >= 0) {
 		if (w->cfg->linger0) {
 			/* documented --linger0: RST instead of FIN, no TIME_WAIT here */
@@ -73,6 +75,7 @@ void load_conn_drop(struct load_worker *w, struct load_conn *c)
 static void load_conn_recycle(struct load_worker *w, struct load_conn *c, uint64_t now)
 {
 	struct sockaddr unspec = { .sa_family = AF_UNSPEC };
+	load_tls_end(c, true);
 	if ((!w->cfg->linger0 && shutdown(c->fd, SHUT_WR) < 0) ||
 	    connect(c->fd, &unspec, sizeof(unspec)) < 0) {
 		load_conn_drop(w, c);
@@ -86,8 +89,12 @@ static void load_conn_recycle(struct load_worker *w, struct load_conn *c, uint64
 
 void load_conn_fail(struct load_worker *w, struct load_conn *c, enum err_kind kind, uint64_t now)
 {
+	/* a server that fails connections as they are set up is retried after
+	 * a pause, not in a busy loop */
+	bool setup = is_connect_kind(kind) || c->state == C_HANDSHAKE;
 	if (counting(w, now))
 		w->st.errors[kind]++;
+	load_tls_end(c, false);
 	load_conn_drop(w, c);
 	if (burst_mode(w)) {
 		bool was_settled = c->state == C_HOLD;
@@ -97,16 +104,45 @@ void load_conn_fail(struct load_worker *w, struct load_conn *c, enum err_kind ki
 		return;
 	}
 	c->state = C_DOWN;
-	/* a refusing server is retried after a pause, not in a busy loop */
-	c->deadline = is_connect_kind(kind) ? now + RETRY_NS : now;
-	if (!is_connect_kind(kind))
+	c->deadline = setup ? now + RETRY_NS : now;
+	if (!setup)
 		load_worker_kick(w, c, now);
+}
+
+static void load_conn_ready(struct load_worker *w, struct load_conn *c, uint64_t now)
+{
+	c->state = C_WAIT;
+	load_worker_kick(w, c, now);
+}
+
+/* https: drives the handshake; its time counts apart from the requests'. */
+static void load_conn_handshake(struct load_worker *w, struct load_conn *c)
+{
+	enum err_kind kind = ERR_TLS;
+	int r = c->ssl ? load_tls_handshake(c, &kind) : load_tls_start(w, c, &kind);
+	if (r == 0)
+		return;
+	uint64_t now = now_ns();
+	if (r < 0) {
+		load_conn_fail(w, c, kind, now);
+		return;
+	}
+	if (counting(w, now)) {
+		hist_record(w->hs_interval, now - c->t_conn);
+		w->st.tls_handshakes++;
+		w->st.tls_resumed += load_tls_resumed(c);
+	}
+	load_conn_ready(w, c, now);
 }
 
 static void load_conn_connected(struct load_worker *w, struct load_conn *c, uint64_t now)
 {
-	c->state = C_WAIT;
-	load_worker_kick(w, c, now);
+	if (!w->tls) {
+		load_conn_ready(w, c, now);
+		return;
+	}
+	c->state = C_HANDSHAKE;
+	load_conn_handshake(w, c);
 }
 
 void load_conn_open(struct load_worker *w, struct load_conn *c, uint64_t now)
@@ -125,7 +161,8 @@ void load_conn_open(struct load_worker *w, struct load_conn *c, uint64_t now)
 		c->fd = fd;
 	}
 	c->state = C_CONNECTING;
-	c->deadline = now + w->timeout_ns;
+	c->deadline = now + w->timeout_ns; /* covers the TLS handshake too */
+	c->t_conn = now;
 	int rc = connect(c->fd, (const struct sockaddr *)&w->addr, w->addrlen);
 	if (rc < 0 && errno != EINPROGRESS) {
 		load_conn_fail(w, c, connect_kind(errno), now);
@@ -150,8 +187,9 @@ void load_conn_open(struct load_worker *w, struct load_conn *c, uint64_t now)
 static int load_conn_flush(struct load_worker *w, struct load_conn *c, uint64_t now)
 {
 	while (c->out_off < c->out_len) {
-		ssize_t n = send(c->fd, w->rq->batch + c->out_off, c->out_len - c->out_off,
-				 MSG_NOSIGNAL);
+		const char *p = w->rq->batch + c->out_off;
+		size_t len = c->out_len - c->out_off;
+		ssize_t n = c->ssl ? load_tls_send(c, p, len) : send(c->fd, p, len, MSG_NOSIGNAL);
 		if (n > 0) {
 			c->out_off += (uint32_t)n;
 			if (counting(w, now))
@@ -161,8 +199,8 @@ static int load_conn_flush(struct load_worker *w, struct load_conn *c, uint64_t 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return 0; /* an EPOLLOUT edge follows */
-		load_conn_fail(w, c, ERR_WRITE, now);
+			return 0; /* an EPOLLOUT edge follows (TLS: or an EPOLLIN one) */
+		load_conn_fail(w, c, n < 0 && errno == EPROTO && c->ssl ? ERR_TLS : ERR_WRITE, now);
 		return -1;
 	}
 	return 0;
@@ -362,7 +400,8 @@ static void load_conn_readable(struct load_worker *w, struct load_conn *c, uint3
 		size_t carry = c->carry_len;
 		if (carry)
 			memcpy(w->rbuf, c->carry, carry);
-		ssize_t n = recv(c->fd, w->rbuf + carry, LOAD_RBUF_SIZE, 0);
+		ssize_t n = c->ssl ? load_tls_recv(c, w->rbuf + carry, LOAD_RBUF_SIZE)
+				   : recv(c->fd, w->rbuf + carry, LOAD_RBUF_SIZE, 0);
 		if (n > 0) {
 			uint64_t now = now_ns();
 			if (counting(w, now))
@@ -373,9 +412,14 @@ static void load_conn_readable(struct load_worker *w, struct load_conn *c, uint3
 				return;
 			if (c->state == C_BUSY && (c->inflight == 0 || c->closing)) {
 				batch_done(w, c, now);
-				return;
+				/* TLS: the close_notify may already be in OpenSSL's
+				 * buffer, where no socket edge will announce it */
+				if (c->state != C_CLOSING || !c->ssl)
+					return;
+				continue;
 			}
-			if ((size_t)n < LOAD_RBUF_SIZE && !hup)
+			/* SSL_read returns a record at a time: read on to EAGAIN */
+			if ((size_t)n < LOAD_RBUF_SIZE && !hup && !c->ssl)
 				return;
 			continue;
 		}
@@ -387,6 +431,10 @@ static void load_conn_readable(struct load_worker *w, struct load_conn *c, uint3
 			continue;
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return;
+		if (errno == EPROTO && c->ssl) {
+			load_conn_fail(w, c, ERR_TLS, now_ns());
+			return;
+		}
 		load_conn_eof(w, c, now_ns(), true);
 		return;
 	}
@@ -410,8 +458,12 @@ void load_conn_event(struct load_worker *w, struct load_conn *c, uint32_t events
 		else if (events & EPOLLOUT)
 			load_conn_connected(w, c, now_ns());
 		return;
+	case C_HANDSHAKE:
+		load_conn_handshake(w, c); /* it wants one direction; either edge retries */
+		return;
 	case C_BUSY:
-		if ((events & EPOLLOUT) && c->out_off < c->out_len &&
+		/* TLS: a write may wait for a read edge (WANT_READ) */
+		if ((events & EPOLLOUT || c->ssl) && c->out_off < c->out_len &&
 		    load_conn_flush(w, c, now_ns()) < 0)
 			return;
 		/* fall through */

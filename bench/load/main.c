@@ -1,4 +1,4 @@
-/* herd-load: HTTP/1.1 and echo load generator bundled with herd. */
+/* herd-load: HTTP/1.1 (plain or TLS) and echo load generator bundled with herd. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -15,6 +15,7 @@
 #include "report.h"
 #include "request.h"
 #include "run.h"
+#include "tls.h"
 
 #define EXIT_UNREACHABLE 1
 #define EXIT_USAGE 2
@@ -130,9 +131,17 @@ int main(int argc, char **argv)
 		return EXIT_UNREACHABLE;
 	}
 
+	/* a bad --cacert is a bad argument, found before any load */
+	SSL_CTX *tls = NULL;
+	if (cfg.url.tls && !(tls = load_tls_ctx_new(&cfg, err, sizeof(err)))) {
+		fprintf(stderr, "herd-load: %s\n", err);
+		return EXIT_USAGE;
+	}
+
 	struct request rq;
 	if (request_build(&rq, &cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "herd-load: %s\n", err);
+		load_tls_ctx_free(tls);
 		return EXIT_FAILURE;
 	}
 
@@ -144,7 +153,7 @@ int main(int argc, char **argv)
 	/* whichever thread takes the signal, the handler only sets a flag that
 	 * the main thread polls */
 	struct result res;
-	int rc = run(&cfg, &addr, addrlen, &rq, &res, err, sizeof(err));
+	int rc = run(&cfg, &addr, addrlen, &rq, tls, &res, err, sizeof(err));
 	if (rc < 0)
 		fprintf(stderr, "herd-load: %s\n", err);
 	int status = 0;
@@ -159,5 +168,6 @@ int main(int argc, char **argv)
 		status = EXIT_FAILURE;
 	run_result_free(&res);
 	request_free(&rq);
+	load_tls_ctx_free(tls);
 	return status;
 }

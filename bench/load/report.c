@@ -61,6 +61,23 @@ static void row(FILE *out, const char *label, const char *fmt, ...)
 	fputc('\n', out);
 }
 
+static void percentile_row(FILE *out, const char *label, const struct hist *h, const char *none)
+{
+	char a[64], b[64];
+	fprintf(out, "  %-16s", label);
+	if (h->count == 0) {
+		fprintf(out, "%s\n", none);
+		return;
+	}
+	for (size_t i = 0; i < NPCT; i++) {
+		report_fmt_ns(a, sizeof(a), hist_percentile(h, pcts[i]));
+		fprintf(out, "%-10s", a);
+	}
+	report_fmt_ns(a, sizeof(a), h->max);
+	report_fmt_ns(b, sizeof(b), (uint64_t)hist_mean(h));
+	fprintf(out, "%-10s%-10s\n", a, b);
+}
+
 void report_table(FILE *out, const struct result *r)
 {
 	const struct config *cfg = r->cfg;
@@ -93,20 +110,17 @@ void report_table(FILE *out, const struct result *r)
 	for (size_t i = 0; i < NPCT; i++)
 		fprintf(out, "%-10s", pct_names[i]);
 	fprintf(out, "%-10s%-10s\n", "max", "mean");
-	fprintf(out, "  %-16s", "");
-	if (r->lat->count == 0) {
-		fprintf(out, "no responses\n");
-		goto errors;
+	percentile_row(out, "", r->lat, "no responses");
+	if (r->hs) {
+		/* apart from the request latency: a --close run would otherwise
+		 * mix two costs in one figure */
+		percentile_row(out, "handshake", r->hs, "no completed handshakes");
+		uint64_t n = st->tls_handshakes;
+		row(out, "tls", "%llu handshakes, %llu resumed (%.1f%%)", (unsigned long long)n,
+		    (unsigned long long)st->tls_resumed,
+		    n ? 100.0 * (double)st->tls_resumed / (double)n : 0.0);
 	}
-	for (size_t i = 0; i < NPCT; i++) {
-		report_fmt_ns(a, sizeof(a), hist_percentile(r->lat, pcts[i]));
-		fprintf(out, "%-10s", a);
-	}
-	report_fmt_ns(a, sizeof(a), r->lat->count ? r->lat->max : 0);
-	report_fmt_ns(b, sizeof(b), (uint64_t)hist_mean(r->lat));
-	fprintf(out, "%-10s%-10s\n", a, b);
 
-errors:
 	row(out, "errors", "%llu", (unsigned long long)stats_errors(st));
 	for (int k = 0; k < ERR_KINDS; k++)
 		if (st->errors[k])
@@ -131,6 +145,15 @@ static double us(uint64_t ns)
 	return (double)ns / 1e3;
 }
 
+static void json_percentiles(FILE *f, const char *key, const struct hist *h)
+{
+	fprintf(f, "  \"%s\": {", key);
+	for (size_t i = 0; i < NPCT; i++)
+		fprintf(f, "\"%s\": %.3f, ", pct_keys[i], us(hist_percentile(h, pcts[i])));
+	fprintf(f, "\"max\": %.3f, \"mean\": %.3f, \"count\": %llu},\n",
+		us(h->count ? h->max : 0), hist_mean(h) / 1e3, (unsigned long long)h->count);
+}
+
 int report_json(const char *path, const struct result *r, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "w");
@@ -149,11 +172,15 @@ int report_json(const char *path, const struct result *r, char *err, size_t errl
 	fprintf(f, "  \"interrupted\": %s,\n", r->interrupted ? "true" : "false");
 	fprintf(f, "  \"bytes_read\": %llu,\n  \"bytes_written\": %llu,\n",
 		(unsigned long long)st->bytes_read, (unsigned long long)st->bytes_written);
-	fprintf(f, "  \"latency_us\": {");
-	for (size_t i = 0; i < NPCT; i++)
-		fprintf(f, "\"%s\": %.3f, ", pct_keys[i], us(hist_percentile(r->lat, pcts[i])));
-	fprintf(f, "\"max\": %.3f, \"mean\": %.3f},\n", us(r->lat->count ? r->lat->max : 0),
-		hist_mean(r->lat) / 1e3);
+	json_percentiles(f, "latency_us", r->lat);
+	/* after latency_us: readers that take a key's first occurrence keep
+	 * getting the request latency */
+	if (r->hs) {
+		json_percentiles(f, "handshake_us", r->hs);
+		fprintf(f, "  \"tls_handshakes\": %llu,\n  \"tls_resumed\": %llu,\n",
+			(unsigned long long)st->tls_handshakes,
+			(unsigned long long)st->tls_resumed);
+	}
 
 	fprintf(f, "  \"errors_by_kind\": {");
 	for (int k = 0; k < ERR_KINDS; k++)

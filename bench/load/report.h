@@ -20,6 +20,7 @@ struct result {
 	const struct config *cfg;
 	struct stats st;
 	struct hist *lat;
+	struct hist *hs;     /* https: connect to handshake done; else NULL */
 	double duration_s;
 	bool interrupted;
 	struct series_row *rows;

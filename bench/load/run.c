@@ -32,6 +32,10 @@ static void collect(struct load_sampler *s, struct result *res, struct stats *su
 		hist_merge(res->lat, w->interval);
 		hist_merge(s->tick, w->interval);
 		hist_reset(w->interval);
+		if (w->hs_interval) {
+			hist_merge(res->hs, w->hs_interval);
+			hist_reset(w->hs_interval);
+		}
 		stats_add(sum, &w->st);
 		pthread_mutex_unlock(&w->lock);
 	}
@@ -86,21 +90,23 @@ static void free_workers(struct load_worker *ws, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++) {
 		hist_free(ws[i].interval);
+		hist_free(ws[i].hs_interval);
 		pthread_mutex_destroy(&ws[i].lock);
 	}
 	free(ws);
 }
 
 int run(const struct config *cfg, const struct sockaddr_storage *addr, socklen_t addrlen,
-	const struct request *rq, struct result *res, char *err, size_t errlen)
+	const struct request *rq, SSL_CTX *tls, struct result *res, char *err, size_t errlen)
 {
 	memset(res, 0, sizeof(*res));
 	res->cfg = cfg;
 	res->lat = hist_new();
+	res->hs = tls ? hist_new() : NULL;
 	struct load_sampler s = { .n = cfg->threads, .tick = hist_new() };
 	struct load_worker *ws = calloc(cfg->threads, sizeof(*ws));
 	atomic_bool stop = false;
-	if (!res->lat || !s.tick || !ws) {
+	if (!res->lat || !s.tick || !ws || (tls && !res->hs)) {
 		snprintf(err, errlen, "out of memory");
 		hist_free(s.tick);
 		free(ws);
@@ -126,10 +132,12 @@ int run(const struct config *cfg, const struct sockaddr_storage *addr, socklen_t
 		w->timeout_ns = (uint64_t)(cfg->timeout_s * 1e9);
 		w->hold_ns = (uint64_t)(cfg->duration_s * 1e9);
 		w->stop = &stop;
+		w->tls = tls;
 		w->ep = -1;
 		w->interval = hist_new();
+		w->hs_interval = tls ? hist_new() : NULL;
 		pthread_mutex_init(&w->lock, NULL);
-		if (!w->interval) {
+		if (!w->interval || (tls && !w->hs_interval)) {
 			snprintf(err, errlen, "out of memory");
 			break;
 		}
@@ -241,7 +249,9 @@ int run(const struct config *cfg, const struct sockaddr_storage *addr, socklen_t
 void run_result_free(struct result *res)
 {
 	hist_free(res->lat);
+	hist_free(res->hs);
 	free(res->rows);
 	res->lat = NULL;
+	res->hs = NULL;
 	res->rows = NULL;
 }

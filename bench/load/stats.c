@@ -10,6 +10,8 @@ const char *const err_kind_name[ERR_KINDS] = {
 	[ERR_TIMEOUT] = "timeout",
 	[ERR_PROTOCOL] = "protocol",
 	[ERR_CLOSED] = "closed",
+	[ERR_TLS_VERIFY] = "tls_verify",
+	[ERR_TLS] = "tls",
 };
 
 void stats_add(struct stats *dst, const struct stats *src)
@@ -24,6 +26,8 @@ void stats_add(struct stats *dst, const struct stats *src)
 	dst->answered += src->answered;
 	dst->held += src->held;
 	dst->closed_by_server += src->closed_by_server;
+	dst->tls_handshakes += src->tls_handshakes;
+	dst->tls_resumed += src->tls_resumed;
 }
 
 uint64_t stats_errors(const struct stats *s)

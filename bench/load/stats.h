@@ -14,6 +14,8 @@ enum err_kind {
 	ERR_TIMEOUT,         /* no (complete) response within --timeout */
 	ERR_PROTOCOL,        /* malformed response or echo mismatch */
 	ERR_CLOSED,          /* server closed with requests outstanding */
+	ERR_TLS_VERIFY,      /* the server's certificate did not verify */
+	ERR_TLS,             /* any other TLS failure: handshake, bad record, alert */
 	ERR_KINDS
 };
 
@@ -31,6 +33,9 @@ struct stats {
 	uint64_t answered;      /* connections that got their response */
 	uint64_t held;          /* --idle: connections that reached the hold */
 	uint64_t closed_by_server;
+	/* https:// */
+	uint64_t tls_handshakes; /* completed */
+	uint64_t tls_resumed;    /* of those, abbreviated (SSL_session_reused) */
 };
 
 void stats_add(struct stats *dst, const struct stats *src);

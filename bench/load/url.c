@@ -18,13 +18,17 @@ int url_parse(struct url *u, const char *s, char *err, size_t errlen)
 	if (strncmp(s, "http://", 7) == 0) {
 		u->proto = PROTO_HTTP;
 		p = s + 7;
+	} else if (strncmp(s, "https://", 8) == 0) {
+		u->proto = PROTO_HTTP;
+		u->tls = true;
+		p = s + 8;
 	} else if (strncmp(s, "tcp://", 6) == 0) {
 		u->proto = PROTO_TCP;
 		p = s + 6;
 	} else if (strstr(s, "://")) {
-		return fail(err, errlen, "unsupported scheme (use http:// or tcp://)", s);
+		return fail(err, errlen, "unsupported scheme (use http://, https:// or tcp://)", s);
 	} else {
-		return fail(err, errlen, "must start with http:// or tcp://", s);
+		return fail(err, errlen, "must start with http://, https:// or tcp://", s);
 	}
 
 	const char *host = p, *host_end;
@@ -51,17 +55,26 @@ int url_parse(struct url *u, const char *s, char *err, size_t errlen)
 	}
 	memcpy(u->host, host, hlen);
 
-	if (*p != ':')
+	/* only https has a default port: a plain-HTTP target here is a test
+	 * server on some port, and a forgotten port is a mistake, not 80 */
+	if (*p == ':') {
+		p++;
+		size_t plen = strspn(p, "0123456789");
+		if (plen == 0 || plen > 5 || (p[plen] != '\0' && p[plen] != '/'))
+			return fail(err, errlen, "port must be a number 1..65535", s);
+		memcpy(u->port_str, p, plen);
+		u->port = (unsigned)strtoul(u->port_str, NULL, 10);
+		if (u->port < 1 || u->port > 65535)
+			return fail(err, errlen, "port must be a number 1..65535", s);
+		p += plen;
+	} else if (u->tls) {
+		if (*p != '\0' && *p != '/')
+			return fail(err, errlen, "the path must start with '/'", s);
+		strcpy(u->port_str, "443");
+		u->port = 443;
+	} else {
 		return fail(err, errlen, "missing port (write HOST:PORT)", s);
-	p++;
-	size_t plen = strspn(p, "0123456789");
-	if (plen == 0 || plen > 5 || (p[plen] != '\0' && p[plen] != '/'))
-		return fail(err, errlen, "port must be a number 1..65535", s);
-	memcpy(u->port_str, p, plen);
-	u->port = (unsigned)strtoul(u->port_str, NULL, 10);
-	if (u->port < 1 || u->port > 65535)
-		return fail(err, errlen, "port must be a number 1..65535", s);
-	p += plen;
+	}
 
 	if (u->proto == PROTO_TCP) {
 		if (*p && strcmp(p, "/") != 0)

@@ -1,4 +1,4 @@
-/* Target URL: http://HOST:PORT/PATH or tcp://HOST:PORT (echo protocol). */
+/* Target URL: http://HOST:PORT/PATH, https://HOST[:PORT]/PATH or tcp://HOST:PORT (echo). */
 #ifndef HERD_LOAD_URL_H
 #define HERD_LOAD_URL_H
 
@@ -14,6 +14,7 @@ enum proto { PROTO_HTTP, PROTO_TCP };
 struct url {
 	enum proto proto;
 	bool ipv6_literal;
+	bool tls;                       /* https:// */
 	unsigned port;
 	char host[URL_HOST_MAX];        /* without brackets */
 	char port_str[8];

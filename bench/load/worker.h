@@ -18,6 +18,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include <openssl/types.h>
+
 #include "config.h"
 #include "hist.h"
 #include "request.h"
@@ -32,6 +34,7 @@ enum load_conn_state {
 	C_DOWN,       /* not connected (fd may hold a socket to reuse); reopened
 		       * at `deadline` when there is work */
 	C_CONNECTING,
+	C_HANDSHAKE,  /* https: TCP is up, the TLS handshake is not done */
 	C_BUSY,       /* requests in flight */
 	C_WAIT,       /* connected, nothing in flight (rate gap, quota reached) */
 	C_HOLD,       /* --storm/--idle: answered, kept open */
@@ -52,6 +55,8 @@ struct load_conn {
 	uint64_t owed_t;     /* --rate: intended send time of the first owed one */
 	uint64_t t_send;     /* start of the in-flight batch's latency */
 	uint64_t deadline;   /* connect/response timeout, or retry time when down */
+	uint64_t t_conn;     /* https: connect() called, start of the handshake latency */
+	SSL *ssl;            /* https: this connection's TLS state, NULL between connections */
 	struct resp rp;
 	char *carry;         /* allocated on first need, kept for the slot */
 };
@@ -73,12 +78,14 @@ struct load_worker {
 	uint64_t timeout_ns;
 	uint64_t hold_ns;     /* --idle */
 	atomic_bool *stop;
+	SSL_CTX *tls;         /* https://, shared by every worker; else NULL */
 	pthread_t tid;
 
 	/* shared with the main thread under lock */
 	pthread_mutex_t lock;
 	struct stats st;
 	struct hist *interval; /* latencies since the main thread's last snapshot */
+	struct hist *hs_interval; /* https: handshake times, likewise; else NULL */
 	uint64_t t_finish;    /* end of this worker's measured period */
 	char setup_error[160];
 	atomic_bool done;
@@ -93,6 +100,7 @@ struct load_worker {
 	uint64_t t_last;      /* last completed response */
 	bool stopping;
 	bool nodelay;
+	struct ssl_session_st *tls_session; /* --tls-resume: the latest session one got */
 	/* --rate schedule */
 	double period_ns, conn_period_ns;
 	uint64_t sched_k, sched_next;

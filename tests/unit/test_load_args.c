@@ -49,12 +49,34 @@ Test(load_url, tcp_echo)
 	cr_expect_eq(url_parse(&u, "tcp://127.0.0.1:9000/path", err, sizeof(err)), -1);
 }
 
+Test(load_url, https)
+{
+	struct url u;
+	cr_assert_eq(url_parse(&u, "https://localhost:8443/x", err, sizeof(err)), 0, "%s", err);
+	cr_expect(u.tls);
+	cr_expect_eq(u.proto, PROTO_HTTP);
+	cr_expect_eq(u.port, 8443);
+	cr_expect_str_eq(u.path, "/x");
+	cr_assert_eq(url_parse(&u, "https://example.com/a", err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(u.port, 443, "https has a default port");
+	cr_expect_str_eq(u.port_str, "443");
+	cr_expect_str_eq(u.hostport, "example.com:443");
+	cr_expect_str_eq(u.path, "/a");
+	cr_assert_eq(url_parse(&u, "https://[::1]", err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(u.port, 443);
+	cr_expect_str_eq(u.path, "/");
+	cr_assert_eq(url_parse(&u, "http://h:80/", err, sizeof(err)), 0, "%s", err);
+	cr_expect_not(u.tls);
+	cr_expect_eq(url_parse(&u, "https://h?x", err, sizeof(err)), -1);
+	cr_expect_eq(url_parse(&u, "https://h:0/", err, sizeof(err)), -1);
+	cr_expect_eq(url_parse(&u, "https://:443/", err, sizeof(err)), -1);
+}
+
 Test(load_url, errors)
 {
 	struct url u;
 	cr_expect_eq(url_parse(&u, "ftp://h:21/", err, sizeof(err)), -1);
 	cr_expect(strstr(err, "scheme"), "%s", err);
-	cr_expect_eq(url_parse(&u, "https://h:443/", err, sizeof(err)), -1);
 	cr_expect_eq(url_parse(&u, "127.0.0.1:80", err, sizeof(err)), -1);
 	cr_expect_eq(url_parse(&u, "http://host/", err, sizeof(err)), -1);
 	cr_expect(strstr(err, "missing port"), "%s", err);
@@ -157,6 +179,33 @@ Test(load_args, bad_values_name_the_flag)
 	expect_bad(PARSE(&c, "--close", "tcp://127.0.0.1:1"), "--close");
 	expect_bad(PARSE(&c, "--linger0", "http://127.0.0.1:1/"), "--linger0");
 	expect_bad(PARSE(&c, "http://127.0.0.1/"), "missing port");
+}
+
+Test(load_args, tls_flags)
+{
+	struct config c;
+	cr_assert_eq(PARSE(&c, "https://127.0.0.1:1/"), ARGS_OK, "%s", err);
+	cr_expect_not(c.insecure);
+	cr_expect_null(c.cacert);
+	cr_expect_not(c.tls_resume, "default: full handshakes, verified by the system's CAs");
+	cr_assert_eq(PARSE(&c, "--insecure", "https://127.0.0.1:1/"), ARGS_OK, "%s", err);
+	cr_expect(c.insecure);
+	cr_assert_eq(PARSE(&c, "--cacert", "/tmp/ca.pem", "--close", "--tls-resume",
+			   "https://localhost:1/"), ARGS_OK, "%s", err);
+	cr_expect_str_eq(c.cacert, "/tmp/ca.pem");
+	cr_expect(c.tls_resume);
+	cr_expect_eq(c.mode, MODE_CLOSE);
+	cr_assert_eq(PARSE(&c, "--tls-resume", "--storm", "10", "https://localhost/"), ARGS_OK,
+		     "%s", err);
+	cr_expect_eq(c.url.port, 443);
+
+	expect_bad(PARSE(&c, "--insecure", "http://127.0.0.1:1/"), "--insecure");
+	expect_bad(PARSE(&c, "--cacert", "x.pem", "http://127.0.0.1:1/"), "--cacert");
+	expect_bad(PARSE(&c, "--tls-resume", "tcp://127.0.0.1:1"), "--tls-resume");
+	expect_bad(PARSE(&c, "--insecure", "--cacert", "x.pem", "https://h:1/"), "exclusive");
+	expect_bad(PARSE(&c, "--cacert", "", "https://h:1/"), "--cacert");
+	expect_bad(PARSE(&c, "https://h:1/", "--cacert"), "--cacert");
+	expect_bad(PARSE(&c, "ftp://h:1/"), "https://");
 }
 
 Test(load_args, cpu_lists)
