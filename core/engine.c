@@ -387,8 +387,9 @@ void engine_output_done(struct worker *w, struct conn *c)
 		settle(w, c);
 }
 
-void engine_open(struct worker *w, int fd)
+void engine_open(struct worker *w, int fd, bool tls)
 {
+	(void)tls;
 	struct conn *c = conn_pool_get(&w->pool);
 	if (!c) {
 		atomic_fetch_sub_explicit(w->conns_open, 1, memory_order_relaxed);

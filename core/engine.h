@@ -18,8 +18,9 @@
 struct worker;
 struct conn;
 
-/* A connection the race accepted; its slot of --max-conns is already held. */
-void engine_open(struct worker *w, int fd);
+/* A connection the race accepted; its slot of --max-conns is already held.
+ * tls: the listener it came from speaks TLS. */
+void engine_open(struct worker *w, int fd, bool tls);
 
 /* Mechanism → engine. */
 /* Bytes arrived (p is the mechanism's buffer, valid for this call). */
