@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "balance/control.h"
 #include "core/config.h"
+#include "net/listen.h"
 
 static struct herd_config cfg;
 static char err[256];
@@ -322,4 +324,47 @@ Test(config, help_lists_the_listener_flags)
 	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
 		cr_assert(strstr(text, flags[i]), "--help lacks %s", flags[i]);
 	free(text);
+}
+
+/* Socket activation: which LISTEN_FDNAMES names mark a TLS socket. */
+Test(config, activation_names)
+{
+	static const struct {
+		const char *name;
+		bool tls;
+	} cases[] = {{"tls", true},     {"https", true}, {"tls-alt", true}, {"https2", true},
+		     {"http", false},   {"web", false},  {"", false},       {"tl", false},
+		     {"xtls", false},   {"HTTPS", false}};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		cr_assert_eq(listen_name_is_tls(cases[i].name, strlen(cases[i].name)), cases[i].tls,
+			     "'%s'", cases[i].name);
+	/* A name is a slice of the colon-separated list. */
+	cr_assert_not(listen_name_is_tls("tl:s", 2));
+	cr_assert(listen_name_is_tls("https:web", 5));
+}
+
+/* What a handler process is told of its listeners survives the variable. */
+Test(config, handler_env_listeners)
+{
+	struct handler_env he = {.slot = 1, .gen = 2, .bank = 1, .supervisor = 42, .nlisten = 3,
+				 .shm_fd = 7, .ctl_fd = 8, .workers = 2, .cpus = "0-1"};
+	he.listeners[0] = (struct herd_listener){.fd = 3};
+	he.listeners[1] = (struct herd_listener){.fd = 4, .tls = true};
+	he.listeners[2] = (struct herd_listener){.fd = 15};
+	char buf[512];
+	cr_assert_eq(handler_format(&he, buf, sizeof(buf)), 0);
+	struct handler_env back;
+	cr_assert_eq(handler_parse(buf, &back), 0, "%s", buf);
+	cr_assert_eq(back.nlisten, 3, "%s", buf);
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(back.listeners[i].fd, he.listeners[i].fd, "%s", buf);
+		cr_assert_eq(back.listeners[i].tls, he.listeners[i].tls, "%s", buf);
+	}
+	cr_assert_eq(back.shm_fd, 7);
+	cr_assert_eq(back.ctl_fd, 8);
+	cr_assert_eq(back.workers, 2);
+	cr_assert_str_eq(back.cpus, "0-1");
+	cr_assert_eq(back.supervisor, 42);
+	cr_assert_neq(handler_parse("1:2:1:42::7:8:2:0", &back), 0, "no listener");
+	cr_assert_neq(handler_parse("1:2:1:42:3x:7:8:2:0", &back), 0, "bad listener");
 }
