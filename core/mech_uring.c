@@ -1,5 +1,5 @@
 /* The io_uring backend (--accept uring): one ring per worker, a multishot
- * accept on the shared listener in every ring, multishot recvs into a
+ * accept on every shared listener in every ring, multishot recvs into a
  * per-worker provided-buffer ring, and every SQE of a loop turn submitted by
  * the same io_uring_enter that waits for the next completions.
  *
