@@ -340,16 +340,17 @@ static const struct pool_ops server_ops = {
 static void announce(struct server *s)
 {
 	const struct herd_config *cfg = s->cfg;
-	char where[96];
+	char where[96], more[32] = "";
 	const char *proto = cfg->proto == HERD_PROTO_HTTP ? "http" : "echo";
 	listen_set_describe(&s->ls, 0, where, sizeof(where));
+	if (s->ls.n > 1)
+		snprintf(more, sizeof(more), " and %d more", s->ls.n - 1);
 	if (s->he) {
 		/* Not "listening on": that line is the supervisor's. */
 		herd_log("handler %d (pid %d, generation %d) serving %s%s: %d workers on CPUs %s, "
 			 "accept %s, %s",
-			 s->he->slot, (int)getpid(), s->he->gen, where,
-			 s->ls.n > 1 ? " and more" : "", cfg->workers, s->he->cpus,
-			 herd_accept_mode_names[s->mode], proto);
+			 s->he->slot, (int)getpid(), s->he->gen, where, more, cfg->workers,
+			 s->he->cpus, herd_accept_mode_names[s->mode], proto);
 		if (ctl_send(s->he->ctl_fd, CTL_READY, worker_set_live(&s->ws)) < 0)
 			herd_log("cannot tell the supervisor we are ready: %s", strerror(errno));
 	} else if (s->sv.scaling) {
