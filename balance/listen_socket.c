@@ -51,7 +51,8 @@ static int from_systemd(struct listen_set *ls, enum herd_accept_mode mode)
 	}
 	ls->n = n;
 	if (mode == HERD_ACCEPT_REUSEPORT) {
-		herd_log("socket activation passes shared sockets: --accept reuseport needs its own");
+		herd_log("socket activation passes shared sockets: --accept reuseport needs "
+			 "its own");
 		listen_set_close(ls);
 		return -1;
 	}

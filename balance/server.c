@@ -270,8 +270,8 @@ static void load(struct pool *p, struct pool_load *ld)
 	struct server *s = server_of(p);
 	ld->rows = s->ws.rows;
 	ld->nrows = s->ws.cap;
-	ld->nlisten = worker_set_listen_fds(&s->ws, ld->listen_fds,
-					    (int)(sizeof(ld->listen_fds) / sizeof(ld->listen_fds[0])));
+	int max = (int)(sizeof(ld->listen_fds) / sizeof(ld->listen_fds[0]));
+	ld->nlisten = worker_set_listen_fds(&s->ws, ld->listen_fds, max);
 }
 
 static void drain(struct pool *p, int64_t now_ms)

@@ -55,7 +55,8 @@ static void drain_queue(struct acceptor *a, const struct herd_listener *l, struc
 	for (;;) {
 		if (atomic_fetch_add(a->conns_open, 1) >= a->max_conns) {
 			atomic_fetch_sub(a->conns_open, 1);
-			herd_log_ratelimited(&a->log_slot, "acceptor: at --max-conns %ld, not accepting",
+			herd_log_ratelimited(&a->log_slot,
+					     "acceptor: at --max-conns %ld, not accepting",
 					     a->max_conns);
 			poll(stop, 1, 20); /* only a stop request cuts the wait short */
 			return;

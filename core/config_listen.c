@@ -41,7 +41,8 @@ static bool same_addr(const struct herd_addr *a, const struct herd_addr *b)
 		       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
 	}
 	const struct sockaddr_in *x = (const void *)&a->ss, *y = (const void *)&b->ss;
-	return x->sin_port && x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+	return x->sin_port && x->sin_port == y->sin_port &&
+	       x->sin_addr.s_addr == y->sin_addr.s_addr;
 }
 
 static enum config_result add_listen(struct herd_config *cfg, const char *name, const char *val,

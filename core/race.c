@@ -182,10 +182,11 @@ uint32_t race_all_listeners(const struct worker *w)
 void race_sweep(struct worker *w)
 {
 	for (int li = 0; li < w->nlisten; li++) {
+		int lfd = w->listeners[li].fd;
 		for (int i = 0; i < RACE_ACCEPT_BATCH && !w->exiting; i++) {
 			if (!race_reserve(w))
 				return;
-			int fd = accept4(w->listeners[li].fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+			int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 			if (fd < 0) {
 				race_release(w);
 				break;
@@ -293,7 +294,7 @@ void race_woken(struct worker *w)
 	if (w->handoff)
 		take_handoffs(w);
 	else if (w->in_race)
-		w->accept_more = race_all_listeners(w); /* a peer stepped out: the queues are ours */
+		w->accept_more = race_all_listeners(w); /* a peer stepped out: ours now */
 }
 
 void race_close_all(struct worker *w)

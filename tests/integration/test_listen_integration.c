@@ -137,7 +137,8 @@ static void wait_adopted(char *text, size_t cap)
 	for (;;) {
 		ssize_t n = pread(act_errfd, text, cap - 1, 0);
 		text[n > 0 ? n : 0] = 0;
-		if (strstr(text, "(fd 3)") && strstr(text, "(fd 4)") && strstr(text, "listening on "))
+		if (strstr(text, "(fd 3)") && strstr(text, "(fd 4)") &&
+		    strstr(text, "listening on "))
 			return;
 		cr_assert(!h_child_exited(act_pid, 0, NULL), "socket-activated herd exited: %s",
 			  text);

@@ -39,8 +39,9 @@ void herd_start_accept(struct herd *h, const char *accept, const char *const *ar
 /* $HERD_EXTRA_ARGS (space-separated) is appended to every server's argv
  * after all of the above, so its flags win over the test's own (herd takes
  * the last occurrence; --listen adds a listener instead, so the default
- * --listen above is left out when either argv has one): e.g. HERD_EXTRA_ARGS='--procs 2 --workers 4' runs a
- * suite against the multi-process mode.  herd_run() does not add them. */
+ * --listen above is left out when either argv has one): e.g.
+ * HERD_EXTRA_ARGS='--procs 2 --workers 4' runs a suite against the
+ * multi-process mode.  herd_run() does not add them. */
 
 /* Like herd_start_accept, but returns as soon as the child runs, without
  * waiting for readiness: port and admin_port stay 0 (see herd_wait_port). */

@@ -73,7 +73,8 @@ static void test_bounds(void)
 	/* Wrap the indices around many times. */
 	for (int i = 0; i < 100000; i++) {
 		CHECK(handoff_push(q, i, i % 3 == 0), "push %d failed", i);
-		CHECK(handoff_pop(q, &fd, &tls) && fd == i && tls == (i % 3 == 0), "wrap %d gave %d", i, fd);
+		CHECK(handoff_pop(q, &fd, &tls) && fd == i && tls == (i % 3 == 0),
+		      "wrap %d gave %d", i, fd);
 	}
 	handoff_free(q);
 }
