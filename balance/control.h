@@ -1,6 +1,6 @@
 /* What a supervisor and its handler processes say to each other: the
  * HERD_HANDLER variable a handler is started with (what it inherited: the
- * listening socket, the shared counters, a control socket; its share of
+ * listening sockets with their TLS bits, the shared counters, a control socket; its share of
  * workers and CPUs), and the frames on the control socket after that. */
 #ifndef HERD_CONTROL_H
 #define HERD_CONTROL_H
@@ -8,12 +8,17 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "core/config.h"
+#include "net/listen.h"
+
 #define HANDLER_ENV "HERD_HANDLER"
 
 struct handler_env {
 	int slot, gen, bank;
 	pid_t supervisor;
-	int listen_fd, shm_fd, ctl_fd;
+	struct herd_listener listeners[HERD_MAX_LISTEN];
+	int nlisten;
+	int shm_fd, ctl_fd;
 	int workers;
 	char cpus[256]; /* a --cpus list */
 };

@@ -48,7 +48,8 @@ int handler_main(const struct herd_config *cfg, const char *env)
 	}
 	/* Inherited without close-on-exec so they crossed the exec; our own
 	 * children (none today) must not get them. */
-	fcntl(he.listen_fd, F_SETFD, FD_CLOEXEC);
+	for (int i = 0; i < he.nlisten; i++)
+		fcntl(he.listeners[i].fd, F_SETFD, FD_CLOEXEC);
 	fcntl(he.shm_fd, F_SETFD, FD_CLOEXEC);
 	fcntl(he.ctl_fd, F_SETFD, FD_CLOEXEC);
 

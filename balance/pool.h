@@ -25,7 +25,8 @@ struct pool;
 struct pool_load {
 	const struct counters_row *rows; /* one per worker slot: the same slots every time */
 	int nrows;
-	int listen_fds[HERD_MAX_WORKERS]; /* the sockets whose accept queues count */
+	/* the sockets whose accept queues count (reuseport: every worker's own) */
+	int listen_fds[HERD_MAX_WORKERS * HERD_MAX_LISTEN];
 	int nlisten;
 	/* false while the pool changes shape by itself (a reload runs two
 	 * generations): the sample is taken, nothing is decided on it. */

@@ -59,7 +59,7 @@ void proc_set_init(struct proc_set *ps, const struct herd_config *cfg)
 	ps->nslots = cfg->max_procs;
 	ps->gen = 1;
 	ps->grace_s = cfg->grace_s;
-	ps->listen_fd = ps->epfd = -1;
+	ps->epfd = -1;
 	for (int k = 0; k < ps->nslots; k++) {
 		struct proc_slot *sl = &ps->slot[k];
 		sl->active = k < cfg->procs;
@@ -142,9 +142,12 @@ static void exec_handler(const struct proc_set *ps, int ctl, char **envp)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	/* These three cross the exec; everything else of ours is close-on-exec. */
-	if (fcntl(ps->listen_fd, F_SETFD, 0) < 0 || fcntl(ps->shm->fd, F_SETFD, 0) < 0 ||
-	    fcntl(ctl, F_SETFD, 0) < 0)
+	/* These cross the exec (the listeners, the counters, the control
+	 * socket); everything else of ours is close-on-exec. */
+	for (int i = 0; i < ps->nlisten; i++)
+		if (fcntl(ps->listeners[i].fd, F_SETFD, 0) < 0)
+			_exit(126);
+	if (fcntl(ps->shm->fd, F_SETFD, 0) < 0 || fcntl(ctl, F_SETFD, 0) < 0)
 		_exit(126);
 	execve(ps->exe, ps->argv, envp);
 	_exit(127);
@@ -164,8 +167,9 @@ static struct proc *spawn(struct proc_set *ps, int slot, int gen, int64_t now_ms
 		return NULL;
 	}
 	struct handler_env he = {.slot = slot, .gen = gen, .bank = bank, .supervisor = getpid(),
-				 .listen_fd = ps->listen_fd, .shm_fd = ps->shm->fd,
+				 .nlisten = ps->nlisten, .shm_fd = ps->shm->fd,
 				 .ctl_fd = sv[1], .workers = ps->slot[slot].workers};
+	memcpy(he.listeners, ps->listeners, sizeof(he.listeners));
 	snprintf(he.cpus, sizeof(he.cpus), "%s", ps->slot[slot].cpus);
 	char **envp = handler_format(&he, value, sizeof(value)) == 0 ? handler_envp(value) : NULL;
 	pid_t pid = envp ? fork() : -1;

@@ -56,7 +56,8 @@ struct proc_set {
 	/* What every handler is started with. */
 	const char *exe;  /* the binary on disk, run again for each process */
 	char *const *argv;
-	int listen_fd;
+	struct herd_listener listeners[HERD_MAX_LISTEN];
+	int nlisten;
 	const struct shm_counters *shm;
 	int epfd;         /* control sockets are registered here, data.ptr = struct proc */
 	double grace_s;

@@ -30,9 +30,7 @@ struct server {
 	const struct herd_config *cfg;
 	const struct handler_env *he; /* a handler process: what the supervisor passed */
 	enum herd_accept_mode mode;   /* resolved: never auto */
-	int listen_fd;                /* the well-known socket; -1 once closed */
-	struct listen_opts lopts;
-	struct herd_addr bound;       /* with the port the kernel gave */
+	struct listen_set ls;         /* the well-known sockets; fds -1 once closed */
 	struct acceptor acceptor;
 	bool acceptor_on;
 	_Atomic long conns_open;
@@ -84,14 +82,10 @@ static int open_files(struct server *s)
 {
 	const struct herd_config *cfg = s->cfg;
 	if (s->he) {
-		/* The supervisor's socket, shared by every handler process. */
-		s->listen_fd = s->he->listen_fd;
-		s->lopts = listen_socket_opts(cfg, s->mode);
-		listen_socket_bound(s->listen_fd, &cfg->listen, &s->bound);
-	} else {
-		s->listen_fd = listen_socket_open(cfg, s->mode, &s->lopts, &s->bound);
-		if (s->listen_fd < 0)
-			return -1;
+		/* The supervisor's sockets, shared by every handler process. */
+		listen_set_adopt(&s->ls, cfg, s->mode, s->he->listeners, s->he->nlisten);
+	} else if (listen_set_open(&s->ls, cfg, s->mode) < 0) {
+		return -1;
 	}
 	if (cfg->root) {
 		s->root_fd = open(cfg->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -137,7 +131,9 @@ static void worker_template(struct server *s, struct worker *t)
 	t->proto = cfg->proto == HERD_PROTO_HTTP ? &proto_http : &proto_echo;
 	t->transport = cfg->no_sendfile ? &transport_tcp_copy : &transport_tcp;
 	t->mode = s->mode;
-	t->listen_fd = s->mode == HERD_ACCEPT_LISTENER ? -1 : s->listen_fd;
+	/* Listener mode: the acceptor thread owns the sockets. */
+	t->nlisten = s->mode == HERD_ACCEPT_LISTENER ? 0 : s->ls.n;
+	memcpy(t->listeners, s->ls.l, sizeof(t->listeners[0]) * (size_t)t->nlisten);
 	t->timeouts = (struct worker_timeouts){.idle_ms = config_ms(cfg->keepalive_timeout_s),
 					       .read_ms = config_ms(cfg->header_timeout_s),
 					       .write_ms = config_ms(cfg->send_timeout_s),
@@ -189,25 +185,29 @@ static int start_workers(struct server *s)
 	s->ws_on = true;
 	if (load)
 		s->ws.live_out = &load->live;
-	s->ws.addr = s->bound;
-	s->ws.lopts = s->lopts;
+	for (int i = 0; i < s->ls.n; i++) {
+		s->ws.addrs[i] = s->ls.bound[i];
+		s->ws.tls[i] = s->ls.l[i].tls;
+	}
+	s->ws.naddrs = s->ls.n;
+	s->ws.lopts = s->ls.lo;
 	for (int i = 0; i < s->ws.cap; i++)
 		s->ws.rows[i].proc = s->he ? s->he->slot : -1;
 	for (int i = 0; i < cfg->workers; i++)
 		if (worker_set_grow(&s->ws) < 0)
 			return -1;
 	if (s->mode == HERD_ACCEPT_REUSEPORT) {
-		/* Every worker has its own listener on the port now: the one
-		 * that reserved it would only collect connections nobody takes. */
-		close(s->listen_fd);
-		s->listen_fd = -1;
+		/* Every worker has its own listeners on the ports now: the ones
+		 * that reserved them would only collect connections nobody takes. */
+		listen_set_close(&s->ls);
 	}
 	if (s->mode == HERD_ACCEPT_LISTENER) {
-		s->acceptor = (struct acceptor){.listen_fd = s->listen_fd, .cpu = cfg->cpus[0],
+		s->acceptor = (struct acceptor){.nlisten = s->ls.n, .cpu = cfg->cpus[0],
 						.workers = s->ws.w, .wake_fds = s->ws.wake_fds,
 						.nworkers = s->ws.cap,
 						.conns_open = tmpl.conns_open,
 						.max_conns = s->max_conns};
+		memcpy(s->acceptor.listeners, s->ls.l, sizeof(s->ls.l[0]) * (size_t)s->ls.n);
 		int rc = acceptor_start(&s->acceptor);
 		if (rc) {
 			herd_log("cannot start the acceptor thread: %s", strerror(rc));
@@ -216,13 +216,6 @@ static int start_workers(struct server *s)
 		s->acceptor_on = true;
 	}
 	return 0;
-}
-
-static void close_listener(struct server *s)
-{
-	if (s->listen_fd >= 0)
-		close(s->listen_fd);
-	s->listen_fd = -1;
 }
 
 static void stop_workers(struct server *s, int64_t now_ms)
@@ -235,7 +228,7 @@ static void stop_workers(struct server *s, int64_t now_ms)
 	/* New connections must be refused at once, but the listener may only
 	 * close once no worker can still be accepting from it. */
 	worker_set_stop_all(&s->ws, deadline);
-	close_listener(s);
+	listen_set_close(&s->ls);
 	worker_set_join_all(&s->ws);
 	s->drained = true;
 }
@@ -277,7 +270,8 @@ static void load(struct pool *p, struct pool_load *ld)
 	struct server *s = server_of(p);
 	ld->rows = s->ws.rows;
 	ld->nrows = s->ws.cap;
-	ld->nlisten = worker_set_listen_fds(&s->ws, ld->listen_fds, HERD_MAX_WORKERS);
+	int max = (int)(sizeof(ld->listen_fds) / sizeof(ld->listen_fds[0]));
+	ld->nlisten = worker_set_listen_fds(&s->ws, ld->listen_fds, max);
 }
 
 static void drain(struct pool *p, int64_t now_ms)
@@ -346,15 +340,17 @@ static const struct pool_ops server_ops = {
 static void announce(struct server *s)
 {
 	const struct herd_config *cfg = s->cfg;
-	char where[96];
+	char where[96], more[32] = "";
 	const char *proto = cfg->proto == HERD_PROTO_HTTP ? "http" : "echo";
-	listen_describe_addr(&s->bound, where, sizeof(where));
+	listen_set_describe(&s->ls, 0, where, sizeof(where));
+	if (s->ls.n > 1)
+		snprintf(more, sizeof(more), " and %d more", s->ls.n - 1);
 	if (s->he) {
 		/* Not "listening on": that line is the supervisor's. */
-		herd_log("handler %d (pid %d, generation %d) serving %s: %d workers on CPUs %s, "
+		herd_log("handler %d (pid %d, generation %d) serving %s%s: %d workers on CPUs %s, "
 			 "accept %s, %s",
-			 s->he->slot, (int)getpid(), s->he->gen, where, cfg->workers, s->he->cpus,
-			 herd_accept_mode_names[s->mode], proto);
+			 s->he->slot, (int)getpid(), s->he->gen, where, more, cfg->workers,
+			 s->he->cpus, herd_accept_mode_names[s->mode], proto);
 		if (ctl_send(s->he->ctl_fd, CTL_READY, worker_set_live(&s->ws)) < 0)
 			herd_log("cannot tell the supervisor we are ready: %s", strerror(errno));
 	} else if (s->sv.scaling) {
@@ -365,6 +361,8 @@ static void announce(struct server *s)
 		herd_log("listening on %s (%d workers, accept %s, %s)", where, cfg->workers,
 			 herd_accept_mode_names[s->mode], proto);
 	}
+	if (!s->he)
+		listen_set_announce_rest(&s->ls);
 }
 
 static int setup(struct server *s)
@@ -389,7 +387,7 @@ static int setup(struct server *s)
 
 int server_run(const struct herd_config *cfg, const struct handler_env *he)
 {
-	struct server s = {.cfg = cfg, .he = he, .listen_fd = -1, .root_fd = -1, .log_fd = -1,
+	struct server s = {.cfg = cfg, .he = he, .root_fd = -1, .log_fd = -1,
 			   .shm = {.fd = -1}};
 	int status = 1;
 	s.pool = (struct pool){.ops = &server_ops, .members = "workers", .tick_ms = 1000,
@@ -401,7 +399,7 @@ int server_run(const struct herd_config *cfg, const struct handler_env *he)
 	if (s.ws_on && !s.drained) /* a start that failed half way */
 		stop_workers(&s, worker_monotonic_ms());
 	supervise_close(&s.sv);
-	close_listener(&s);
+	listen_set_close(&s.ls);
 	if (s.root_fd >= 0)
 		close(s.root_fd);
 	if (s.log_fd >= 0)

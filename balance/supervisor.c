@@ -28,8 +28,7 @@ struct supervisor {
 	struct pool pool; /* first: the pool ops get the supervisor back from it */
 	const struct herd_config *cfg;
 	enum herd_accept_mode mode;
-	int listen_fd;
-	struct herd_addr bound;
+	struct listen_set ls;
 	char exe[PATH_MAX];
 	struct shm_counters shm;
 	struct proc_set ps;
@@ -135,11 +134,12 @@ static void maybe_announce(struct supervisor *s, int64_t now)
 	if (!ready && now < s->announce_by_ms)
 		return;
 	s->announced = true;
-	listen_describe_addr(&s->bound, where, sizeof(where));
+	listen_set_describe(&s->ls, 0, where, sizeof(where));
 	herd_log("listening on %s (%d workers in %d processes, accept %s, %s)%s", where,
 		 cfg->workers, cfg->procs, herd_accept_mode_names[s->mode],
 		 cfg->proto == HERD_PROTO_HTTP ? "http" : "echo",
 		 ready ? "" : "; handlers are not accepting yet");
+	listen_set_announce_rest(&s->ls);
 }
 
 /* The pool ops over the handler processes. */
@@ -188,8 +188,9 @@ static void load(struct pool *p, struct pool_load *ld)
 	snapshot(s);
 	ld->rows = s->rows;
 	ld->nrows = s->nrows;
-	ld->listen_fds[0] = s->listen_fd;
-	ld->nlisten = 1;
+	for (int i = 0; i < s->ls.n; i++)
+		ld->listen_fds[i] = s->ls.l[i].fd;
+	ld->nlisten = s->ls.n;
 	/* Both generations run while a reload drains. */
 	ld->settled = !s->ps.next_gen && proc_set_live(&s->ps) == proc_set_serving(&s->ps);
 }
@@ -249,7 +250,6 @@ static const struct pool_ops supervisor_ops = {
 static int setup(struct supervisor *s)
 {
 	const struct herd_config *cfg = s->cfg;
-	struct listen_opts lo;
 	ssize_t n = readlink("/proc/self/exe", s->exe, sizeof(s->exe) - 1);
 	if (n <= 0 || n >= (ssize_t)sizeof(s->exe) - 1) {
 		herd_log("cannot find our own binary (/proc/self/exe): %s", strerror(errno));
@@ -257,8 +257,7 @@ static int setup(struct supervisor *s)
 	}
 	s->exe[n] = 0;
 	s->mode = listen_socket_mode(cfg);
-	s->listen_fd = listen_socket_open(cfg, s->mode, &lo, &s->bound);
-	if (s->listen_fd < 0)
+	if (listen_set_open(&s->ls, cfg, s->mode) < 0)
 		return -1;
 	if (shm_counters_create(&s->shm, cfg->max_procs, cfg->max_workers) < 0) {
 		herd_log("cannot make the shared counters: %s", strerror(errno));
@@ -280,7 +279,8 @@ static int setup(struct supervisor *s)
 	proc_set_init(&s->ps, cfg);
 	s->ps.exe = s->exe;
 	s->ps.argv = cfg->argv;
-	s->ps.listen_fd = s->listen_fd;
+	memcpy(s->ps.listeners, s->ls.l, sizeof(s->ps.listeners));
+	s->ps.nlisten = s->ls.n;
 	s->ps.shm = &s->shm;
 	s->ps.epfd = s->sv.epfd;
 	int by_max = (cfg->max_workers + cfg->max_procs - 1) / cfg->max_procs;
@@ -293,7 +293,7 @@ static int setup(struct supervisor *s)
 
 int supervisor_run(const struct herd_config *cfg)
 {
-	struct supervisor s = {.cfg = cfg, .listen_fd = -1, .shm = {.fd = -1}};
+	struct supervisor s = {.cfg = cfg, .shm = {.fd = -1}};
 	int status = 1;
 	s.pool = (struct pool){.ops = &supervisor_ops, .members = "handler processes",
 			       .tick_ms = TICK_MS, .gauges = &s.gauges};
@@ -304,8 +304,7 @@ int supervisor_run(const struct herd_config *cfg)
 		status = supervise_run(&s.sv) < 0;
 	}
 	supervise_close(&s.sv);
-	if (s.listen_fd >= 0)
-		close(s.listen_fd);
+	listen_set_close(&s.ls);
 	counters_free(s.snap);
 	free(s.rows);
 	free(s.shown);

@@ -85,6 +85,38 @@ static void set_live(struct worker_set *ws, int delta)
 		atomic_store_explicit(ws->live_out, ws->gauges.workers, memory_order_relaxed);
 }
 
+static void close_own_listener(struct worker_set *ws, int i)
+{
+	/* What SO_REUSEPORT hashed to these listeners and nobody accepted yet
+	 * is reset by the kernel now: the cost of per-worker queues. */
+	if (!ws->own_listener_open[i])
+		return;
+	for (int k = 0; k < ws->w[i].nlisten; k++)
+		close(ws->w[i].listeners[k].fd);
+	ws->own_listener_open[i] = 0;
+}
+
+/* reuseport: the worker's own socket on every address. */
+static int open_own_listeners(struct worker_set *ws, int i)
+{
+	struct worker *w = &ws->w[i];
+	char err[256];
+	w->nlisten = 0;
+	for (int k = 0; k < ws->naddrs; k++) {
+		int fd = listen_open(&ws->addrs[k], &ws->lopts, err, sizeof(err));
+		if (fd < 0) {
+			herd_log("worker %d: %s", i, err);
+			for (int j = 0; j < k; j++)
+				close(w->listeners[j].fd);
+			return -1;
+		}
+		w->listeners[k] = (struct herd_listener){.fd = fd, .tls = ws->tls[k]};
+		w->nlisten = k + 1;
+	}
+	ws->own_listener_open[i] = 1;
+	return 0;
+}
+
 int worker_set_grow(struct worker_set *ws)
 {
 	int i = 0;
@@ -116,15 +148,8 @@ int worker_set_grow(struct worker_set *ws)
 		}
 		w->handoff = handoff;
 	}
-	if (w->mode == HERD_ACCEPT_REUSEPORT) {
-		char err[256];
-		w->listen_fd = listen_open(&ws->addr, &ws->lopts, err, sizeof(err));
-		if (w->listen_fd < 0) {
-			herd_log("worker %d: %s", i, err);
-			return -1;
-		}
-		ws->own_listener_open[i] = 1;
-	}
+	if (w->mode == HERD_ACCEPT_REUSEPORT && open_own_listeners(ws, i) < 0)
+		return -1;
 	if (worker_init(w) < 0) {
 		herd_log("worker %d: cannot set up its %s loop: %s", i, w->mech->name,
 			 strerror(errno));
@@ -144,10 +169,7 @@ int worker_set_grow(struct worker_set *ws)
 		ws->gauges.slots = i + 1;
 	return i;
 fail:
-	if (ws->own_listener_open[i]) {
-		close(w->listen_fd);
-		ws->own_listener_open[i] = 0;
-	}
+	close_own_listener(ws, i);
 	return -1;
 }
 
@@ -176,25 +198,16 @@ int worker_set_retire(struct worker_set *ws, int64_t deadline_ms)
 	return pick;
 }
 
-static void close_own_listener(struct worker_set *ws, int i)
-{
-	/* What SO_REUSEPORT hashed to this listener and nobody accepted yet is
-	 * reset by the kernel now: the cost of per-worker queues. */
-	if (ws->own_listener_open[i]) {
-		close(ws->w[i].listen_fd);
-		ws->own_listener_open[i] = 0;
-	}
-}
-
 /* Joins a worker whose thread returned (or is about to) and empties its slot. */
 static void finish_slot(struct worker_set *ws, int i)
 {
 	struct worker *w = &ws->w[i];
 	int fd, stranded = 0;
+	bool tls;
 	worker_join(w);
 	worker_destroy(w);
 	close_own_listener(ws, i);
-	while (w->handoff && handoff_pop(w->handoff, &fd)) {
+	while (w->handoff && handoff_pop(w->handoff, &fd, &tls)) {
 		close(fd);
 		atomic_fetch_sub_explicit(w->conns_open, 1, memory_order_relaxed);
 		stranded++;
@@ -270,12 +283,12 @@ int worker_set_listen_fds(const struct worker_set *ws, int *fds, int max)
 {
 	int n = 0;
 	if (ws->tmpl.mode != HERD_ACCEPT_REUSEPORT) {
-		if (ws->tmpl.listen_fd >= 0 && max > 0)
-			fds[n++] = ws->tmpl.listen_fd;
+		for (int k = 0; k < ws->tmpl.nlisten && n < max; k++)
+			fds[n++] = ws->tmpl.listeners[k].fd;
 		return n;
 	}
-	for (int i = 0; i < ws->cap && n < max; i++)
-		if (ws->own_listener_open[i])
-			fds[n++] = ws->w[i].listen_fd;
+	for (int i = 0; i < ws->cap; i++)
+		for (int k = 0; ws->own_listener_open[i] && k < ws->w[i].nlisten && n < max; k++)
+			fds[n++] = ws->w[i].listeners[k].fd;
 	return n;
 }

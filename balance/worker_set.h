@@ -19,7 +19,7 @@ struct worker_set {
 	bool own_ctr;                /* allocated here, not handed in (shared memory) */
 	struct counters_row *rows;   /* cap rows over ctr, for metrics and sampling */
 	uint8_t *state;              /* enum slot_state */
-	uint8_t *own_listener_open;  /* reuseport: the slot's listener is still open */
+	uint8_t *own_listener_open;  /* reuseport: the slot's listeners are still open */
 	int *wake_fds;               /* per slot, made once: peers may write any time */
 	int cap;
 	struct metrics_gauges gauges; /* slots ever used, live workers, scale events */
@@ -28,12 +28,14 @@ struct worker_set {
 	struct worker tmpl;          /* configuration each new worker starts from */
 	const int *cpus;
 	int ncpus;
-	/* reuseport: each worker opens its own listener on the shared port */
-	struct herd_addr addr;
+	/* reuseport: each worker opens its own listener on each shared port */
+	struct herd_addr addrs[HERD_MAX_LISTEN];
+	bool tls[HERD_MAX_LISTEN];
+	int naddrs;
 	struct listen_opts lopts;
 };
 
-/* tmpl carries the configuration (mode, ops, listen_fd, feed, timeouts, ...).
+/* tmpl carries the configuration (mode, ops, listeners, feed, timeouts, ...).
  * ctr: cap counter blocks to use (a handler process's share of the shared
  * memory), or NULL to allocate them.  0, or -1 with errno set. */
 int worker_set_init(struct worker_set *ws, int cap, const struct worker *tmpl, const int *cpus,
@@ -57,7 +59,8 @@ void worker_set_destroy(struct worker_set *ws);
 int worker_set_live(const struct worker_set *ws);
 /* Slots whose worker has not finished yet: running or retiring. */
 int worker_set_in_use(const struct worker_set *ws);
-/* The listening sockets workers accept from now (reuseport: one each). */
+/* The listening sockets workers accept from now (reuseport: each worker's
+ * own). */
 int worker_set_listen_fds(const struct worker_set *ws, int *fds, int max);
 
 #endif

@@ -16,7 +16,7 @@
 #define ACCEPT_PAUSE_MS 100
 
 /* Hands fd to the next worker whose queue has room; false when all are full. */
-static bool dispatch(struct acceptor *a, int fd)
+static bool dispatch(struct acceptor *a, int fd, bool tls)
 {
 	for (int tries = 0; tries < a->nworkers; tries++) {
 		int slot = a->next;
@@ -24,7 +24,7 @@ static bool dispatch(struct acceptor *a, int fd)
 		a->next = (a->next + 1) % a->nworkers;
 		/* Slots come and go with scaling: only running workers get fds. */
 		if (!atomic_load_explicit(&w->running, memory_order_acquire) ||
-		    !handoff_push(w->handoff, fd))
+		    !handoff_push(w->handoff, fd, tls))
 			continue;
 		/* Always wake: deciding "the worker is surely awake" from the
 		 * queue's fill level races with the worker going to sleep. */
@@ -49,47 +49,56 @@ static void wait_for_descriptors(struct acceptor *a, struct pollfd *stop)
 	}
 }
 
+/* Takes what listener l's queue holds, handing each connection on. */
+static void drain_queue(struct acceptor *a, const struct herd_listener *l, struct pollfd *stop)
+{
+	for (;;) {
+		if (atomic_fetch_add(a->conns_open, 1) >= a->max_conns) {
+			atomic_fetch_sub(a->conns_open, 1);
+			herd_log_ratelimited(&a->log_slot,
+					     "acceptor: at --max-conns %ld, not accepting",
+					     a->max_conns);
+			poll(stop, 1, 20); /* only a stop request cuts the wait short */
+			return;
+		}
+		int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			atomic_fetch_sub(a->conns_open, 1);
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EAGAIN) {
+				herd_log_ratelimited(&a->log_slot, "acceptor: accept: %s",
+						     strerror(errno));
+				wait_for_descriptors(a, stop);
+			}
+			return;
+		}
+		for (int waited = 0; !dispatch(a, fd, l->tls); waited++) {
+			if (waited == 5000) { /* 5 s: nobody is taking connections */
+				close(fd);
+				atomic_fetch_sub(a->conns_open, 1);
+				break;
+			}
+			poll(NULL, 0, 1); /* every queue full: workers are behind */
+		}
+	}
+}
+
 static void *acceptor_main(void *arg)
 {
 	struct acceptor *a = arg;
-	struct pollfd p[2] = {{.fd = a->listen_fd, .events = POLLIN},
-			      {.fd = a->stop_fd, .events = POLLIN}};
+	/* p[0]: the stop request; then one per listener. */
+	struct pollfd p[1 + HERD_MAX_LISTEN] = {{.fd = a->stop_fd, .events = POLLIN}};
+	for (int i = 0; i < a->nlisten; i++)
+		p[1 + i] = (struct pollfd){.fd = a->listeners[i].fd, .events = POLLIN};
 	for (;;) {
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
+		if (poll(p, 1 + (nfds_t)a->nlisten, -1) < 0 && errno != EINTR)
 			break;
-		if (p[1].revents)
+		if (p[0].revents)
 			break;
-		if (!(p[0].revents & POLLIN))
-			continue;
-		for (;;) {
-			if (atomic_fetch_add(a->conns_open, 1) >= a->max_conns) {
-				atomic_fetch_sub(a->conns_open, 1);
-				herd_log_ratelimited(&a->log_slot, "acceptor: at --max-conns %ld, not accepting",
-						     a->max_conns);
-				poll(&p[1], 1, 20); /* only a stop request cuts the wait short */
-				break;
-			}
-			int fd = accept4(a->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-			if (fd < 0) {
-				atomic_fetch_sub(a->conns_open, 1);
-				if (errno == EINTR || errno == ECONNABORTED)
-					continue;
-				if (errno != EAGAIN) {
-					herd_log_ratelimited(&a->log_slot, "acceptor: accept: %s",
-							     strerror(errno));
-					wait_for_descriptors(a, &p[1]);
-				}
-				break;
-			}
-			for (int waited = 0; !dispatch(a, fd); waited++) {
-				if (waited == 5000) { /* 5 s: nobody is taking connections */
-					close(fd);
-					atomic_fetch_sub(a->conns_open, 1);
-					break;
-				}
-				poll(NULL, 0, 1); /* every queue full: workers are behind */
-			}
-		}
+		for (int i = 0; i < a->nlisten; i++)
+			if (p[1 + i].revents & POLLIN)
+				drain_queue(a, &a->listeners[i], &p[0]);
 	}
 	return NULL;
 }

@@ -1,17 +1,22 @@
 /* The listener/dispatcher design herd exists to beat, kept as
  * --accept listener for side-by-side measurement: one acceptor thread takes
- * every connection and hands it to a worker, round robin, through the
- * worker's queue and eventfd. */
+ * every connection, from every listening socket, and hands it to a worker,
+ * round robin, through the worker's queue (with its listener's TLS bit) and
+ * eventfd. */
 #ifndef HERD_ACCEPTOR_H
 #define HERD_ACCEPTOR_H
 
 #include <pthread.h>
 #include <stdint.h>
 
+#include "core/config.h"
+#include "net/listen.h"
+
 struct worker;
 
 struct acceptor {
-	int listen_fd, stop_fd, cpu;
+	struct herd_listener listeners[HERD_MAX_LISTEN]; /* polled together */
+	int nlisten, stop_fd, cpu;
 	struct worker *workers; /* every slot; those not running are skipped */
 	const int *wake_fds;    /* slot i's eventfd, fixed while slots get rewritten */
 	/* --max-conns: the acceptor reserves a slot before each accept, so at

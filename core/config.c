@@ -22,7 +22,15 @@ const char *const herd_accept_mode_names[HERD_ACCEPT_MODES] = {
 void config_usage(FILE *out)
 {
 	fputs("usage: herd [options]\n"
-	      "  --listen HOST:PORT   address to serve (default 0.0.0.0:8080; [::]:8080 for IPv6)\n"
+	      "  --listen HOST:PORT   address to serve, repeatable (default 0.0.0.0:8080, unless\n"
+	      "                       --listen or --listen-tls is given; [::]:8080 for IPv6)\n"
+	      "  --listen-tls HOST:PORT  address to serve HTTPS on, repeatable (at most 8\n"
+	      "                       listeners in all)\n"
+	      "  --tls-cert FILE      PEM certificate chain, repeatable; pairs with --tls-key\n"
+	      "                       in order, the first pair is the default\n"
+	      "  --tls-key FILE       PEM private key of the --tls-cert in the same position\n"
+	      "  --redirect-https     answer plain HTTP with 301 to https:// (needs --listen-tls)\n"
+	      "  --tls-ticket-rotate S  session ticket key lifetime (default 3600)\n"
 	      "  --workers N          worker threads (default: one per CPU of --cpus)\n"
 	      "  --cpus LIST          CPUs to pin workers to, e.g. 0-3,6 (default: current affinity)\n"
 	      "  --accept MODE        exclusive (default), uring, reuseport, listener, herd, auto\n"
@@ -188,7 +196,7 @@ static int default_cpus(int *cpus)
 static void set_defaults(struct herd_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	config_parse_addr("0.0.0.0:8080", &cfg->listen);
+	cfg->tls_ticket_rotate_s = 3600;
 	cfg->accept = HERD_ACCEPT_EXCLUSIVE;
 	cfg->backlog = 4096;
 	cfg->proto = HERD_PROTO_HTTP;
@@ -297,6 +305,13 @@ enum config_result config_parse(struct herd_config *cfg, int argc, char **argv,
 		bool is_known = false;
 		for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
 			is_known |= strcmp(name, known[k]) == 0;
+		is_known |= config_listen_known(name);
+		if (strcmp(name, "--redirect-https") == 0) {
+			if (eq)
+				return fail(err, errlen, "--redirect-https takes no value");
+			cfg->redirect_https = true;
+			continue;
+		}
 		if (!is_known)
 			return fail(err, errlen, "unknown option '%s'", name);
 		if (eq) {
@@ -307,9 +322,11 @@ enum config_result config_parse(struct herd_config *cfg, int argc, char **argv,
 			val = argv[++i];
 		}
 
-		if (strcmp(name, "--listen") == 0) {
-			if (config_parse_addr(val, &cfg->listen) < 0)
-				return fail(err, errlen, "bad --listen '%s': want HOST:PORT", val);
+		bool handled;
+		if (config_listen_flag(cfg, name, val, &handled, err, errlen) != CONFIG_OK)
+			return CONFIG_ERROR;
+		if (handled) {
+			continue;
 		} else if (strcmp(name, "--admin") == 0) {
 			if (config_parse_addr(val, &cfg->admin) < 0)
 				return fail(err, errlen, "bad --admin '%s': want HOST:PORT", val);
@@ -430,5 +447,7 @@ enum config_result config_parse(struct herd_config *cfg, int argc, char **argv,
 	if (cfg->workers < cfg->min_workers || cfg->workers > cfg->max_workers)
 		return fail(err, errlen, "bad --workers %d: outside --min-workers %d..--max-workers %d",
 			    cfg->workers, cfg->min_workers, cfg->max_workers);
+	if (config_listen_check(cfg, err, errlen) != CONFIG_OK)
+		return CONFIG_ERROR;
 	return check_procs(cfg, err, errlen);
 }

@@ -13,6 +13,8 @@
 #define HERD_MAX_CPUS 1024
 #define HERD_MAX_WORKERS 256
 #define HERD_MAX_PROCS 64
+#define HERD_MAX_LISTEN 8
+#define HERD_MAX_CERTS 8
 
 enum herd_accept_mode {
 	HERD_ACCEPT_EXCLUSIVE, /* shared fd, EPOLLEXCLUSIVE in every worker's epoll */
@@ -31,8 +33,27 @@ enum herd_proto {
 	HERD_PROTO_ECHO,
 };
 
+/* One address to serve: --listen (plain) or --listen-tls. */
+struct herd_listen {
+	struct herd_addr addr;
+	bool tls;
+};
+
+/* --tls-cert and --tls-key, paired in the order given: the first pair is
+ * the default certificate. */
+struct herd_tls_pair {
+	const char *cert, *key;
+};
+
 struct herd_config {
-	struct herd_addr listen;
+	/* In the order given; ignored under socket activation (the sockets
+	 * and their names come from systemd then). */
+	struct herd_listen listens[HERD_MAX_LISTEN];
+	int nlisten;
+	struct herd_tls_pair tls[HERD_MAX_CERTS];
+	int ntls;
+	bool redirect_https;        /* --redirect-https: plain HTTP answers 301 to https:// */
+	double tls_ticket_rotate_s; /* --tls-ticket-rotate: session ticket key lifetime */
 	bool admin_enabled;
 	struct herd_addr admin;
 	int workers; /* 0 until resolved: one per CPU of cpus[] */
@@ -82,6 +103,16 @@ int config_parse_cpulist(const char *s, int *cpus, int max);
 int config_parse_addr(const char *s, struct herd_addr *a);
 
 void config_usage(FILE *out);
+
+/* config_listen.c: the listener and TLS flags.  config_listen_flag handles
+ * `name` if it is one of them (*handled), the pair counts included;
+ * config_listen_check validates their combination once all flags are read.
+ * Both return CONFIG_OK or CONFIG_ERROR with err filled. */
+enum config_result config_listen_flag(struct herd_config *cfg, const char *name, const char *val,
+				      bool *handled, char *err, size_t errlen);
+enum config_result config_listen_check(struct herd_config *cfg, char *err, size_t errlen);
+/* Whether `name` is a flag config_listen_flag takes. */
+bool config_listen_known(const char *name);
 
 /* Seconds from the command line as the milliseconds timers count in. */
 static inline int64_t config_ms(double seconds)

@@ -5,9 +5,9 @@
  *
  * Serves four accept strategies that differ only in how connections reach
  * the worker:
- *   exclusive  the shared listener in every epoll with EPOLLEXCLUSIVE
- *   herd       the shared listener in every epoll, every waiter woken
- *   reuseport  the worker's own SO_REUSEPORT listener
+ *   exclusive  the shared listeners in every epoll with EPOLLEXCLUSIVE
+ *   herd       the shared listeners in every epoll, every waiter woken
+ *   reuseport  the worker's own SO_REUSEPORT listeners (one per address)
  *   listener   fds handed over by the acceptor thread through a queue */
 #include <errno.h>
 #include <stdlib.h>
@@ -89,7 +89,17 @@ static void epoll_finish(struct worker *w)
 	(void)w; /* every descriptor is closed: nothing can still report */
 }
 
-/* The listener is in this worker's epoll exactly when the worker races. */
+static void unwatch(struct worker *w, int upto)
+{
+	struct epoll_state *st = w->io;
+	for (int i = 0; i < upto; i++)
+		epoll_ctl(st->epfd, EPOLL_CTL_DEL, w->listeners[i].fd, NULL);
+}
+
+/* The listeners are in this worker's epoll exactly when the worker races:
+ * all of them or none, so stepping out, pausing and draining hold for
+ * every address alike.  Each registration's tag is its listener, so a
+ * wake-up names the queue to accept from. */
 static bool epoll_race_set(struct worker *w, bool want)
 {
 	struct epoll_state *st = w->io;
@@ -97,18 +107,23 @@ static bool epoll_race_set(struct worker *w, bool want)
 		return false; /* the acceptor thread races for us */
 	if (want == w->watching_listener)
 		return want;
-	if (want) {
-		struct epoll_event ev = {.events = st->listen_events, .data.ptr = &w->listen_fd};
-		if (epoll_ctl(st->epfd, EPOLL_CTL_ADD, w->listen_fd, &ev) < 0 && errno != EEXIST) {
+	if (!want) {
+		unwatch(w, w->nlisten);
+		w->watching_listener = false;
+		return false;
+	}
+	for (int i = 0; i < w->nlisten; i++) {
+		struct epoll_event ev = {.events = st->listen_events, .data.ptr = &w->listeners[i]};
+		if (epoll_ctl(st->epfd, EPOLL_CTL_ADD, w->listeners[i].fd, &ev) < 0 &&
+		    errno != EEXIST) {
 			/* Retry on a later turn rather than drop out for good. */
+			unwatch(w, i);
 			race_hold(w, w->now_ms + RACE_PAUSE_MS, false);
 			return false;
 		}
-	} else {
-		epoll_ctl(st->epfd, EPOLL_CTL_DEL, w->listen_fd, NULL);
 	}
-	w->watching_listener = want;
-	return want;
+	w->watching_listener = true;
+	return true;
 }
 
 static int want(struct worker *w, struct conn *c, bool out)
@@ -156,13 +171,24 @@ static void on_writable(struct worker *w, struct conn *c)
 	engine_output_done(w, c);
 }
 
+/* The listener a tag names, or -1 (compared as addresses: a connection's
+ * tag points into another object). */
+static int listener_of(const struct worker *w, const void *tag)
+{
+	uintptr_t t = (uintptr_t)tag, first = (uintptr_t)w->listeners;
+	if (t < first || t >= first + sizeof(w->listeners[0]) * (size_t)w->nlisten)
+		return -1;
+	return (int)((t - first) / sizeof(w->listeners[0]));
+}
+
 static void epoll_dispatch(struct worker *w)
 {
 	struct epoll_state *st = w->io;
 	for (int i = 0; i < st->nevents; i++) {
 		void *tag = st->evs[i].data.ptr;
-		if (tag == &w->listen_fd) {
-			race_listener_ready(w);
+		int li = listener_of(w, tag);
+		if (li >= 0) {
+			race_listener_ready(w, li);
 		} else if (tag == &w->wake_fd) {
 			race_woken(w);
 		} else {

@@ -1,5 +1,5 @@
 /* The io_uring backend (--accept uring): one ring per worker, a multishot
- * accept on the shared listener in every ring, multishot recvs into a
+ * accept on every shared listener in every ring, multishot recvs into a
  * per-worker provided-buffer ring, and every SQE of a loop turn submitted by
  * the same io_uring_enter that waits for the next completions.
  *
@@ -122,7 +122,7 @@ static void reap(struct worker *w)
 		n++;
 		if (ud >= UD_CONN_MIN) {
 			uconn_on_cqe(w, cqe);
-		} else if (ud == UD_ACCEPT) {
+		} else if (ud >= UD_ACCEPT && ud < UD_ACCEPT + HERD_MAX_LISTEN) {
 			uaccept_on_cqe(w, cqe);
 		} else if (ud == UD_WAKE) {
 			on_wake(w, cqe);
@@ -204,7 +204,7 @@ static void uring_finish(struct worker *w)
 	if (st->wake_armed)
 		uring_cancel(w, UD_WAKE);
 	int64_t deadline = worker_monotonic_ms() + EXIT_REAP_MS;
-	while (st->zombies || st->accept_armed || st->wake_armed) {
+	while (st->zombies || uaccept_any_armed(w) || st->wake_armed) {
 		int64_t left = deadline - worker_monotonic_ms();
 		if (left <= 0) {
 			herd_log("worker %d: %d connection(s) still had requests in flight at exit",
@@ -216,8 +216,7 @@ static void uring_finish(struct worker *w)
 		reap(w);
 	}
 	io_uring_submit(&st->ring); /* the last closes */
-	if (st->accept_armed && st->accept_single) /* its slot, never to be filled */
-		race_release(w);
+	uaccept_release_single(w);
 	if (st->ring_fd_registered)
 		io_uring_unregister_ring_fd(&st->ring);
 	st->ring_fd_registered = false;

@@ -19,12 +19,20 @@
 #define URING_BGID 0
 
 /* user_data: small constants for the worker's own requests, or a struct conn
- * pointer (8-byte aligned) with the operation in its low three bits. */
+ * pointer (8-byte aligned) with the operation in its low three bits.  No
+ * object lives in the first page, so no pointer is below UD_CONN_MIN. */
 enum {
 	UD_IGNORE = 0, /* cancels and closes: a CQE only says they found nothing */
-	UD_ACCEPT = 1,
 	UD_WAKE = 2,
-	UD_CONN_MIN = 8,
+	UD_ACCEPT = 16, /* + the listener's index: UD_ACCEPT .. UD_ACCEPT + HERD_MAX_LISTEN - 1 */
+	UD_CONN_MIN = 4096,
+};
+_Static_assert(UD_ACCEPT + HERD_MAX_LISTEN <= UD_CONN_MIN, "accept tags below conn pointers");
+
+/* The accept armed on one listener (mech_uring_accept.c). */
+struct uring_accept {
+	bool armed, single, cancelling;
+	unsigned long armed_nofile; /* RLIMIT_NOFILE when it was armed */
 };
 enum { OP_RECV = 1, OP_SEND = 2, OP_POLL = 3, OP_MASK = 7 };
 
@@ -48,9 +56,9 @@ struct uring_state {
 	uint64_t busy_ns;
 	int schedstat_fd;       /* the worker thread's /proc schedstat */
 	bool have_schedstat;
-	bool accept_armed, accept_single, accept_cancelling, wake_armed;
+	struct uring_accept acc[HERD_MAX_LISTEN]; /* one per w->listeners[] */
+	bool wake_armed;
 	bool turn_accepts;    /* a CQE of this turn carried an accept */
-	unsigned long armed_nofile; /* RLIMIT_NOFILE when the accept was armed */
 	int64_t nofile_check_ms;
 	int zombies;          /* closed connections a CQE may still point at */
 };
@@ -87,6 +95,10 @@ static inline void uring_buf_return(struct uring_state *st, unsigned bid)
 bool uaccept_race_set(struct worker *w, bool want);
 void uaccept_race_turn(struct worker *w);
 void uaccept_on_cqe(struct worker *w, const struct io_uring_cqe *cqe);
+/* Whether any listener still has an accept armed. */
+bool uaccept_any_armed(const struct worker *w);
+/* At exit: gives back the slots of single accepts that will never fill. */
+void uaccept_release_single(struct worker *w);
 
 /* mech_uring_conn.c */
 void uconn_on_cqe(struct worker *w, const struct io_uring_cqe *cqe);

@@ -1,6 +1,7 @@
-/* The accept an io_uring worker arms for the race (core/race.c has the
- * rules).  While the worker races, an accept on the shared listener is armed
- * in its ring; out of the race it is cancelled.
+/* The accepts an io_uring worker arms for the race (core/race.c has the
+ * rules).  While the worker races, an accept on every shared listener is
+ * armed in its ring (user_data UD_ACCEPT + the listener's index); out of
+ * the race they are all cancelled.
  *
  * Normally the accept is multishot: one request for any number of
  * connections.  It takes a whole burst before the worker sees any of it,
@@ -42,9 +43,11 @@ static bool want_single(const struct worker *w)
 	return near_limit(w) || w->foreign_racers;
 }
 
-static void arm(struct worker *w)
+static void arm(struct worker *w, int li)
 {
 	struct uring_state *st = w->io;
+	struct uring_accept *a = &st->acc[li];
+	int fd = w->listeners[li].fd;
 	bool single = want_single(w);
 	if (single && !race_reserve(w)) {
 		race_hold(w, w->now_ms + RACE_LIMIT_RECHECK_MS, true);
@@ -58,52 +61,76 @@ static void arm(struct worker *w)
 		return;
 	}
 	if (single)
-		io_uring_prep_accept(sqe, w->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		io_uring_prep_accept(sqe, fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	else
-		io_uring_prep_multishot_accept(sqe, w->listen_fd, NULL, NULL,
-					       SOCK_NONBLOCK | SOCK_CLOEXEC);
-	io_uring_sqe_set_data64(sqe, UD_ACCEPT);
-	st->accept_armed = true;
-	st->accept_single = single;
-	st->armed_nofile = nofile_now();
+		io_uring_prep_multishot_accept(sqe, fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	io_uring_sqe_set_data64(sqe, UD_ACCEPT + (unsigned)li);
+	a->armed = true;
+	a->single = single;
+	a->armed_nofile = nofile_now();
 }
 
-static void cancel(struct worker *w)
+static void cancel(struct worker *w, int li)
 {
 	struct uring_state *st = w->io;
-	if (st->accept_armed && !st->accept_cancelling)
-		st->accept_cancelling = uring_cancel(w, UD_ACCEPT);
+	struct uring_accept *a = &st->acc[li];
+	if (a->armed && !a->cancelling)
+		a->cancelling = uring_cancel(w, UD_ACCEPT + (unsigned)li);
+}
+
+bool uaccept_any_armed(const struct worker *w)
+{
+	const struct uring_state *st = w->io;
+	for (int li = 0; li < w->nlisten; li++)
+		if (st->acc[li].armed)
+			return true;
+	return false;
+}
+
+void uaccept_release_single(struct worker *w)
+{
+	struct uring_state *st = w->io;
+	for (int li = 0; li < w->nlisten; li++)
+		if (st->acc[li].armed && st->acc[li].single)
+			race_release(w);
 }
 
 bool uaccept_race_set(struct worker *w, bool want)
 {
 	struct uring_state *st = w->io;
-	if (want && !st->accept_armed)
-		arm(w);
-	else if (!want)
-		cancel(w);
+	bool cancelling = false;
+	for (int li = 0; li < w->nlisten; li++) {
+		/* An arm that could not hold a slot or an SQE paused the race:
+		 * the rest wait for it to resume. */
+		if (want && !st->acc[li].armed && !w->accept_paused)
+			arm(w, li);
+		else if (!want)
+			cancel(w, li);
+		cancelling |= st->acc[li].cancelling;
+	}
 	/* Submitted now rather than with the turn's batch: the supervisor
 	 * is waiting for left_race. */
-	if (w->draining && st->accept_cancelling && !w->exiting)
+	if (w->draining && cancelling && !w->exiting)
 		io_uring_submit(&st->ring);
-	/* Only once the accept's last CQE arrived can no connection land here. */
-	w->watching_listener = st->accept_armed;
-	return want && st->accept_armed && !w->accept_paused;
+	/* Only once every accept's last CQE arrived can no connection land here. */
+	w->watching_listener = uaccept_any_armed(w);
+	return want && w->watching_listener && !w->accept_paused;
 }
 
 void uaccept_on_cqe(struct worker *w, const struct io_uring_cqe *cqe)
 {
 	struct uring_state *st = w->io;
-	int res = cqe->res;
+	int li = (int)(cqe->user_data - UD_ACCEPT), res = cqe->res;
+	struct uring_accept *a = &st->acc[li];
 	bool reserved = false, final = !(cqe->flags & IORING_CQE_F_MORE);
-	bool cancelled = final && st->accept_cancelling;
+	bool cancelled = final && a->cancelling;
 	st->turn_accepts = true;
 	if (final) {
-		reserved = st->accept_single;
-		st->accept_armed = st->accept_single = st->accept_cancelling = false;
+		reserved = a->single;
+		a->armed = a->single = a->cancelling = false;
 	}
 	if (res >= 0) {
-		race_take(w, res, reserved);
+		race_take(w, li, res, reserved);
 	} else {
 		if (reserved)
 			race_release(w);
@@ -129,7 +156,7 @@ void uaccept_on_cqe(struct worker *w, const struct io_uring_cqe *cqe)
 	 * race (draining, stepped out), by this worker itself. */
 	if ((cancelled || (final && res == -ECANCELED)) && !w->exiting) {
 		if (w->in_race)
-			w->accept_more = true;
+			w->accept_more |= 1u << li;
 		else if (!w->accept_paused)
 			race_sweep(w);
 	}
@@ -143,10 +170,12 @@ void uaccept_on_cqe(struct worker *w, const struct io_uring_cqe *cqe)
 static void requeue(struct worker *w)
 {
 	struct uring_state *st = w->io;
-	if (w->took_conns &&
-	    (w->foreign_racers || atomic_load_explicit(w->nlive, memory_order_relaxed) > 1) &&
-	    w->in_race && !st->accept_single)
-		cancel(w);
+	if (!w->took_conns || !w->in_race ||
+	    (!w->foreign_racers && atomic_load_explicit(w->nlive, memory_order_relaxed) <= 1))
+		return;
+	for (int li = 0; li < w->nlisten; li++)
+		if ((w->took_conns & (1u << li)) && !st->acc[li].single)
+			cancel(w, li);
 }
 
 /* The kernel reads RLIMIT_NOFILE when an accept is armed, so a multishot
@@ -158,8 +187,10 @@ static void check_nofile(struct worker *w)
 	if (w->now_ms - st->nofile_check_ms < NOFILE_RECHECK_MS)
 		return;
 	st->nofile_check_ms = w->now_ms;
-	if (st->accept_armed && !st->accept_single && nofile_now() != st->armed_nofile)
-		cancel(w);
+	rlim_t now = nofile_now();
+	for (int li = 0; li < w->nlisten; li++)
+		if (st->acc[li].armed && !st->acc[li].single && now != st->acc[li].armed_nofile)
+			cancel(w, li);
 }
 
 void uaccept_race_turn(struct worker *w)
@@ -168,6 +199,8 @@ void uaccept_race_turn(struct worker *w)
 	requeue(w);
 	check_nofile(w);
 	/* Near the limit a multishot burst could overshoot: re-armed single. */
-	if (st->accept_armed && !st->accept_single && want_single(w))
-		cancel(w);
+	bool single = want_single(w);
+	for (int li = 0; li < w->nlisten; li++)
+		if (st->acc[li].armed && !st->acc[li].single && single)
+			cancel(w, li);
 }

@@ -149,7 +149,7 @@ static void step_out(struct worker *w)
 		race_sweep(w);
 }
 
-void race_take(struct worker *w, int fd, bool reserved)
+void race_take(struct worker *w, int li, int fd, bool reserved)
 {
 	if (w->exiting) {
 		close(fd);
@@ -166,53 +166,65 @@ void race_take(struct worker *w, int fd, bool reserved)
 		return;
 	}
 	CTR_ADD(w->ctr, accepted, 1);
-	w->took_conns = true;
-	engine_open(w, fd, false);
+	w->took_conns |= 1u << li;
+	engine_open(w, fd, w->listeners[li].tls);
 	if (race_conns_open(w) >= w->max_conns)
 		at_limit(w);
 	else if (w->balance && !w->stepped_out && race_over_share(w))
 		step_out(w);
 }
 
+uint32_t race_all_listeners(const struct worker *w)
+{
+	return w->nlisten >= 32 ? UINT32_MAX : (1u << w->nlisten) - 1;
+}
+
 void race_sweep(struct worker *w)
 {
-	for (int i = 0; i < RACE_ACCEPT_BATCH && !w->exiting; i++) {
-		if (!race_reserve(w))
-			return;
-		int fd = accept4(w->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0) {
-			race_release(w);
-			return;
+	for (int li = 0; li < w->nlisten; li++) {
+		int lfd = w->listeners[li].fd;
+		for (int i = 0; i < RACE_ACCEPT_BATCH && !w->exiting; i++) {
+			if (!race_reserve(w))
+				return;
+			int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+			if (fd < 0) {
+				race_release(w);
+				break;
+			}
+			race_take(w, li, fd, true);
 		}
-		race_take(w, fd, true);
 	}
 }
 
-static void accept_batch(struct worker *w)
+enum batch_end {
+	BATCH_EMPTY, /* the queue gave what it had */
+	BATCH_FULL,  /* the batch is used up: the queue may hold more */
+	BATCH_STOP,  /* out of the race (stepped out, at the limit, paused) */
+};
+
+static enum batch_end accept_from(struct worker *w, int li, int *took)
 {
-	w->accept_more = false;
 	for (int i = 0; i < RACE_ACCEPT_BATCH; i++) {
 		if (!w->in_race)
-			return;
+			return BATCH_STOP;
 		if (w->balance && race_over_share(w)) {
 			step_out(w);
-			return;
+			return BATCH_STOP;
 		}
 		if (!race_reserve(w)) {
 			at_limit(w);
-			return;
+			return BATCH_STOP;
 		}
-		int fd = accept4(w->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = accept4(w->listeners[li].fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd >= 0) {
-			race_take(w, fd, true);
+			(*took)++;
+			race_take(w, li, fd, true);
 			continue;
 		}
 		race_release(w);
 		switch (errno) {
 		case EAGAIN:
-			if (i == 0)
-				race_lost(w);
-			return;
+			return BATCH_EMPTY;
 		case EINTR:
 		case ECONNABORTED: /* reset while queued: take the next one */
 			continue;
@@ -221,24 +233,44 @@ static void accept_batch(struct worker *w)
 		case ENOBUFS:
 		case ENOMEM:
 			race_pause(w, errno);
-			return;
+			return BATCH_STOP;
 		default:
 			CTR_ADD(w->ctr, errors[HERD_ERR_ACCEPT], 1);
 			herd_log_ratelimited(&w->log_slot, "worker %d: accept: %s", w->id,
 					     strerror(errno));
-			return;
+			return BATCH_EMPTY;
 		}
 	}
-	/* Batch used up: the queue may hold more, and a nudged worker has no
-	 * readiness event that would bring it back. */
-	w->accept_more = true;
+	return BATCH_FULL;
 }
 
-void race_listener_ready(struct worker *w)
+/* A batch from each listener that may hold connections.  Lost: a wake-up
+ * (or nudge) that found every queue it looked at empty. */
+static void accept_batch(struct worker *w)
+{
+	uint32_t look = w->accept_more;
+	int took = 0;
+	w->accept_more = 0;
+	for (int li = 0; li < w->nlisten; li++) {
+		if (!(look & (1u << li)))
+			continue;
+		enum batch_end end = accept_from(w, li, &took);
+		if (end == BATCH_STOP)
+			return;
+		/* Batch used up: the queue may hold more, and a nudged worker
+		 * has no readiness event that would bring it back. */
+		if (end == BATCH_FULL)
+			w->accept_more |= 1u << li;
+	}
+	if (!took)
+		race_lost(w);
+}
+
+void race_listener_ready(struct worker *w, int li)
 {
 	CTR_ADD(w->ctr, wakeups, 1);
 	if (w->in_race)
-		w->accept_more = true;
+		w->accept_more |= 1u << li;
 }
 
 /* Listener mode: connections the acceptor thread queued for us; it
@@ -246,10 +278,11 @@ void race_listener_ready(struct worker *w)
 static void take_handoffs(struct worker *w)
 {
 	int fd, n = 0;
-	while (handoff_pop(w->handoff, &fd)) {
+	bool tls;
+	while (handoff_pop(w->handoff, &fd, &tls)) {
 		n++;
 		CTR_ADD(w->ctr, accepted, 1);
-		engine_open(w, fd, false);
+		engine_open(w, fd, tls);
 	}
 	if (n)
 		CTR_ADD(w->ctr, wakeups, 1);
@@ -261,13 +294,14 @@ void race_woken(struct worker *w)
 	if (w->handoff)
 		take_handoffs(w);
 	else if (w->in_race)
-		w->accept_more = true; /* a peer stepped out: the queue is ours */
+		w->accept_more = race_all_listeners(w); /* a peer stepped out: ours now */
 }
 
 void race_close_all(struct worker *w)
 {
 	int fd;
-	while (w->handoff && handoff_pop(w->handoff, &fd)) {
+	bool tls;
+	while (w->handoff && handoff_pop(w->handoff, &fd, &tls)) {
 		close(fd);
 		race_release(w);
 	}
@@ -292,7 +326,7 @@ void race_tick(struct worker *w)
 		accept_batch(w);
 	if (w->mech->race_turn)
 		w->mech->race_turn(w);
-	w->took_conns = false;
+	w->took_conns = 0;
 	if (!w->draining && w->accept_paused &&
 	    (w->now_ms >= w->accept_resume_ms || race_conns_open(w) < w->pause_open)) {
 		if (w->at_conn_limit && race_conns_open(w) >= w->max_conns) {

@@ -33,15 +33,17 @@ void race_sync(struct worker *w);
 void race_tick(struct worker *w);
 
 /* What a mechanism reports. */
-/* The listener is readable (epoll). */
-void race_listener_ready(struct worker *w);
+/* Listener li (w->listeners[li]) is readable (epoll). */
+void race_listener_ready(struct worker *w, int li);
 /* The wake eventfd fired: a stop request, a hand-off, or a peer's nudge. */
 void race_woken(struct worker *w);
-/* A connection accepted for this worker; `reserved`: it fills a slot of
- * --max-conns held for it. */
-void race_take(struct worker *w, int fd, bool reserved);
-/* Out of the race: takes what the queue holds now. */
+/* A connection accepted for this worker from listener li; `reserved`: it
+ * fills a slot of --max-conns held for it. */
+void race_take(struct worker *w, int li, int fd, bool reserved);
+/* Out of the race: takes what the queues hold now. */
 void race_sweep(struct worker *w);
+/* accept_more with a bit for every listener of the worker. */
+uint32_t race_all_listeners(const struct worker *w);
 /* An accept found the queue empty. */
 void race_lost(struct worker *w);
 /* An accept failed for lack of descriptors or memory: out for a while. */

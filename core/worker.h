@@ -35,7 +35,10 @@ struct worker {
 	enum herd_accept_mode mode;
 	const struct mech *mech;  /* epoll or io_uring */
 	void *(*run)(void *);     /* the thread body: worker_loop (core/loop.h) */
-	int listen_fd;            /* shared, or the worker's own (reuseport); -1: listener mode */
+	/* Shared, or the worker's own (reuseport); none in listener mode,
+	 * where the acceptor thread owns them.  The race watches all. */
+	struct herd_listener listeners[HERD_MAX_LISTEN];
+	int nlisten;
 	struct handoff *handoff;  /* listener mode: fds from the acceptor thread */
 	const struct proto *proto;
 	const struct transport *transport;
@@ -83,9 +86,11 @@ struct worker {
 	int wake_fd;          /* eventfd: stop requests, hand-offs */
 	void *io;             /* the mechanism's own state */
 	/* The race (core/race.c). */
-	bool draining, exiting, accept_paused, at_conn_limit, stepped_out, accept_more, in_race;
-	bool watching_listener; /* set by the mechanism: it may still accept */
-	bool took_conns;        /* accepted in this loop turn */
+	bool draining, exiting, accept_paused, at_conn_limit, stepped_out, in_race;
+	/* Bit i: listener i's queue may hold more than the last batch took. */
+	uint32_t accept_more;
+	bool watching_listener; /* set by the mechanism: it may still accept on any */
+	uint32_t took_conns;    /* bit i: accepted from listener i in this loop turn */
 	int64_t now_ms, accept_resume_ms, log_slot;
 	long pause_open; /* out of descriptors: connections open then (race.c) */
 	struct outbuf out;

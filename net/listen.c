@@ -110,28 +110,58 @@ int listen_somaxconn(void)
 
 #define SD_LISTEN_FDS_START 3
 
-int listen_from_systemd(const struct listen_opts *opts, char *err, size_t errlen)
+bool listen_name_is_tls(const char *name, size_t len)
 {
-	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
-	if (!pid || !fds || atol(pid) != (long)getpid() || atoi(fds) < 1)
-		return -1;
-	unsetenv("LISTEN_PID");
-	unsetenv("LISTEN_FDS");
-	unsetenv("LISTEN_FDNAMES");
-	int fd = SD_LISTEN_FDS_START, type = 0, listening = 0;
+	return (len >= 3 && strncmp(name, "tls", 3) == 0) ||
+	       (len >= 5 && strncmp(name, "https", 5) == 0);
+}
+
+static int adopt(int fd, const struct listen_opts *opts, char *err, size_t errlen)
+{
+	int type = 0, listening = 0;
 	socklen_t sl = sizeof(type);
 	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &sl) < 0 || type != SOCK_STREAM ||
 	    (sl = sizeof(listening), getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &sl)) < 0 ||
 	    !listening) {
 		snprintf(err, errlen, "LISTEN_FDS: fd %d is not a listening stream socket", fd);
-		return -2;
+		return -1;
 	}
 	int fl = fcntl(fd, F_GETFL);
 	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
 	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
 		snprintf(err, errlen, "LISTEN_FDS: fd %d: %s", fd, strerror(errno));
-		return -2;
+		return -1;
 	}
 	(void)set_conn_opts(fd, opts); /* best effort on a socket made elsewhere */
-	return fd;
+	return 0;
+}
+
+int listen_from_systemd(const struct listen_opts *opts, struct herd_listener *out, int max,
+			char *err, size_t errlen)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	if (!pid || !fds || atol(pid) != (long)getpid() || atoi(fds) < 1)
+		return -1;
+	int n = atoi(fds);
+	/* Names are optional; a missing one means a plain socket. */
+	char names_buf[512];
+	const char *names = getenv("LISTEN_FDNAMES");
+	snprintf(names_buf, sizeof(names_buf), "%s", names ? names : "");
+	names = names_buf;
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	if (n > max) {
+		snprintf(err, errlen, "LISTEN_FDS=%d: at most %d listening sockets", n, max);
+		return -2;
+	}
+	for (int i = 0; i < n; i++) {
+		size_t len = strcspn(names, ":");
+		out[i] = (struct herd_listener){.fd = SD_LISTEN_FDS_START + i,
+						.tls = listen_name_is_tls(names, len)};
+		names += len + (names[len] == ':');
+		if (adopt(out[i].fd, opts, err, errlen) < 0)
+			return -2;
+	}
+	return n;
 }

@@ -13,6 +13,13 @@ struct herd_addr {
 	char text[64]; /* as the user wrote it, for messages */
 };
 
+/* An open listening socket, and whether its connections speak TLS from
+ * the first byte. */
+struct herd_listener {
+	int fd;
+	bool tls;
+};
+
 struct listen_opts {
 	int backlog;
 	/* Let the kernel queue a connection for accept only once its first
@@ -36,13 +43,18 @@ struct listen_opts {
 int listen_open(const struct herd_addr *addr, const struct listen_opts *opts, char *err,
 		size_t errlen);
 
-/* systemd socket activation: the listening socket passed as fd 3 when
- * LISTEN_PID is this process and LISTEN_FDS >= 1 (the variables are then
- * removed, so children do not take it for theirs).  Made non-blocking and
- * close-on-exec, with opts->defer_accept applied.  Returns the fd, -1 when
- * nothing was passed, -2 with a reason in err when what was passed is not
- * a listening TCP socket. */
-int listen_from_systemd(const struct listen_opts *opts, char *err, size_t errlen);
+/* systemd socket activation: the LISTEN_FDS listening sockets passed from
+ * fd 3 on when LISTEN_PID is this process (the variables are then removed,
+ * so children do not take them for theirs).  A socket whose name in
+ * LISTEN_FDNAMES (colon-separated, in fd order) starts with "tls" or
+ * "https" is a TLS listener.  Each is made non-blocking and close-on-exec,
+ * with opts' connection options applied.  Fills out[] and returns how many
+ * (at most max), -1 when nothing was passed, -2 with a reason in err when
+ * what was passed is not that. */
+int listen_from_systemd(const struct listen_opts *opts, struct herd_listener *out, int max,
+			char *err, size_t errlen);
+/* Whether a LISTEN_FDNAMES name marks a TLS socket. */
+bool listen_name_is_tls(const char *name, size_t len);
 
 /* "127.0.0.1:PORT" / "[::1]:PORT" of the bound socket (ephemeral port
  * resolved). */

@@ -1,4 +1,5 @@
-/* Command line: flag syntax, exit codes, bind errors, IPv6 listen. */
+/* Command line: flag syntax, exit codes, bind errors, IPv6 listen, the
+ * listener and TLS flags. */
 #include "harness.h"
 
 #include <arpa/inet.h>
@@ -163,6 +164,25 @@ HTEST(cli, default_workers_one_per_cpu)
 	sched_getaffinity(0, sizeof(set), &set);
 	cr_assert_eq(v, CPU_COUNT(&set), "herd_workers %lld without --workers, want one per CPU", v);
 	free(m);
+}
+
+/* The listener and TLS flags: each bad combination exits 2 naming it. */
+HTEST(cli, bad_listener_and_tls_flags)
+{
+	bad_flag(ARGS("--listen", "127.0.0.1:8080", "--listen", "127.0.0.1:8080"), "already");
+	bad_flag(ARGS("--listen-tls", "127.0.0.1:0"), "--listen-tls needs a certificate");
+	bad_flag(ARGS("--listen-tls", "127.0.0.1:0", "--tls-cert", "c.pem"),
+		 "1 --tls-cert but 0 --tls-key");
+	bad_flag(ARGS("--listen", "127.0.0.1:0", "--tls-cert", "c.pem", "--tls-key", "k.pem"),
+		 "no --listen-tls");
+	bad_flag(ARGS("--listen", "127.0.0.1:0", "--redirect-https"), "--redirect-https");
+	bad_flag(ARGS("--listen", "127.0.0.1:0", "--tls-ticket-rotate", "0"),
+		 "--tls-ticket-rotate");
+	bad_flag(ARGS("--listen", "127.0.0.1:1", "--listen", "127.0.0.1:2", "--listen",
+		      "127.0.0.1:3", "--listen", "127.0.0.1:4", "--listen", "127.0.0.1:5",
+		      "--listen", "127.0.0.1:6", "--listen", "127.0.0.1:7", "--listen",
+		      "127.0.0.1:8", "--listen", "127.0.0.1:9"),
+		 "at most 8");
 }
 
 HTEST(cli, ipv6_listen)

@@ -178,6 +178,22 @@ int herd_wait_port(struct herd *h, const char *tag, int timeout_ms)
 	}
 }
 
+int herd_ports(const struct herd *h, int *ports, int max)
+{
+	char *text = herd_stderr(h);
+	const char *p = text;
+	int n = 0;
+	long at;
+	while (n < max && (p = strstr(p, "listening on "))) {
+		int port = find_port(p, "listening on ", &at);
+		if (port > 0)
+			ports[n++] = port;
+		p += strlen("listening on ");
+	}
+	free(text);
+	return n;
+}
+
 void herd_start_accept(struct herd *h, const char *accept, const char *const *args)
 {
 	bool has_admin = spawn_server(h, accept, args);

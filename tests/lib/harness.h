@@ -38,8 +38,10 @@ void herd_start_accept(struct herd *h, const char *accept, const char *const *ar
 	herd_start_accept((h), NULL, (const char *const[]){__VA_ARGS__ __VA_OPT__(,) NULL})
 /* $HERD_EXTRA_ARGS (space-separated) is appended to every server's argv
  * after all of the above, so its flags win over the test's own (herd takes
- * the last occurrence): e.g. HERD_EXTRA_ARGS='--procs 2 --workers 4' runs a
- * suite against the multi-process mode.  herd_run() does not add them. */
+ * the last occurrence; --listen adds a listener instead, so the default
+ * --listen above is left out when either argv has one): e.g.
+ * HERD_EXTRA_ARGS='--procs 2 --workers 4' runs a suite against the
+ * multi-process mode.  herd_run() does not add them. */
 
 /* Like herd_start_accept, but returns as soon as the child runs, without
  * waiting for readiness: port and admin_port stay 0 (see herd_wait_port). */
@@ -50,6 +52,9 @@ void herd_spawn_accept(struct herd *h, const char *accept, const char *const *ar
  * "listening on ") in the child's stderr; returns the port, or -1 on a
  * timeout, a malformed line, or the child's exit. */
 int herd_wait_port(struct herd *h, const char *tag, int timeout_ms);
+/* The ports of every "listening on HOST:PORT" line printed so far, in
+ * order (the first is h->port), at most max; returns how many. */
+int herd_ports(const struct herd *h, int *ports, int max);
 
 /* Non-blocking: true while the child has not exited (reaps it if it has). */
 bool herd_alive(struct herd *h);

@@ -37,6 +37,32 @@ static void redirect(int from, int to, int devnull)
 }
 
 /* The child side of the fork: never returns. */
+/* Socket activation as systemd does it: the sockets from fd 3 on and the
+ * variables naming them.  Returns how many were passed. */
+static int pass_listeners(const struct h_spawn_opts *o)
+{
+	int fds[2] = {o->listen_fd, o->listen_fd > 0 ? o->listen_fd2 : 0}, n = 0;
+	char pid[32], count[8];
+	if (fds[0] <= 0)
+		return 0;
+	n = fds[1] > 0 ? 2 : 1;
+	/* Out of the way of fd 3 first, where the other one goes. */
+	if (n == 2 && fds[1] == 3)
+		fds[1] = dup(fds[1]);
+	for (int i = 0; i < n; i++) {
+		if (fds[i] != 3 + i)
+			dup2(fds[i], 3 + i);
+		fcntl(3 + i, F_SETFD, 0); /* dup2 did not run if it already was there */
+	}
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	snprintf(count, sizeof(count), "%d", n);
+	setenv("LISTEN_FDS", count, 1);
+	setenv("LISTEN_PID", pid, 1);
+	if (o->listen_fdnames)
+		setenv("LISTEN_FDNAMES", o->listen_fdnames, 1);
+	return n;
+}
+
 static void exec_child(const char *const *argv, const struct h_spawn_opts *o, pid_t parent)
 {
 	if (o->own_group)
@@ -59,17 +85,9 @@ static void exec_child(const char *const *argv, const struct h_spawn_opts *o, pi
 	redirect(o->in, 0, devnull);
 	redirect(o->out, 1, devnull);
 	redirect(o->err, 2, devnull);
-	if (o->listen_fd > 0) {
-		if (o->listen_fd != 3)
-			dup2(o->listen_fd, 3);
-		fcntl(3, F_SETFD, 0); /* dup2 did not run if it already was fd 3 */
-		char pid[32];
-		snprintf(pid, sizeof(pid), "%d", (int)getpid());
-		setenv("LISTEN_FDS", "1", 1);
-		setenv("LISTEN_PID", pid, 1);
-	}
+	int passed = pass_listeners(o);
 	if (o->pristine)
-		for (int fd = o->listen_fd > 0 ? 4 : 3; fd < 1024; fd++)
+		for (int fd = 3 + passed; fd < 1024; fd++)
 			close(fd);
 	const struct {
 		int resource;

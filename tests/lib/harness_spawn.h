@@ -33,6 +33,10 @@ struct h_spawn_opts {
 	 * passes an activated socket (LISTEN_PID must be the child's own pid,
 	 * so only the child can set it). */
 	int listen_fd;
+	/* > 0 (with listen_fd): a second socket, passed as fd 4, LISTEN_FDS=2. */
+	int listen_fd2;
+	/* Non-NULL: LISTEN_FDNAMES, e.g. "web:alt". */
+	const char *listen_fdnames;
 	/* > 0: RLIMIT_NOFILE, soft and hard (herd raises its soft limit to the
 	 * hard one, so a soft limit alone would not hold). */
 	rlim_t nofile;

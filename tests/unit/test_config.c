@@ -2,9 +2,12 @@
 #include <criterion/criterion.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "balance/control.h"
 #include "core/config.h"
+#include "net/listen.h"
 
 static struct herd_config cfg;
 static char err[256];
@@ -27,7 +30,7 @@ Test(config, defaults)
 {
 	char *argv[] = {"herd"};
 	cr_assert_eq(parse(1, argv), CONFIG_OK);
-	const struct sockaddr_in *sin = (const struct sockaddr_in *)&cfg.listen.ss;
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)&cfg.listens[0].addr.ss;
 	cr_assert_eq(sin->sin_family, AF_INET);
 	cr_assert_eq(ntohs(sin->sin_port), 8080);
 	cr_assert_eq(sin->sin_addr.s_addr, htonl(INADDR_ANY));
@@ -46,7 +49,7 @@ Test(config, all_flags_both_spellings)
 			   "--accept=exclusive", "--backlog", "128", "--proto=echo", "--admin",
 			   "127.0.0.1:9001", "--grace", "2.5"),
 		     CONFIG_OK, "%s", err);
-	const struct sockaddr_in *sin = (const struct sockaddr_in *)&cfg.listen.ss;
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)&cfg.listens[0].addr.ss;
 	cr_assert_eq(ntohs(sin->sin_port), 9000);
 	cr_assert_eq(sin->sin_addr.s_addr, htonl(INADDR_LOOPBACK));
 	cr_assert_eq(cfg.workers, 3);
@@ -61,9 +64,9 @@ Test(config, all_flags_both_spellings)
 Test(config, ipv6_listen)
 {
 	cr_assert_eq(PARSE("--listen", "[::]:8080"), CONFIG_OK);
-	cr_assert_eq(cfg.listen.ss.ss_family, AF_INET6);
+	cr_assert_eq(cfg.listens[0].addr.ss.ss_family, AF_INET6);
 	cr_assert_eq(PARSE("--listen", "[::1]:0"), CONFIG_OK);
-	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&cfg.listen.ss;
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&cfg.listens[0].addr.ss;
 	cr_assert(IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr));
 }
 
@@ -199,4 +202,169 @@ Test(config, sendfile_on_off)
 	cr_assert_not(cfg.no_sendfile);
 	cr_assert_eq(PARSE("--sendfile", "maybe"), CONFIG_ERROR);
 	cr_assert(strstr(err, "--sendfile") != NULL, "%s", err);
+}
+
+static int port_of(const struct herd_listen *l)
+{
+	return ntohs(((const struct sockaddr_in *)&l->addr.ss)->sin_port);
+}
+
+Test(config, listen_repeatable)
+{
+	cr_assert_eq(PARSE("--listen", "127.0.0.1:9000"), CONFIG_OK, "%s", err);
+	cr_assert_eq(cfg.nlisten, 1, "the first --listen replaces the default");
+	cr_assert_eq(port_of(&cfg.listens[0]), 9000);
+	cr_assert_eq(PARSE("--listen", "127.0.0.1:9000", "--listen=[::1]:9000", "--listen",
+			   "127.0.0.1:0", "--listen", "127.0.0.1:0"),
+		     CONFIG_OK, "%s", err);
+	cr_assert_eq(cfg.nlisten, 4, "port 0 twice is two ports");
+	cr_assert_eq(cfg.listens[1].addr.ss.ss_family, AF_INET6);
+	for (int i = 0; i < cfg.nlisten; i++)
+		cr_assert_not(cfg.listens[i].tls);
+	cr_assert_not(cfg.redirect_https);
+	cr_assert_eq(cfg.ntls, 0);
+	cr_assert_float_eq(cfg.tls_ticket_rotate_s, 3600, 1e-9);
+}
+
+Test(config, listen_duplicates_and_too_many)
+{
+	cr_assert_eq(PARSE("--listen", "127.0.0.1:9000", "--listen", "127.0.0.1:9000"),
+		     CONFIG_ERROR);
+	cr_assert(strstr(err, "--listen") && strstr(err, "already"), "%s", err);
+	cr_assert_eq(PARSE("--listen", "[::1]:80", "--listen-tls", "[::1]:80", "--tls-cert", "c",
+			   "--tls-key", "k"),
+		     CONFIG_ERROR);
+	cr_assert(strstr(err, "--listen-tls") && strstr(err, "already"), "%s", err);
+	cr_assert_eq(PARSE("--listen", "127.0.0.1:1", "--listen", "127.0.0.2:1"), CONFIG_OK,
+		     "same port, other address: %s", err);
+	char *argv[2 + 2 * (HERD_MAX_LISTEN + 1)];
+	char addrs[HERD_MAX_LISTEN + 1][32];
+	int n = 0;
+	argv[n++] = "herd";
+	for (int i = 0; i <= HERD_MAX_LISTEN; i++) {
+		snprintf(addrs[i], sizeof(addrs[i]), "127.0.0.1:%d", 9000 + i);
+		argv[n++] = "--listen";
+		argv[n++] = addrs[i];
+	}
+	cr_assert_eq(parse(n - 2, argv), CONFIG_OK, "%d listeners: %s", HERD_MAX_LISTEN, err);
+	cr_assert_eq(cfg.nlisten, HERD_MAX_LISTEN);
+	cr_assert_eq(parse(n, argv), CONFIG_ERROR);
+	cr_assert(strstr(err, "at most 8"), "%s", err);
+}
+
+Test(config, tls_listeners_and_pairs)
+{
+	cr_assert_eq(PARSE("--listen-tls", "127.0.0.1:8443", "--tls-cert", "a.pem", "--tls-key",
+			   "a.key", "--tls-cert=b.pem", "--tls-key=b.key"),
+		     CONFIG_OK, "%s", err);
+	cr_assert_eq(cfg.nlisten, 1, "only --listen-tls: no plain default listener");
+	cr_assert(cfg.listens[0].tls);
+	cr_assert_eq(port_of(&cfg.listens[0]), 8443);
+	cr_assert_eq(cfg.ntls, 2);
+	cr_assert_str_eq(cfg.tls[0].cert, "a.pem");
+	cr_assert_str_eq(cfg.tls[0].key, "a.key");
+	cr_assert_str_eq(cfg.tls[1].cert, "b.pem");
+	cr_assert_str_eq(cfg.tls[1].key, "b.key");
+
+	cr_assert_eq(PARSE("--tls-key", "a.key", "--listen", "127.0.0.1:80", "--tls-cert",
+			   "a.pem", "--listen-tls", "127.0.0.1:443", "--redirect-https",
+			   "--tls-ticket-rotate", "60"),
+		     CONFIG_OK, "pairs in order, whatever the flags between: %s", err);
+	cr_assert_eq(cfg.nlisten, 2);
+	cr_assert_not(cfg.listens[0].tls);
+	cr_assert(cfg.listens[1].tls);
+	cr_assert_eq(cfg.ntls, 1);
+	cr_assert_str_eq(cfg.tls[0].cert, "a.pem");
+	cr_assert_str_eq(cfg.tls[0].key, "a.key");
+	cr_assert(cfg.redirect_https);
+	cr_assert_float_eq(cfg.tls_ticket_rotate_s, 60, 1e-9);
+}
+
+Test(config, tls_bad_combinations)
+{
+	static const struct {
+		const char *args[10];
+		const char *says;
+	} bad[] = {
+		{{"--listen-tls", "127.0.0.1:443"}, "--listen-tls needs a certificate"},
+		{{"--listen-tls", ":443", "--tls-cert", "a.pem"}, "1 --tls-cert but 0 --tls-key"},
+		{{"--listen-tls", ":443", "--tls-cert", "a", "--tls-key", "k", "--tls-key", "k2"},
+		 "1 --tls-cert but 2 --tls-key"},
+		{{"--tls-cert", "a.pem", "--tls-key", "a.key"}, "no --listen-tls"},
+		{{"--listen", ":80", "--tls-cert", "a", "--tls-key", "k"}, "no --listen-tls"},
+		{{"--redirect-https"}, "--redirect-https needs a --listen-tls"},
+		{{"--redirect-https=yes"}, "--redirect-https takes no value"},
+		{{"--tls-ticket-rotate", "0"}, "--tls-ticket-rotate"},
+		{{"--tls-ticket-rotate", "-5"}, "--tls-ticket-rotate"},
+		{{"--tls-ticket-rotate", "soon"}, "--tls-ticket-rotate"},
+		{{"--listen-tls", "nope"}, "bad --listen-tls 'nope'"},
+		{{"--tls-cert", ""}, "bad --tls-cert ''"},
+		{{"--listen-tls"}, "'--listen-tls' needs a value"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *argv[12] = {"herd"};
+		int n = 1;
+		while (bad[i].args[n - 1])
+			argv[n] = (char *)bad[i].args[n - 1], n++;
+		cr_assert_eq(parse(n, argv), CONFIG_ERROR, "case %zu (%s) accepted", i, argv[1]);
+		cr_assert(strstr(err, bad[i].says), "case %zu: '%s' does not say '%s'", i, err,
+			  bad[i].says);
+	}
+}
+
+Test(config, help_lists_the_listener_flags)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	config_usage(out);
+	fclose(out);
+	const char *flags[] = {"--listen HOST", "--listen-tls", "--tls-cert", "--tls-key",
+			       "--redirect-https", "--tls-ticket-rotate"};
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+		cr_assert(strstr(text, flags[i]), "--help lacks %s", flags[i]);
+	free(text);
+}
+
+/* Socket activation: which LISTEN_FDNAMES names mark a TLS socket. */
+Test(config, activation_names)
+{
+	static const struct {
+		const char *name;
+		bool tls;
+	} cases[] = {{"tls", true},     {"https", true}, {"tls-alt", true}, {"https2", true},
+		     {"http", false},   {"web", false},  {"", false},       {"tl", false},
+		     {"xtls", false},   {"HTTPS", false}};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		cr_assert_eq(listen_name_is_tls(cases[i].name, strlen(cases[i].name)), cases[i].tls,
+			     "'%s'", cases[i].name);
+	/* A name is a slice of the colon-separated list. */
+	cr_assert_not(listen_name_is_tls("tl:s", 2));
+	cr_assert(listen_name_is_tls("https:web", 5));
+}
+
+/* What a handler process is told of its listeners survives the variable. */
+Test(config, handler_env_listeners)
+{
+	struct handler_env he = {.slot = 1, .gen = 2, .bank = 1, .supervisor = 42, .nlisten = 3,
+				 .shm_fd = 7, .ctl_fd = 8, .workers = 2, .cpus = "0-1"};
+	he.listeners[0] = (struct herd_listener){.fd = 3};
+	he.listeners[1] = (struct herd_listener){.fd = 4, .tls = true};
+	he.listeners[2] = (struct herd_listener){.fd = 15};
+	char buf[512];
+	cr_assert_eq(handler_format(&he, buf, sizeof(buf)), 0);
+	struct handler_env back;
+	cr_assert_eq(handler_parse(buf, &back), 0, "%s", buf);
+	cr_assert_eq(back.nlisten, 3, "%s", buf);
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(back.listeners[i].fd, he.listeners[i].fd, "%s", buf);
+		cr_assert_eq(back.listeners[i].tls, he.listeners[i].tls, "%s", buf);
+	}
+	cr_assert_eq(back.shm_fd, 7);
+	cr_assert_eq(back.ctl_fd, 8);
+	cr_assert_eq(back.workers, 2);
+	cr_assert_str_eq(back.cpus, "0-1");
+	cr_assert_eq(back.supervisor, 42);
+	cr_assert_neq(handler_parse("1:2:1:42::7:8:2:0", &back), 0, "no listener");
+	cr_assert_neq(handler_parse("1:2:1:42:3x:7:8:2:0", &back), 0, "bad listener");
 }

@@ -28,7 +28,7 @@ static void *producer(void *arg)
 {
 	struct handoff *q = arg;
 	for (int i = 0; i < ITEMS; i++)
-		while (!handoff_push(q, i))
+		while (!handoff_push(q, i, i & 1))
 			sched_yield();
 	return NULL;
 }
@@ -41,18 +41,20 @@ static void test_concurrent(uint32_t capacity)
 	pthread_create(&t, NULL, producer, q);
 	while (next < ITEMS) {
 		int fd;
-		if (!handoff_pop(q, &fd)) {
+		bool tls;
+		if (!handoff_pop(q, &fd, &tls)) {
 			sched_yield();
 			continue;
 		}
-		if (fd != next && bad++ < 5)
+		if ((fd != next || tls != (next & 1)) && bad++ < 5)
 			fprintf(stderr, "capacity %u: got %d, want %d\n", capacity, fd, next);
 		next++;
 	}
 	pthread_join(t, NULL);
 	int fd;
+	bool tls;
 	CHECK(bad == 0, "capacity %u: %d items out of order or lost", capacity, bad);
-	CHECK(!handoff_pop(q, &fd), "capacity %u: queue not empty at the end", capacity);
+	CHECK(!handoff_pop(q, &fd, &tls), "capacity %u: queue not empty at the end", capacity);
 	handoff_free(q);
 }
 
@@ -60,17 +62,19 @@ static void test_bounds(void)
 {
 	struct handoff *q = handoff_new(5); /* rounds up to 8 */
 	int fd, n = 0;
-	CHECK(!handoff_pop(q, &fd), "new queue not empty");
-	while (handoff_push(q, n))
+	bool tls;
+	CHECK(!handoff_pop(q, &fd, &tls), "new queue not empty");
+	while (handoff_push(q, n, false))
 		n++;
 	CHECK(n == 8, "capacity 5 held %d, want 8", n);
 	for (int i = 0; i < 8; i++)
-		CHECK(handoff_pop(q, &fd) && fd == i, "pop %d gave %d", i, fd);
-	CHECK(!handoff_pop(q, &fd), "drained queue not empty");
+		CHECK(handoff_pop(q, &fd, &tls) && fd == i, "pop %d gave %d", i, fd);
+	CHECK(!handoff_pop(q, &fd, &tls), "drained queue not empty");
 	/* Wrap the indices around many times. */
 	for (int i = 0; i < 100000; i++) {
-		CHECK(handoff_push(q, i), "push %d failed", i);
-		CHECK(handoff_pop(q, &fd) && fd == i, "wrap %d gave %d", i, fd);
+		CHECK(handoff_push(q, i, i % 3 == 0), "push %d failed", i);
+		CHECK(handoff_pop(q, &fd, &tls) && fd == i && tls == (i % 3 == 0),
+		      "wrap %d gave %d", i, fd);
 	}
 	handoff_free(q);
 }
