@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "balance/listen_socket.h"
+#include "balance/tls_setup.h"
 #include "balance/pool.h"
 #include "balance/supervise.h"
 #include "balance/worker_set.h"
@@ -40,6 +41,7 @@ struct server {
 	int root_fd, log_fd;
 	char *root_path; /* --root made absolute, for the workers to follow */
 	struct shm_counters shm;
+	struct tls_setup tls;
 	struct supervise sv;
 };
 
@@ -178,6 +180,13 @@ static int start_workers(struct server *s)
 	worker_template(s, &tmpl);
 	if (s->he && attach_shared(s, &tmpl, &ctr, &load) < 0)
 		return -1;
+	/* A handler's ticket keys are its supervisor's, so a client resumes
+	 * on any process; the supervisor also said which TLS this kernel has. */
+	if (tls_setup_init(&s->tls, cfg, &s->ls, s->he ? s->shm.shared : NULL, s->he != NULL) < 0)
+		return -1;
+	tls_setup_worker(&s->tls, &tmpl);
+	if (cfg->redirect_https)
+		tmpl.https_port = s->tls.https_port;
 	if (worker_set_init(&s->ws, cfg->max_workers, &tmpl, cfg->cpus, cfg->ncpus, ctr) < 0) {
 		herd_log("out of memory for %d workers", cfg->max_workers);
 		return -1;
@@ -237,8 +246,23 @@ static void stop_workers(struct server *s, int64_t now_ms)
 
 static void tick(struct pool *p, int64_t now_ms)
 {
-	(void)now_ms;
 	worker_set_reap(&server_of(p)->ws);
+	tls_setup_tick(&server_of(p)->tls, now_ms);
+}
+
+/* SIGHUP in one process: new certificates for new handshakes (a handler's
+ * reload is its supervisor's: a new generation). */
+static void reload(struct pool *p, int64_t now_ms)
+{
+	struct server *s = server_of(p);
+	(void)now_ms;
+	if (s->he)
+		return;
+	if (s->tls.on)
+		tls_setup_reload(&s->tls, s->cfg);
+	else
+		herd_log("SIGHUP: reload works with handler processes (--procs 2 or more) and "
+			 "re-reads TLS certificates; nothing to do");
 }
 
 static int grow(struct pool *p, int64_t now_ms, char *what, size_t len)
@@ -330,6 +354,7 @@ static const struct pool_ops server_ops = {
 	.load = load,
 	.drain = drain,
 	.abort = drain,
+	.reload = reload,
 	.reopen_logs = reopen_logs,
 	.dump = dump,
 	.render_metrics = render_metrics,
@@ -406,6 +431,7 @@ int server_run(const struct herd_config *cfg, const struct handler_env *he)
 		close(s.log_fd);
 	if (s.ws_on)
 		worker_set_destroy(&s.ws);
+	tls_setup_destroy(&s.tls); /* after the workers: their connections held it */
 	free(s.root_path); /* the workers' copy of the path is gone with them */
 	shm_counters_close(&s.shm); /* closes the inherited fd too */
 	return status;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "balance/listen_socket.h"
+#include "balance/tls_setup.h"
 #include "balance/pool.h"
 #include "balance/proc_set.h"
 #include "balance/supervise.h"
@@ -31,6 +32,7 @@ struct supervisor {
 	struct listen_set ls;
 	char exe[PATH_MAX];
 	struct shm_counters shm;
+	struct tls_rotation tickets; /* the handlers' shared ticket keys */
 	struct proc_set ps;
 	/* Each slot's worker as the sum of its two banks, made on demand. */
 	struct worker_counters *snap;
@@ -159,6 +161,7 @@ static void tick(struct pool *p, int64_t now_ms)
 	reap(s, now_ms); /* SIGCHLDs merge: every turn, not once per signal */
 	proc_set_tick(&s->ps, now_ms);
 	maybe_announce(s, now_ms);
+	tls_rotation_tick(&s->tickets, now_ms);
 }
 
 static int grow(struct pool *p, int64_t now_ms, char *what, size_t len)
@@ -213,7 +216,12 @@ static void abort_all(struct pool *p, int64_t now_ms)
 
 static void reload(struct pool *p, int64_t now_ms)
 {
-	proc_set_reload(&supervisor_of(p)->ps, now_ms);
+	struct supervisor *s = supervisor_of(p);
+	/* A generation that could not load its certificates would never
+	 * serve: the one running stays. */
+	if (tls_listeners(&s->ls) && tls_setup_check(s->cfg, "SIGHUP: not reloading: ") < 0)
+		return;
+	proc_set_reload(&s->ps, now_ms);
 }
 
 static void reopen_logs(struct pool *p)
@@ -262,6 +270,14 @@ static int setup(struct supervisor *s)
 	if (shm_counters_create(&s->shm, cfg->max_procs, cfg->max_workers) < 0) {
 		herd_log("cannot make the shared counters: %s", strerror(errno));
 		return -1;
+	}
+	if (tls_listeners(&s->ls)) {
+		/* Certificates are checked once here, not by every handler in a
+		 * crash loop. */
+		if (tls_setup_check(cfg, "") < 0 ||
+		    tls_rotation_start(&s->tickets, s->shm.shared, cfg->tls_ticket_rotate_s) < 0)
+			return -1;
+		tls_log_kernel();
 	}
 	s->nrows = s->shm.slots * s->shm.wcap;
 	s->snap = counters_alloc(s->nrows);

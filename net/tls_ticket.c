@@ -190,7 +190,13 @@ static int ticket_cb(SSL *ssl, unsigned char *key_name, unsigned char *iv,
 		for (uint64_t back = 0; back < 2 && back < cur; back++) {
 			if (read_key(t, cur - back, &k) != 0 || memcmp(k.name, key_name, NAME_LEN) != 0)
 				continue;
-			ret = set_keys(&k, iv, cctx, hctx, 0) != 0 ? -1 : back == 0 ? 1 : 2;
+			/* A TLS 1.3 client uses a ticket once (RFC 8446 C.4) and
+			 * OpenSSL sends a fresh one after a resumption only when
+			 * told to renew: without it every other handshake of a
+			 * returning client would be a full one. */
+			ret = set_keys(&k, iv, cctx, hctx, 0) != 0	? -1
+			      : back == 0 && SSL_version(ssl) < TLS1_3_VERSION ? 1
+									 : 2;
 			break;
 		}
 	}
