@@ -29,6 +29,7 @@ enum {
 	CONN_PAUSED = 1u << 2,   /* reading stopped: too much input behind output */
 	CONN_EOF = 1u << 3,      /* the peer sent FIN */
 	CONN_WRITING = 1u << 4,  /* output handed to the mechanism, not yet done */
+	CONN_ABORT = 1u << 5,    /* closing on an error (counted): no goodbye */
 };
 
 struct tls_conn;

@@ -79,10 +79,23 @@ static void send_last(struct worker *w, struct conn *c, struct outbuf *o)
 
 static void tls_close(struct worker *w, struct conn *c)
 {
-	/* close_notify, unless the client is gone or was already told (at
-	 * linger).  Sent only when nothing else is in flight. */
-	if (!(c->flags & (CONN_LINGER | CONN_EOF)))
-		tls_conn_shutdown(c->tls, &w->wire);
+	struct tls_conn *t = c->tls;
+	if (!tls_conn_established(t)) {
+		/* Abandoned, stalled or broken: every handshake has an outcome. */
+		CTR_ADD(w->ctr, tls_handshakes[HERD_TLS_FAILED], 1);
+		if (!(c->flags & CONN_ABORT))
+			CTR_ADD(w->ctr, errors[HERD_ERR_TLS], 1);
+	}
+	/* close_notify ends a complete exchange: not after an error (a cut
+	 * response must not look complete), not when the client is gone
+	 * without one, not when it was sent at linger, not behind output in
+	 * flight. */
+	uint8_t f = c->flags;
+	if (!(f & (CONN_LINGER | CONN_WRITING | CONN_ABORT)) &&
+	    (!(f & CONN_EOF) || tls_conn_peer_closed(t))) {
+		tls_conn_busy(t, false);
+		tls_conn_shutdown(t, &w->wire);
+	}
 	send_last(w, c, &w->wire);
 	tls_conn_free(c->tls);
 	c->tls = NULL;
@@ -104,6 +117,7 @@ void engine_close(struct worker *w, struct conn *c)
 void engine_fail(struct worker *w, struct conn *c, enum herd_err_kind kind)
 {
 	CTR_ADD(w->ctr, errors[kind], 1);
+	c->flags |= CONN_ABORT;
 	if (kind == HERD_ERR_NOMEM)
 		herd_log_ratelimited(&w->log_slot, "worker %d: out of memory, dropping a connection",
 				     w->id);
@@ -270,6 +284,7 @@ static void start_linger(struct worker *w, struct conn *c)
 	/* Our answer is out; stop reading requests but keep draining the
 	 * client's bytes, so closing does not reset the answer away. */
 	if (c->tls) {
+		tls_conn_busy(c->tls, false);
 		tls_conn_shutdown(c->tls, &w->wire);
 		send_last(w, c, &w->wire);
 	}
@@ -398,11 +413,18 @@ static bool tls_hand_over(struct worker *w, struct conn *c)
 	if (!w->wire.len)
 		return true;
 	if (c->flags & CONN_WRITING) {
-		if (tls_conn_stash(c->tls, &w->wire) == 0)
-			return true;
-		w->wire.len = 0;
-		engine_fail(w, c, HERD_ERR_NOMEM);
-		return false;
+		/* Records OpenSSL wrote on its own while our output is still
+		 * going out (io_uring keeps reading meanwhile).  A client that
+		 * makes it write more than it reads is cut off, not buffered. */
+		if (tls_conn_stash(c->tls, &w->wire) < 0) {
+			engine_fail(w, c, HERD_ERR_NOMEM);
+			return false;
+		}
+		if (tls_conn_stashed(c->tls) > PAUSE_INPUT) {
+			engine_fail(w, c, HERD_ERR_TLS);
+			return false;
+		}
+		return true;
 	}
 	struct outbuf plain = w->out;
 	w->out = w->wire;
@@ -458,8 +480,6 @@ static void tls_refuse_plain(struct worker *w, struct conn *c)
 
 static void tls_failed(struct worker *w, struct conn *c, enum tls_result r)
 {
-	if (!tls_conn_established(c->tls))
-		CTR_ADD(w->ctr, tls_handshakes[HERD_TLS_FAILED], 1);
 	if (r == TLS_NOMEM) {
 		w->wire.len = 0;
 		engine_fail(w, c, HERD_ERR_NOMEM);
@@ -473,6 +493,7 @@ static void tls_failed(struct worker *w, struct conn *c, enum tls_result r)
 static void tls_input(struct worker *w, struct conn *c, const char *p, uint32_t n)
 {
 	w->plain.len = 0;
+	tls_conn_busy(c->tls, (c->flags & CONN_WRITING) != 0);
 	enum tls_result r = tls_conn_input(c->tls, p, n, &w->plain, &w->wire);
 	tls_count_handshake(w, c);
 	switch (r) {
@@ -527,8 +548,10 @@ void engine_input_end(struct worker *w, struct conn *c)
 
 void engine_input_error(struct worker *w, struct conn *c)
 {
-	if (!(c->flags & CONN_LINGER))
+	if (!(c->flags & CONN_LINGER)) {
 		CTR_ADD(w->ctr, errors[HERD_ERR_READ], 1);
+		c->flags |= CONN_ABORT;
+	}
 	engine_close(w, c);
 }
 

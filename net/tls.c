@@ -35,10 +35,11 @@ struct tls_conn {
 	size_t in_left;
 	struct outbuf *wire;
 	bool want_ktls, kernel_tx, established, first_seen, nomem;
+	bool busy; /* output is in the mechanism's hands: nothing may go around it */
 	unsigned char ctrl_type; /* kernel TLS: the next write is a record of this type */
 	uint8_t news;
 	char *stash;
-	size_t stash_len;
+	size_t stash_len, stash_cap;
 	char err[160];
 };
 
@@ -109,9 +110,21 @@ static int wire_write(BIO *b, const char *buf, int len)
 		return 0;
 	if (t->ctrl_type) {
 		/* Under kernel TLS a handshake message or an alert is a record
-		 * the kernel must frame with its own type. */
+		 * the kernel must frame with its own type, sent now: so never
+		 * while other output is on its way (it would overtake it), and
+		 * no KeyUpdate after the handshake: OpenSSL would move to new
+		 * keys the kernel never gets, and every later record would be
+		 * garbage to the client. */
 		unsigned char type = t->ctrl_type;
 		t->ctrl_type = 0;
+		if (t->busy || t->stash_len) {
+			snprintf(t->err, sizeof(t->err), "kernel TLS: a record while output is pending");
+			return -1;
+		}
+		if (type == SSL3_RT_HANDSHAKE && t->established) {
+			snprintf(t->err, sizeof(t->err), "kernel TLS: a key update (not supported)");
+			return -1;
+		}
 		if (flush_now(t) < 0 || ktls_send_record(t->fd, type, buf, (size_t)len) < 0)
 			return -1;
 		return len;
@@ -127,7 +140,8 @@ static int start_kernel_tx(struct tls_conn *t, void *crypto_info)
 {
 	/* A flight the socket does not take at once keeps the record layer
 	 * here: declining is always safe, OpenSSL then encrypts itself. */
-	if (!t->want_ktls || flush_now(t) < 0 || ktls_start_tx(t->fd, crypto_info) < 0)
+	if (!t->want_ktls || t->busy || t->stash_len || flush_now(t) < 0 ||
+	    ktls_start_tx(t->fd, crypto_info) < 0)
 		return 0;
 	t->kernel_tx = true;
 	return 1;
@@ -358,21 +372,18 @@ const char *tls_conn_error(const struct tls_conn *t)
 
 int tls_conn_stash(struct tls_conn *t, struct outbuf *wire)
 {
-	if (!wire->len)
-		return 0;
-	char *q = realloc(t->stash, t->stash_len + wire->len);
-	if (!q)
-		return -1;
-	memcpy(q + t->stash_len, wire->p, wire->len);
-	t->stash = q;
-	t->stash_len += wire->len;
+	struct outbuf s = {.p = t->stash, .len = t->stash_len, .cap = t->stash_cap};
+	int r = tls_outbuf_append(&s, wire->p, wire->len);
+	t->stash = s.p;
+	t->stash_len = s.len;
+	t->stash_cap = s.cap;
 	wire->len = 0;
-	return 0;
+	return r;
 }
 
-bool tls_conn_stashed(const struct tls_conn *t)
+size_t tls_conn_stashed(const struct tls_conn *t)
 {
-	return t->stash_len != 0;
+	return t->stash_len;
 }
 
 int tls_conn_unstash(struct tls_conn *t, struct outbuf *wire)
@@ -381,6 +392,16 @@ int tls_conn_unstash(struct tls_conn *t, struct outbuf *wire)
 		return -1;
 	free(t->stash);
 	t->stash = NULL;
-	t->stash_len = 0;
+	t->stash_len = t->stash_cap = 0;
 	return 0;
+}
+
+void tls_conn_busy(struct tls_conn *t, bool busy)
+{
+	t->busy = busy;
+}
+
+bool tls_conn_peer_closed(const struct tls_conn *t)
+{
+	return (SSL_get_shutdown(t->ssl) & SSL_RECEIVED_SHUTDOWN) != 0;
 }

@@ -64,9 +64,15 @@ const char *tls_conn_error(const struct tls_conn *t);
 /* Ciphertext that could not be handed to the mechanism now (its previous
  * output is still in flight) waits here, in order, until it can. */
 int tls_conn_stash(struct tls_conn *t, struct outbuf *wire);
-bool tls_conn_stashed(const struct tls_conn *t);
+size_t tls_conn_stashed(const struct tls_conn *t);
 /* Moves the stash into wire (empty); -1: no memory. */
 int tls_conn_unstash(struct tls_conn *t, struct outbuf *wire);
+
+/* Whether output is in the mechanism's hands now: records OpenSSL would
+ * send on its own (kernel TLS) must then wait or fail, never overtake it. */
+void tls_conn_busy(struct tls_conn *t, bool busy);
+/* The client sent close_notify: it expects one back. */
+bool tls_conn_peer_closed(const struct tls_conn *t);
 
 /* The answer to a plain HTTP request on a TLS port (as nginx gives). */
 extern const char tls_plain_http_answer[];

@@ -245,6 +245,12 @@ static EVP_PKEY *load_key(const char *path, char *err, size_t errlen)
  * NIST curves TLS 1.3 signs with. */
 static int check_key_type(const char *path, EVP_PKEY *k, char *err, size_t errlen)
 {
+	if (!k) {
+		/* Parsed, but OpenSSL has no decoder for its key algorithm. */
+		set_err(err, errlen, path, "unsupported key type (unreadable public key)");
+		ERR_clear_error();
+		return -1;
+	}
 	int id = EVP_PKEY_get_base_id(k);
 	if (id == EVP_PKEY_RSA) {
 		int bits = EVP_PKEY_get_bits(k);
