@@ -524,3 +524,31 @@ HTEST(tls, kernel_tls_when_available)
 	cr_assert_eq(MSUM(m, "herd_tls_connections_total", "mode=\"user\""), 0, "%s", m);
 	free(m);
 }
+
+/* The first request right after a TLS 1.3 handshake is answered at once: the
+ * server's session tickets go out just before it, and the answer must not
+ * wait behind them for the client's (delayed) ACK (Nagle). */
+HTEST(tls, first_request_after_handshake_is_prompt)
+{
+	tls_tree();
+	START();
+	long long worst = 0;
+	int slow = 0;
+	for (int i = 0; i < 12; i++) {
+		SSL *ssl = tls_dial(srv.port, NULL, NULL, NULL); /* TCP_NODELAY on our side */
+		cr_assert(ssl);
+		cr_assert_str_eq(SSL_get_version(ssl), "TLSv1.3");
+		char *out;
+		long long t0 = now_us();
+		int st = tls_request(ssl, "GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n", &out, NULL);
+		long long dt = now_us() - t0;
+		free(out);
+		cr_assert_eq(st, 200);
+		tls_hangup(ssl);
+		if (dt > worst)
+			worst = dt;
+		slow += dt > 30000;
+	}
+	cr_expect_eq(slow, 0, "%d of 12 first requests took over 30 ms (worst %lld ms)", slow,
+		     worst / 1000);
+}
