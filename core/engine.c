@@ -549,7 +549,9 @@ void engine_input_end(struct worker *w, struct conn *c)
 void engine_input_error(struct worker *w, struct conn *c)
 {
 	if (!(c->flags & CONN_LINGER)) {
-		CTR_ADD(w->ctr, errors[HERD_ERR_READ], 1);
+		/* A reset in the middle of a handshake or a record is TLS's. */
+		bool tls = c->tls && tls_conn_partial(c->tls);
+		CTR_ADD(w->ctr, errors[tls ? HERD_ERR_TLS : HERD_ERR_READ], 1);
 		c->flags |= CONN_ABORT;
 	}
 	engine_close(w, c);

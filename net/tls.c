@@ -401,6 +401,11 @@ void tls_conn_busy(struct tls_conn *t, bool busy)
 	t->busy = busy;
 }
 
+bool tls_conn_partial(const struct tls_conn *t)
+{
+	return !t->established || SSL_has_pending(t->ssl);
+}
+
 bool tls_conn_peer_closed(const struct tls_conn *t)
 {
 	return (SSL_get_shutdown(t->ssl) & SSL_RECEIVED_SHUTDOWN) != 0;

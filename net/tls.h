@@ -71,6 +71,8 @@ int tls_conn_unstash(struct tls_conn *t, struct outbuf *wire);
 /* Whether output is in the mechanism's hands now: records OpenSSL would
  * send on its own (kernel TLS) must then wait or fail, never overtake it. */
 void tls_conn_busy(struct tls_conn *t, bool busy);
+/* Mid-handshake, or a record only partly received. */
+bool tls_conn_partial(const struct tls_conn *t);
 /* The client sent close_notify: it expects one back. */
 bool tls_conn_peer_closed(const struct tls_conn *t);
 
