@@ -52,7 +52,10 @@ static void assert_answers(const char *host, int port, int times)
 /* The ports of srv's "listening on" lines: n of them, all distinct. */
 static void listening_ports(int *ports, int n)
 {
-	int got = herd_ports(&srv, ports, n + 1);
+	/* The further listeners' lines follow the first one's: wait for them. */
+	int got = 0;
+	for (int tries = 0; tries < 200 && (got = herd_ports(&srv, ports, n + 1)) < n; tries++)
+		usleep(10000);
 	char *text = got != n ? herd_stderr(&srv) : NULL;
 	cr_assert_eq(got, n, "%d 'listening on' lines, want %d:\n%s", got, n, text);
 	cr_assert_eq(ports[0], srv.port, "the first line is the first listener's");
