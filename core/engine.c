@@ -12,7 +12,11 @@
  * or, under a transport that must see its bytes, through the output path.
  *
  * Waiting: after each step the connection is settled on exactly one timer
- * (header, keep-alive, send, linger) and one thing to wait for. */
+ * (header, keep-alive, send, linger) and one thing to wait for.
+ *
+ * TLS: a connection from a TLS listener has c->tls; its input goes through
+ * core/engine_tls.c first, its output is encrypted in transport_out, and
+ * the rest of its life is the one above. */
 #include "core/engine.h"
 
 #include <errno.h>
@@ -22,25 +26,20 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/engine_seam.h"
 #include "core/mech.h"
 #include "core/worker.h"
 #include "net/file_cache.h"
 #include "net/tls.h"
-#include "net/tls_ctx.h"
-#include "net/tls_slot.h"
 #include "net/transport.h"
 
 /* Protocol rounds per event when the output buffer keeps filling up and the
  * socket takes it all; then the connection yields to the others. */
 #define SERVE_ROUNDS 8
-/* Input queued behind pending output before reading stops: as much as one
- * protocol round can answer (the worker's output buffer is 64 KiB); the
- * rest waits in the socket, where it costs the server nothing. */
-#define PAUSE_INPUT (64 * 1024)
 /* File bytes sent per event before yielding to other connections. */
 #define FILE_SEND_BUDGET (512 * 1024)
 
-static void set_timer(struct worker *w, struct conn *c, enum conn_timer t)
+void engine_set_timer(struct worker *w, struct conn *c, enum conn_timer t)
 {
 	if (c->timer != CONN_T_NONE)
 		conn_list_remove(&w->timers[c->timer], c);
@@ -69,7 +68,7 @@ void engine_release(struct worker *w, struct conn *c)
 
 /* Sends wire straight to the socket, best effort: a last answer or alert
  * on a connection about to close, where nothing else is in flight. */
-static void send_last(struct worker *w, struct conn *c, struct outbuf *o)
+void engine_send_last(struct worker *w, struct conn *c, struct outbuf *o)
 {
 	if (o->len && !(c->flags & CONN_WRITING))
 		(void)send(c->fd, o->p, o->len, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -77,36 +76,12 @@ static void send_last(struct worker *w, struct conn *c, struct outbuf *o)
 	(void)w;
 }
 
-static void tls_close(struct worker *w, struct conn *c)
-{
-	struct tls_conn *t = c->tls;
-	if (!tls_conn_established(t)) {
-		/* Abandoned, stalled or broken: every handshake has an outcome. */
-		CTR_ADD(w->ctr, tls_handshakes[HERD_TLS_FAILED], 1);
-		if (!(c->flags & CONN_ABORT))
-			CTR_ADD(w->ctr, errors[HERD_ERR_TLS], 1);
-	}
-	/* close_notify ends a complete exchange: not after an error (a cut
-	 * response must not look complete), not when the client is gone
-	 * without one, not when it was sent at linger, not behind output in
-	 * flight. */
-	uint8_t f = c->flags;
-	if (!(f & (CONN_LINGER | CONN_WRITING | CONN_ABORT)) &&
-	    (!(f & CONN_EOF) || tls_conn_peer_closed(t))) {
-		tls_conn_busy(t, false);
-		tls_conn_shutdown(t, &w->wire);
-	}
-	send_last(w, c, &w->wire);
-	tls_conn_free(c->tls);
-	c->tls = NULL;
-}
-
 void engine_close(struct worker *w, struct conn *c)
 {
 	if (c->tls)
-		tls_close(w, c);
+		engine_tls_close(w, c);
 	drop_file(w, c);
-	set_timer(w, c, CONN_T_NONE);
+	engine_set_timer(w, c, CONN_T_NONE);
 	conn_drop_input(c);
 	w->nconns--;
 	CTR_SUB(w->ctr, conns_active, 1);
@@ -134,7 +109,7 @@ static bool drain_closes(const struct worker *w, bool mid_request)
 /* The output leaves for the mechanism: the transport's one place on the way
  * out (plain TCP hands w->out over as it is).  1: all of it is in the
  * socket; 0: the mechanism reports completion later; -1: closed. */
-static int transport_out(struct worker *w, struct conn *c)
+int engine_transport_out(struct worker *w, struct conn *c)
 {
 	/* Headers with a file body right behind them wait for it: one segment. */
 	bool more = (c->proto.flags & PROTO_FILE) && c->proto.file_left;
@@ -163,7 +138,7 @@ static int transport_out(struct worker *w, struct conn *c)
 	case MECH_PENDING:
 		c->flags |= CONN_WRITING;
 		if (c->timer != CONN_T_WRITE)
-			set_timer(w, c, CONN_T_WRITE);
+			engine_set_timer(w, c, CONN_T_WRITE);
 		return 0;
 	case MECH_NOMEM:
 		engine_fail(w, c, HERD_ERR_NOMEM);
@@ -176,14 +151,13 @@ static int transport_out(struct worker *w, struct conn *c)
 }
 
 static void serve(struct worker *w, struct conn *c, const char *data, uint32_t len);
-static void settle(struct worker *w, struct conn *c);
 
 /* Waits for the socket to take more: output stuck, a file body's next
  * piece, or a protocol that yielded after SERVE_ROUNDS. */
 static void wait_writable(struct worker *w, struct conn *c, bool progress)
 {
 	if (progress || c->timer != CONN_T_WRITE)
-		set_timer(w, c, CONN_T_WRITE); /* progress: the send timeout restarts */
+		engine_set_timer(w, c, CONN_T_WRITE); /* progress: the send timeout restarts */
 	c->flags |= CONN_WRITING;
 	w->mech->wait_writable(w, c);
 }
@@ -196,7 +170,7 @@ static void file_done(struct worker *w, struct conn *c)
 	if (c->in_len && !(c->proto.flags & (PROTO_CLOSE | PROTO_LINGER)))
 		serve(w, c, c->in, c->in_len);
 	else
-		settle(w, c);
+		engine_settle(w, c);
 }
 
 /* A transport that must see every byte gets the file read into the output
@@ -229,7 +203,7 @@ static void copy_file(struct worker *w, struct conn *c)
 		st->file_off += (uint64_t)k;
 		st->file_left -= (uint64_t)k;
 		budget -= budget < (size_t)k ? budget : (size_t)k;
-		int r = transport_out(w, c);
+		int r = engine_transport_out(w, c);
 		if (r <= 0)
 			return; /* closed, or engine_output_done() comes back here */
 	}
@@ -286,7 +260,7 @@ static void start_linger(struct worker *w, struct conn *c)
 	if (c->tls) {
 		tls_conn_busy(c->tls, false);
 		tls_conn_shutdown(c->tls, &w->wire);
-		send_last(w, c, &w->wire);
+		engine_send_last(w, c, &w->wire);
 	}
 	shutdown(c->fd, SHUT_WR);
 	c->flags |= CONN_LINGER;
@@ -296,13 +270,13 @@ static void start_linger(struct worker *w, struct conn *c)
 		engine_close(w, c);
 		return;
 	}
-	set_timer(w, c, CONN_T_LINGER);
+	engine_set_timer(w, c, CONN_T_LINGER);
 	w->mech->read_on(w, c);
 }
 
 /* Decides what the connection waits for once no output is in progress and
  * the protocol has seen all input. */
-static void settle(struct worker *w, struct conn *c)
+void engine_settle(struct worker *w, struct conn *c)
 {
 	uint8_t f = c->proto.flags;
 	if (f & PROTO_OUT_FULL) {
@@ -324,9 +298,9 @@ static void settle(struct worker *w, struct conn *c)
 		/* The head timeout runs from the request's first byte, not from
 		 * the latest one: a trickling client cannot extend it. */
 		if (c->timer != CONN_T_READ)
-			set_timer(w, c, CONN_T_READ);
+			engine_set_timer(w, c, CONN_T_READ);
 	} else {
-		set_timer(w, c, CONN_T_IDLE);
+		engine_set_timer(w, c, CONN_T_IDLE);
 	}
 	c->flags &= (uint8_t)~CONN_PAUSED;
 	w->mech->read_on(w, c);
@@ -351,7 +325,7 @@ static void serve(struct worker *w, struct conn *c, const char *data, uint32_t l
 			engine_fail(w, c, HERD_ERR_NOMEM);
 			return;
 		}
-		if (w->out.len && transport_out(w, c) <= 0)
+		if (w->out.len && engine_transport_out(w, c) <= 0)
 			return;
 		if (c->proto.flags & PROTO_FILE) {
 			send_file(w, c);
@@ -362,7 +336,7 @@ static void serve(struct worker *w, struct conn *c, const char *data, uint32_t l
 		data = c->in;
 		len = c->in_len;
 	}
-	settle(w, c);
+	engine_settle(w, c);
 }
 
 /* Appends to the kept input, growing it geometrically: a backlog behind a
@@ -378,7 +352,7 @@ static int append_input(struct conn *c, const char *p, uint32_t n)
 }
 
 /* Application bytes for the protocol. */
-static void receive(struct worker *w, struct conn *c, const char *p, uint32_t n)
+void engine_receive(struct worker *w, struct conn *c, const char *p, uint32_t n)
 {
 	if (c->flags & CONN_WRITING) {
 		/* Backpressure: the protocol sees no more input until the
@@ -405,123 +379,6 @@ static void receive(struct worker *w, struct conn *c, const char *p, uint32_t n)
 	serve(w, c, p, n);
 }
 
-/* Ciphertext the TLS layer wrote on its own (handshake flights, tickets)
- * leaves now, or after the output in flight: never out of order.  false:
- * the connection failed. */
-static bool tls_hand_over(struct worker *w, struct conn *c)
-{
-	if (!w->wire.len)
-		return true;
-	if (c->flags & CONN_WRITING) {
-		/* Records OpenSSL wrote on its own while our output is still
-		 * going out (io_uring keeps reading meanwhile).  A client that
-		 * makes it write more than it reads is cut off, not buffered. */
-		if (tls_conn_stash(c->tls, &w->wire) < 0) {
-			engine_fail(w, c, HERD_ERR_NOMEM);
-			return false;
-		}
-		if (tls_conn_stashed(c->tls) > PAUSE_INPUT) {
-			engine_fail(w, c, HERD_ERR_TLS);
-			return false;
-		}
-		return true;
-	}
-	struct outbuf plain = w->out;
-	w->out = w->wire;
-	enum mech_send r = w->mech->send(w, c, false);
-	w->wire = w->out;
-	w->out = plain;
-	switch (r) {
-	case MECH_SENT:
-		return true;
-	case MECH_PENDING:
-		c->flags |= CONN_WRITING;
-		set_timer(w, c, CONN_T_WRITE);
-		return true;
-	case MECH_NOMEM:
-		engine_fail(w, c, HERD_ERR_NOMEM);
-		return false;
-	case MECH_FAILED:
-		break;
-	}
-	engine_fail(w, c, HERD_ERR_WRITE);
-	return false;
-}
-
-static void tls_count_handshake(struct worker *w, struct conn *c)
-{
-	switch (tls_conn_news(c->tls)) {
-	case TLS_NEWS_FULL:
-		CTR_ADD(w->ctr, tls_handshakes[HERD_TLS_FULL], 1);
-		break;
-	case TLS_NEWS_RESUMED:
-		CTR_ADD(w->ctr, tls_handshakes[HERD_TLS_RESUMED], 1);
-		break;
-	case TLS_NEWS_NONE:
-		return;
-	}
-	CTR_ADD(w->ctr, tls_conns[tls_conn_kernel_tx(c->tls) ? 1 : 0], 1);
-}
-
-/* A plain HTTP request on a TLS port: a plain answer, then close. */
-static void tls_refuse_plain(struct worker *w, struct conn *c)
-{
-	CTR_ADD(w->ctr, errors[HERD_ERR_TLS], 1);
-	CTR_ADD(w->ctr, tls_handshakes[HERD_TLS_FAILED], 1);
-	tls_conn_free(c->tls);
-	c->tls = NULL;
-	size_t n = strlen(tls_plain_http_answer);
-	if (outbuf_room(&w->out) >= n)
-		outbuf_put(&w->out, tls_plain_http_answer, n);
-	c->proto.flags |= PROTO_LINGER;
-	if (transport_out(w, c) > 0)
-		settle(w, c);
-}
-
-static void tls_failed(struct worker *w, struct conn *c, enum tls_result r)
-{
-	if (r == TLS_NOMEM) {
-		w->wire.len = 0;
-		engine_fail(w, c, HERD_ERR_NOMEM);
-		return;
-	}
-	herd_log_ratelimited(&w->log_slot, "worker %d: tls: %s", w->id, tls_conn_error(c->tls));
-	send_last(w, c, &w->wire); /* the alert, if any */
-	engine_fail(w, c, HERD_ERR_TLS);
-}
-
-static void tls_input(struct worker *w, struct conn *c, const char *p, uint32_t n)
-{
-	w->plain.len = 0;
-	tls_conn_busy(c->tls, (c->flags & CONN_WRITING) != 0);
-	enum tls_result r = tls_conn_input(c->tls, p, n, &w->plain, &w->wire);
-	tls_count_handshake(w, c);
-	switch (r) {
-	case TLS_PLAIN_HTTP:
-		tls_refuse_plain(w, c);
-		return;
-	case TLS_FAILED:
-	case TLS_NOMEM:
-		tls_failed(w, c, r);
-		return;
-	case TLS_CLOSED:
-		/* The client's close_notify is its FIN: answer what came
-		 * before it, then close (settle() sees CONN_EOF). */
-		c->flags |= CONN_EOF;
-		break;
-	case TLS_AGAIN:
-		break;
-	}
-	if (!tls_hand_over(w, c))
-		return;
-	if (w->plain.len)
-		receive(w, c, w->plain.p, (uint32_t)w->plain.len);
-	else if (c->flags & CONN_EOF)
-		engine_input_end(w, c);
-	else if (!(c->flags & CONN_WRITING))
-		settle(w, c);
-}
-
 /* Wire bytes from the mechanism: the transport's one place on the way in
  * (plain TCP passes them through, TLS decrypts). */
 void engine_input(struct worker *w, struct conn *c, const char *p, uint32_t n)
@@ -532,16 +389,16 @@ void engine_input(struct worker *w, struct conn *c, const char *p, uint32_t n)
 	if ((c->flags & CONN_LINGER) || (c->proto.flags & (PROTO_CLOSE | PROTO_LINGER)))
 		return;
 	if (c->tls)
-		tls_input(w, c, p, n);
+		engine_tls_input(w, c, p, n);
 	else
-		receive(w, c, p, n);
+		engine_receive(w, c, p, n);
 }
 
 void engine_input_end(struct worker *w, struct conn *c)
 {
 	c->flags |= CONN_EOF;
 	/* Output still going out (a client that half-closed after its
-	 * requests): close once it is sent, see settle(). */
+	 * requests): close once it is sent, see engine_settle(). */
 	if ((c->flags & CONN_LINGER) || !(c->flags & CONN_WRITING))
 		engine_close(w, c);
 }
@@ -562,7 +419,7 @@ bool engine_output_sent(struct worker *w, struct conn *c, size_t n)
 	CTR_ADD(w->ctr, bytes_out, (uint64_t)n);
 	c->out_off += (uint32_t)n;
 	if (c->out_off < c->out_len) {
-		set_timer(w, c, CONN_T_WRITE); /* progress: the send timeout restarts */
+		engine_set_timer(w, c, CONN_T_WRITE); /* progress: the send timeout restarts */
 		return true;
 	}
 	conn_drop_output(c);
@@ -578,7 +435,7 @@ void engine_output_done(struct worker *w, struct conn *c)
 			engine_fail(w, c, HERD_ERR_NOMEM);
 			return;
 		}
-		if (!tls_hand_over(w, c) || (c->flags & CONN_WRITING))
+		if (!engine_tls_hand_over(w, c) || (c->flags & CONN_WRITING))
 			return;
 	}
 	if (c->proto.flags & PROTO_FILE)
@@ -586,25 +443,13 @@ void engine_output_done(struct worker *w, struct conn *c)
 	else if ((c->proto.flags & PROTO_OUT_FULL) || (c->flags & CONN_UNFED))
 		serve(w, c, c->in, c->in_len);
 	else
-		settle(w, c);
-}
-
-/* The TLS state of a connection from a TLS listener, with the certificates
- * of the moment. */
-static struct tls_conn *tls_open(struct worker *w, int fd)
-{
-	struct tls_ctx *ctx = w->tls ? tls_slot_get(w->tls) : NULL;
-	if (!ctx)
-		return NULL;
-	struct tls_conn *t = tls_conn_new(ctx, fd, w->ktls);
-	tls_ctx_unref(ctx);
-	return t;
+		engine_settle(w, c);
 }
 
 void engine_open(struct worker *w, int fd, bool tls)
 {
 	struct conn *c = conn_pool_get(&w->pool);
-	if (c && tls && !(c->tls = tls_open(w, fd))) {
+	if (c && tls && !(c->tls = engine_tls_open(w, fd))) {
 		conn_pool_put(&w->pool, c);
 		c = NULL;
 	}
@@ -625,7 +470,7 @@ void engine_open(struct worker *w, int fd, bool tls)
 	}
 	w->nconns++;
 	CTR_ADD(w->ctr, conns_active, 1);
-	set_timer(w, c, CONN_T_READ);
+	engine_set_timer(w, c, CONN_T_READ);
 	w->mech->conn_start(w, c, w->proto->client_first);
 }
 
@@ -639,10 +484,10 @@ void engine_expire(struct worker *w, struct conn *c)
 		w->proto->timeout_answer(&c->proto, c->in, c->in_len, &env);
 		if (c->tls) {
 			if (tls_conn_output(c->tls, w->out.p, w->out.len, &w->wire) == 0)
-				send_last(w, c, &w->wire);
+				engine_send_last(w, c, &w->wire);
 			w->wire.len = 0;
 		} else {
-			send_last(w, c, &w->out);
+			engine_send_last(w, c, &w->out);
 		}
 		w->out.len = 0;
 	}
@@ -652,7 +497,7 @@ void engine_expire(struct worker *w, struct conn *c)
 void engine_begin_drain(struct worker *w)
 {
 	/* Idle keep-alive connections close soon (worker_drain_idle); the
-	 * others close after their current answer (settle()). */
+	 * others close after their current answer (engine_settle()). */
 	worker_drain_idle(w, engine_close);
 }
 

@@ -1,0 +1,42 @@
+/* Between the engine (core/engine.c) and its TLS half (core/engine_tls.c):
+ * the steps of a connection's life the TLS half reuses, and what it adds.
+ * Not for mechanisms: they speak core/engine.h. */
+#ifndef HERD_ENGINE_SEAM_H
+#define HERD_ENGINE_SEAM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/conn.h"
+#include "net/outbuf.h"
+
+struct worker;
+struct tls_conn;
+
+/* Input queued behind pending output before reading stops: as much as one
+ * protocol round can answer (the worker's output buffer is 64 KiB); the
+ * rest waits in the socket, where it costs the server nothing. */
+#define PAUSE_INPUT (64 * 1024)
+
+/* core/engine.c */
+void engine_set_timer(struct worker *w, struct conn *c, enum conn_timer t);
+/* w->out to the mechanism.  1: all in the socket; 0: later; -1: closed. */
+int engine_transport_out(struct worker *w, struct conn *c);
+/* What to wait for once no output is in progress and all input was fed. */
+void engine_settle(struct worker *w, struct conn *c);
+/* Application bytes for the protocol. */
+void engine_receive(struct worker *w, struct conn *c, const char *p, uint32_t n);
+/* o straight to the socket, best effort, unless output is in flight. */
+void engine_send_last(struct worker *w, struct conn *c, struct outbuf *o);
+
+/* core/engine_tls.c */
+/* The TLS state of a connection from a TLS listener; NULL: no memory. */
+struct tls_conn *engine_tls_open(struct worker *w, int fd);
+/* Wire bytes in: handshake, decrypt, then the protocol. */
+void engine_tls_input(struct worker *w, struct conn *c, const char *p, uint32_t n);
+/* What the TLS layer wrote by itself goes out, in order.  false: closed. */
+bool engine_tls_hand_over(struct worker *w, struct conn *c);
+/* Counts an unfinished handshake, says goodbye when it may, frees. */
+void engine_tls_close(struct worker *w, struct conn *c);
+
+#endif
