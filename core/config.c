@@ -59,7 +59,7 @@ void config_usage(FILE *out)
 	      out);
 }
 
-static enum config_result fail(char *err, size_t errlen, const char *fmt, ...)
+enum config_result config_fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -238,24 +238,24 @@ static enum config_result check_procs(struct herd_config *cfg, char *err, size_t
 	if (!cfg->max_procs)
 		cfg->max_procs = cfg->procs > cfg->min_procs ? cfg->procs : cfg->min_procs;
 	if (cfg->min_procs > cfg->procs || cfg->procs > cfg->max_procs)
-		return fail(err, errlen, "bad --procs %d: outside --min-procs %d..--max-procs %d",
+		return config_fail(err, errlen, "bad --procs %d: outside --min-procs %d..--max-procs %d",
 			    cfg->procs, cfg->min_procs, cfg->max_procs);
 	if (cfg->procs > cfg->workers)
-		return fail(err, errlen,
+		return config_fail(err, errlen,
 			    "--procs %d exceeds --workers %d: every handler process needs a worker",
 			    cfg->procs, cfg->workers);
 	if (cfg->min_procs > cfg->min_workers)
-		return fail(err, errlen,
+		return config_fail(err, errlen,
 			    "--min-procs %d exceeds --min-workers %d: every handler process needs "
 			    "a worker",
 			    cfg->min_procs, cfg->min_workers);
 	if (cfg->max_procs > cfg->max_workers)
-		return fail(err, errlen,
+		return config_fail(err, errlen,
 			    "--max-procs %d exceeds --max-workers %d: every handler process needs "
 			    "a worker",
 			    cfg->max_procs, cfg->max_workers);
 	if (cfg->max_procs > 1 && cfg->accept == HERD_ACCEPT_REUSEPORT)
-		return fail(err, errlen,
+		return config_fail(err, errlen,
 			    "--accept reuseport cannot be used with --procs > 1: per-worker "
 			    "listeners reset their queued connections when a process exits");
 	return CONFIG_OK;
@@ -283,13 +283,13 @@ enum config_result config_parse(struct herd_config *cfg, int argc, char **argv,
 			return CONFIG_EXIT_VERSION;
 		}
 		if (strncmp(arg, "--", 2) != 0)
-			return fail(err, errlen, "unexpected argument '%s'", arg);
+			return config_fail(err, errlen, "unexpected argument '%s'", arg);
 
 		/* Accept both "--flag value" and "--flag=value". */
 		const char *eq = strchr(arg, '=');
 		size_t nlen = eq ? (size_t)(eq - arg) : strlen(arg);
 		if (nlen >= sizeof(name))
-			return fail(err, errlen, "unknown option '%s'", arg);
+			return config_fail(err, errlen, "unknown option '%s'", arg);
 		memcpy(name, arg, nlen);
 		name[nlen] = 0;
 		static const char *const known[] = {
@@ -308,17 +308,17 @@ enum config_result config_parse(struct herd_config *cfg, int argc, char **argv,
 		is_known |= config_listen_known(name);
 		if (strcmp(name, "--redirect-https") == 0) {
 			if (eq)
-				return fail(err, errlen, "--redirect-https takes no value");
+				return config_fail(err, errlen, "--redirect-https takes no value");
 			cfg->redirect_https = true;
 			continue;
 		}
 		if (!is_known)
-			return fail(err, errlen, "unknown option '%s'", name);
+			return config_fail(err, errlen, "unknown option '%s'", name);
 		if (eq) {
 			val = eq + 1;
 		} else {
 			if (i + 1 >= argc)
-				return fail(err, errlen, "option '%s' needs a value", name);
+				return config_fail(err, errlen, "option '%s' needs a value", name);
 			val = argv[++i];
 		}
 
@@ -329,11 +329,11 @@ enum config_result config_parse(struct herd_config *cfg, int argc, char **argv,
 			continue;
 		} else if (strcmp(name, "--admin") == 0) {
 			if (config_parse_addr(val, &cfg->admin) < 0)
-				return fail(err, errlen, "bad --admin '%s': want HOST:PORT", val);
+				return config_fail(err, errlen, "bad --admin '%s': want HOST:PORT", val);
 			cfg->admin_enabled = true;
 		} else if (strcmp(name, "--workers") == 0) {
 			if (parse_long(val, 1, HERD_MAX_WORKERS, &n) < 0)
-				return fail(err, errlen, "bad --workers '%s': want 1..%d", val,
+				return config_fail(err, errlen, "bad --workers '%s': want 1..%d", val,
 					    HERD_MAX_WORKERS);
 			cfg->workers = (int)n;
 		} else if (strcmp(name, "--cpus") == 0) {
@@ -343,14 +343,14 @@ enum config_result config_parse(struct herd_config *cfg, int argc, char **argv,
 			while (m < HERD_ACCEPT_MODES && strcmp(val, herd_accept_mode_names[m]) != 0)
 				m++;
 			if (m == HERD_ACCEPT_MODES)
-				return fail(err, errlen,
+				return config_fail(err, errlen,
 					    "bad --accept '%s': want exclusive, uring, reuseport, "
 					    "listener, herd or auto",
 					    val);
 			cfg->accept = (enum herd_accept_mode)m;
 		} else if (strcmp(name, "--backlog") == 0) {
 			if (parse_long(val, 1, INT_MAX, &n) < 0)
-				return fail(err, errlen, "bad --backlog '%s': want a positive number",
+				return config_fail(err, errlen, "bad --backlog '%s': want a positive number",
 					    val);
 			cfg->backlog = (int)n;
 		} else if (strcmp(name, "--proto") == 0) {
@@ -359,64 +359,64 @@ enum config_result config_parse(struct herd_config *cfg, int argc, char **argv,
 			else if (strcmp(val, "echo") == 0)
 				cfg->proto = HERD_PROTO_ECHO;
 			else
-				return fail(err, errlen, "bad --proto '%s': want http or echo", val);
+				return config_fail(err, errlen, "bad --proto '%s': want http or echo", val);
 		} else if (strcmp(name, "--grace") == 0) {
 			if (parse_seconds(val, 0, 3600, &cfg->grace_s) < 0)
-				return fail(err, errlen, "bad --grace '%s': want 0..3600 seconds", val);
+				return config_fail(err, errlen, "bad --grace '%s': want 0..3600 seconds", val);
 		} else if (strcmp(name, "--header-timeout") == 0) {
 			if (parse_seconds(val, 0.01, 3600, &cfg->header_timeout_s) < 0)
-				return fail(err, errlen, "bad --header-timeout '%s': want 0.01..3600 seconds", val);
+				return config_fail(err, errlen, "bad --header-timeout '%s': want 0.01..3600 seconds", val);
 		} else if (strcmp(name, "--keepalive-timeout") == 0) {
 			if (parse_seconds(val, 0.01, 86400, &cfg->keepalive_timeout_s) < 0)
-				return fail(err, errlen, "bad --keepalive-timeout '%s': want 0.01..86400 seconds", val);
+				return config_fail(err, errlen, "bad --keepalive-timeout '%s': want 0.01..86400 seconds", val);
 		} else if (strcmp(name, "--send-timeout") == 0) {
 			if (parse_seconds(val, 0.01, 3600, &cfg->send_timeout_s) < 0)
-				return fail(err, errlen, "bad --send-timeout '%s': want 0.01..3600 seconds", val);
+				return config_fail(err, errlen, "bad --send-timeout '%s': want 0.01..3600 seconds", val);
 		} else if (strcmp(name, "--max-conns") == 0) {
 			if (parse_long(val, 1, 100000000, &n) < 0)
-				return fail(err, errlen, "bad --max-conns '%s': want a positive number", val);
+				return config_fail(err, errlen, "bad --max-conns '%s': want a positive number", val);
 			cfg->max_conns = n;
 		} else if (strcmp(name, "--min-workers") == 0 || strcmp(name, "--max-workers") == 0) {
 			if (parse_long(val, 1, HERD_MAX_WORKERS, &n) < 0)
-				return fail(err, errlen, "bad %s '%s': want 1..%d", name, val,
+				return config_fail(err, errlen, "bad %s '%s': want 1..%d", name, val,
 					    HERD_MAX_WORKERS);
 			*(name[2] == 'm' && name[3] == 'i' ? &cfg->min_workers : &cfg->max_workers) =
 				(int)n;
 		} else if (strcmp(name, "--scale-interval") == 0) {
 			if (parse_seconds(val, 0.01, 60, &cfg->scale_interval_s) < 0)
-				return fail(err, errlen, "bad --scale-interval '%s': want 0.01..60 seconds", val);
+				return config_fail(err, errlen, "bad --scale-interval '%s': want 0.01..60 seconds", val);
 		} else if (strcmp(name, "--scale-up-busy") == 0) {
 			if (parse_seconds(val, 0.01, 1, &cfg->scale_up_busy) < 0)
-				return fail(err, errlen, "bad --scale-up-busy '%s': want 0.01..1", val);
+				return config_fail(err, errlen, "bad --scale-up-busy '%s': want 0.01..1", val);
 		} else if (strcmp(name, "--scale-down-busy") == 0) {
 			if (parse_seconds(val, 0, 1, &cfg->scale_down_busy) < 0)
-				return fail(err, errlen, "bad --scale-down-busy '%s': want 0..1", val);
+				return config_fail(err, errlen, "bad --scale-down-busy '%s': want 0..1", val);
 		} else if (strcmp(name, "--scale-queue") == 0) {
 			if (parse_long(val, 1, 1 << 30, &n) < 0)
-				return fail(err, errlen, "bad --scale-queue '%s': want a positive number", val);
+				return config_fail(err, errlen, "bad --scale-queue '%s': want a positive number", val);
 			cfg->scale_queue = (int)n;
 		} else if (strcmp(name, "--procs") == 0 || strcmp(name, "--min-procs") == 0 ||
 			   strcmp(name, "--max-procs") == 0) {
 			if (parse_long(val, 1, HERD_MAX_PROCS, &n) < 0)
-				return fail(err, errlen, "bad %s '%s': want 1..%d", name, val,
+				return config_fail(err, errlen, "bad %s '%s': want 1..%d", name, val,
 					    HERD_MAX_PROCS);
 			*(name[2] == 'p' ? &cfg->procs
 			  : name[3] == 'i' ? &cfg->min_procs : &cfg->max_procs) = (int)n;
 		} else if (strcmp(name, "--root") == 0) {
 			if (!*val)
-				return fail(err, errlen, "bad --root '': want a directory");
+				return config_fail(err, errlen, "bad --root '': want a directory");
 			cfg->root = val;
 		} else if (strcmp(name, "--access-log") == 0) {
 			if (!*val)
-				return fail(err, errlen, "bad --access-log '': want a file");
+				return config_fail(err, errlen, "bad --access-log '': want a file");
 			cfg->access_log = val;
 		} else if (strcmp(name, "--max-body") == 0) {
 			if (parse_long(val, 0, LONG_MAX, &n) < 0)
-				return fail(err, errlen, "bad --max-body '%s': want bytes", val);
+				return config_fail(err, errlen, "bad --max-body '%s': want bytes", val);
 			cfg->max_body = (uint64_t)n;
 		} else if (strcmp(name, "--sendfile") == 0) {
 			if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0)
-				return fail(err, errlen, "bad --sendfile '%s': want on or off", val);
+				return config_fail(err, errlen, "bad --sendfile '%s': want on or off", val);
 			cfg->no_sendfile = val[1] == 'f';
 		}
 	}
@@ -424,11 +424,11 @@ enum config_result config_parse(struct herd_config *cfg, int argc, char **argv,
 	if (cpus_arg) {
 		cfg->ncpus = config_parse_cpulist(cpus_arg, cfg->cpus, HERD_MAX_CPUS);
 		if (cfg->ncpus <= 0)
-			return fail(err, errlen, "bad --cpus '%s': want a list like 0-3,6", cpus_arg);
+			return config_fail(err, errlen, "bad --cpus '%s': want a list like 0-3,6", cpus_arg);
 	} else {
 		cfg->ncpus = default_cpus(cfg->cpus);
 		if (cfg->ncpus <= 0)
-			return fail(err, errlen, "cannot read the CPU affinity mask");
+			return config_fail(err, errlen, "cannot read the CPU affinity mask");
 	}
 	/* Static unless a range is given: min = max = --workers.  With a
 	 * range and no --workers, start at the minimum. */
@@ -440,12 +440,12 @@ enum config_result config_parse(struct herd_config *cfg, int argc, char **argv,
 	if (!cfg->max_workers)
 		cfg->max_workers = cfg->min_workers > base ? cfg->min_workers : base;
 	if (cfg->min_workers > cfg->max_workers)
-		return fail(err, errlen, "bad --min-workers %d: above --max-workers %d",
+		return config_fail(err, errlen, "bad --min-workers %d: above --max-workers %d",
 			    cfg->min_workers, cfg->max_workers);
 	if (!cfg->workers)
 		cfg->workers = cfg->min_workers < cfg->max_workers ? cfg->min_workers : base;
 	if (cfg->workers < cfg->min_workers || cfg->workers > cfg->max_workers)
-		return fail(err, errlen, "bad --workers %d: outside --min-workers %d..--max-workers %d",
+		return config_fail(err, errlen, "bad --workers %d: outside --min-workers %d..--max-workers %d",
 			    cfg->workers, cfg->min_workers, cfg->max_workers);
 	if (config_listen_check(cfg, err, errlen) != CONFIG_OK)
 		return CONFIG_ERROR;

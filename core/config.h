@@ -104,6 +104,10 @@ int config_parse_addr(const char *s, struct herd_addr *a);
 
 void config_usage(FILE *out);
 
+/* CONFIG_ERROR with err set from fmt: every flag parser's way to refuse. */
+enum config_result config_fail(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* config_listen.c: the listener and TLS flags.  config_listen_flag handles
  * `name` if it is one of them (*handled), the pair counts included;
  * config_listen_check validates their combination once all flags are read.

@@ -20,15 +20,6 @@ bool config_listen_known(const char *name)
 	return false;
 }
 
-static enum config_result fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return CONFIG_ERROR;
-}
-
 /* Same family, address and port.  Port 0 never clashes: the kernel gives
  * each such socket a port of its own. */
 static bool same_addr(const struct herd_addr *a, const struct herd_addr *b)
@@ -50,13 +41,13 @@ static enum config_result add_listen(struct herd_config *cfg, const char *name, 
 {
 	struct herd_listen l = {.tls = tls};
 	if (config_parse_addr(val, &l.addr) < 0)
-		return fail(err, errlen, "bad %s '%s': want HOST:PORT", name, val);
+		return config_fail(err, errlen, "bad %s '%s': want HOST:PORT", name, val);
 	for (int i = 0; i < cfg->nlisten; i++)
 		if (same_addr(&cfg->listens[i].addr, &l.addr))
-			return fail(err, errlen, "bad %s '%s': %s is already a listener", name, val,
+			return config_fail(err, errlen, "bad %s '%s': %s is already a listener", name, val,
 				    cfg->listens[i].addr.text);
 	if (cfg->nlisten == HERD_MAX_LISTEN)
-		return fail(err, errlen, "bad %s '%s': at most %d listeners (--listen and "
+		return config_fail(err, errlen, "bad %s '%s': at most %d listeners (--listen and "
 			    "--listen-tls together)", name, val, HERD_MAX_LISTEN);
 	cfg->listens[cfg->nlisten++] = l;
 	return CONFIG_OK;
@@ -77,9 +68,9 @@ static enum config_result add_file(struct herd_config *cfg, const char *name, co
 {
 	int n = filled(cfg, key);
 	if (!*val)
-		return fail(err, errlen, "bad %s '': want a PEM file", name);
+		return config_fail(err, errlen, "bad %s '': want a PEM file", name);
 	if (n == HERD_MAX_CERTS)
-		return fail(err, errlen, "bad %s '%s': at most %d certificates", name, val,
+		return config_fail(err, errlen, "bad %s '%s': at most %d certificates", name, val,
 			    HERD_MAX_CERTS);
 	*(key ? &cfg->tls[n].key : &cfg->tls[n].cert) = val;
 	return CONFIG_OK;
@@ -98,7 +89,7 @@ enum config_result config_listen_flag(struct herd_config *cfg, const char *name,
 		errno = 0;
 		double v = strtod(val, &end);
 		if (errno || end == val || *end || !(v > 0 && v <= 1e9))
-			return fail(err, errlen, "bad --tls-ticket-rotate '%s': want seconds > 0",
+			return config_fail(err, errlen, "bad --tls-ticket-rotate '%s': want seconds > 0",
 				    val);
 		cfg->tls_ticket_rotate_s = v;
 		return CONFIG_OK;
@@ -120,16 +111,16 @@ enum config_result config_listen_check(struct herd_config *cfg, char *err, size_
 	for (int i = 0; i < cfg->nlisten; i++)
 		ntls_listen += cfg->listens[i].tls;
 	if (ncert != nkey)
-		return fail(err, errlen, "%d --tls-cert but %d --tls-key: they pair up in order",
+		return config_fail(err, errlen, "%d --tls-cert but %d --tls-key: they pair up in order",
 			    ncert, nkey);
 	cfg->ntls = ncert;
 	if (ntls_listen && !cfg->ntls)
-		return fail(err, errlen, "--listen-tls needs a certificate: --tls-cert FILE "
+		return config_fail(err, errlen, "--listen-tls needs a certificate: --tls-cert FILE "
 			    "--tls-key FILE");
 	if (cfg->ntls && !ntls_listen)
-		return fail(err, errlen, "--tls-cert/--tls-key given but no --listen-tls to use "
+		return config_fail(err, errlen, "--tls-cert/--tls-key given but no --listen-tls to use "
 			    "them on");
 	if (cfg->redirect_https && !ntls_listen)
-		return fail(err, errlen, "--redirect-https needs a --listen-tls to redirect to");
+		return config_fail(err, errlen, "--redirect-https needs a --listen-tls to redirect to");
 	return CONFIG_OK;
 }

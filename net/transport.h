@@ -1,12 +1,12 @@
 /* A transport: the byte filter between a mechanism (which moves wire bytes)
  * and a protocol (which reads and writes application bytes).  Plain TCP
- * passes bytes through; TLS (issue 16) decrypts on the way in, encrypts on
- * the way out, and decides whether a file body may leave by sendfile (the
- * kernel sends it: plain TCP, kernel TLS) or must pass through the
- * transport's hands.
+ * passes bytes through; TLS (net/tls.c, per connection: c->tls) decrypts on
+ * the way in, encrypts on the way out, and decides whether a file body may
+ * leave by sendfile (the kernel sends it: plain TCP, kernel TLS) or must
+ * pass through the transport's hands.
  *
  * The engine has exactly one place where bytes enter from a mechanism and
- * one where they leave to it (core/engine.c: transport_in, transport_out),
+ * one where they leave to it (core/engine.c: engine_input, transport_out),
  * so a transport sits in once, for every mechanism. */
 #ifndef HERD_TRANSPORT_H
 #define HERD_TRANSPORT_H

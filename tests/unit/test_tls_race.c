@@ -22,18 +22,7 @@
 #define ROTATIONS 200
 #define WORKERS 2
 
-static int failures, checks;
-
-#define CHECK(cond, ...)                                                   \
-	do {                                                               \
-		checks++;                                                  \
-		if (!(cond)) {                                             \
-			failures++;                                        \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-			fprintf(stderr, __VA_ARGS__);                      \
-			fputc('\n', stderr);                               \
-		}                                                          \
-	} while (0)
+#include "plain_check.h"
 
 static struct tls_tickets *tk;
 static struct tls_ctx *ctx_a, *ctx_b;
