@@ -112,6 +112,7 @@ int main(int argc, char **argv)
 		return 0;
 	case ARGS_ERROR:
 		fprintf(stderr, "herd-load: %s\n%s", err, args_usage);
+		config_free(&cfg);
 		return EXIT_USAGE;
 	case ARGS_OK:
 		break;
@@ -163,11 +164,16 @@ int main(int argc, char **argv)
 			fprintf(stderr, "herd-load: %s\n", err);
 			status = EXIT_FAILURE;
 		}
+		if (cfg.latency_dist && report_hgrm(cfg.latency_dist, &res, err, sizeof(err)) < 0) {
+			fprintf(stderr, "herd-load: %s\n", err);
+			status = EXIT_FAILURE;
+		}
 	}
 	if (rc < 0)
 		status = EXIT_FAILURE;
 	run_result_free(&res);
 	request_free(&rq);
 	load_tls_ctx_free(tls);
+	config_free(&cfg);
 	return status;
 }
