@@ -124,7 +124,8 @@ void load_conn_fail_why(struct load_worker *w, struct load_conn *c, enum err_kin
 					 (double)w->timeout_ns / 1e9);
 				why = buf;
 			}
-			errs_note(&w->errs, kind, w->addr_str, phase(c), why, data, len);
+			errs_note(&w->errs, kind, w->addr_str, data ? "reading the response" : phase(c),
+				  why, data, len);
 		}
 	}
 	load_tls_end(c, false);

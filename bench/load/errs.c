@@ -1,5 +1,6 @@
 #include "errs.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -33,19 +34,28 @@ void errs_note(struct err_samples *es, enum err_kind kind, const char *addr, con
 {
 	if (es->n[kind] >= ERR_SAMPLES)
 		return;
-	char *t = es->text[kind][es->n[kind]++];
-	int w = snprintf(t, ERR_SAMPLE_LEN, "%s, %s%s%s", addr, phase, why ? ": " : "",
-			 why ? why : "");
-	if (data && w > 0 && (size_t)w < ERR_SAMPLE_LEN) {
+	char t[ERR_SAMPLE_LEN];
+	int w = snprintf(t, sizeof(t), "%s, %s%s%s", addr, phase, why ? ": " : "", why ? why : "");
+	if (data && w > 0 && (size_t)w < sizeof(t)) {
 		char esc[128];
 		errs_escape(esc, sizeof(esc), data, len, 40);
-		snprintf(t + w, ERR_SAMPLE_LEN - (size_t)w, ", read %zu bytes: \"%s\"", len, esc);
+		snprintf(t + w, sizeof(t) - (size_t)w, ", read %zu bytes: \"%s\"", len, esc);
 	}
+	/* described once: a server failing the same way every time gives one line */
+	for (unsigned i = 0; i < es->n[kind]; i++)
+		if (strcmp(es->text[kind][i], t) == 0)
+			return;
+	memcpy(es->text[kind][es->n[kind]++], t, sizeof(t));
 }
 
 void errs_merge(struct err_samples *dst, const struct err_samples *src)
 {
 	for (int k = 0; k < ERR_KINDS; k++)
-		for (unsigned i = 0; i < src->n[k] && dst->n[k] < ERR_SAMPLES; i++)
-			memcpy(dst->text[k][dst->n[k]++], src->text[k][i], ERR_SAMPLE_LEN);
+		for (unsigned i = 0; i < src->n[k] && dst->n[k] < ERR_SAMPLES; i++) {
+			bool dup = false;
+			for (unsigned j = 0; j < dst->n[k]; j++)
+				dup |= strcmp(dst->text[k][j], src->text[k][i]) == 0;
+			if (!dup)
+				memcpy(dst->text[k][dst->n[k]++], src->text[k][i], ERR_SAMPLE_LEN);
+		}
 }

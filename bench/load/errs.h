@@ -19,7 +19,8 @@ struct err_samples {
 	char text[ERR_KINDS][ERR_SAMPLES][ERR_SAMPLE_LEN];
 };
 
-/* Adds "ADDR, PHASE: WHY[, read N bytes: "..."]" unless the kind has its share. */
+/* Adds "ADDR, PHASE: WHY[, read N bytes: "..."]" unless the kind has its share
+ * or the same text is there already. */
 void errs_note(struct err_samples *es, enum err_kind kind, const char *addr, const char *phase,
 	       const char *why, const char *data, size_t len);
 /* Appends src's samples to dst's, up to ERR_SAMPLES a kind. */
