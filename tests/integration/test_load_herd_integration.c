@@ -131,7 +131,10 @@ HTEST(load_herd, conn_rate_achieved)
 	cr_assert(cr, "%s", json);
 	long long opened = h_json_number(cr, "connections");
 	cr_expect(opened >= 380 && opened <= 420, "%lld", opened);
-	cr_expect_eq(h_json_number(json, "requests"), 3 * opened, "%s", json);
+	/* connections still busy when the run ends (at most -c) did fewer than 3 */
+	long long reqs = h_json_number(json, "requests");
+	cr_expect(reqs <= 3 * opened && reqs >= 3 * (opened - 32), "%lld requests, %lld opened",
+		  reqs, opened);
 	cr_expect_eq(h_json_number(json, "errors"), 0, "%s", json);
 	free(json);
 	free(u);
