@@ -152,6 +152,8 @@ static void load_conn_ready(struct load_worker *w, struct load_conn *c, uint64_t
 {
 	c->up = true;
 	w->st.connected++;
+	if (counting(w, now))
+		w->st.opened++;
 	c->state = C_WAIT;
 	load_worker_kick(w, c, now);
 }

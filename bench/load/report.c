@@ -67,6 +67,12 @@ static void percentile_row(FILE *out, const char *label, const struct hist *h, c
 	fprintf(out, "%-10s%-10s\n", a, b);
 }
 
+/* --conn-rate runs keep-alive connections, but its arrivals are what a reader compares */
+static const char *run_mode(const struct config *cfg)
+{
+	return cfg->conn_rate > 0 ? "conn-rate" : mode_name(cfg->mode);
+}
+
 static int first_sample(const struct err_samples *es)
 {
 	for (int k = 0; k < ERR_KINDS; k++)
@@ -83,7 +89,7 @@ void report_table(FILE *out, const struct result *r)
 	double d = r->duration_s;
 
 	fprintf(out, "herd-load %s  %s  (%s, %u thread%s, %u connection%s%s)\n",
-		HERD_LOAD_VERSION, cfg->url_arg, mode_name(cfg->mode), cfg->threads,
+		HERD_LOAD_VERSION, cfg->url_arg, run_mode(cfg), cfg->threads,
 		cfg->threads == 1 ? "" : "s", cfg->conns, cfg->conns == 1 ? "" : "s",
 		r->interrupted ? ", interrupted" : "");
 	row(out, "requests", "%llu", (unsigned long long)st->requests);
@@ -120,7 +126,7 @@ void report_table(FILE *out, const struct result *r)
 
 	if (cfg->conn_rate > 0)
 		row(out, "connections", "%llu opened (%.1f/s), %u request%s each",
-		    (unsigned long long)st->connected, d > 0 ? (double)st->connected / d : 0.0,
+		    (unsigned long long)st->opened, d > 0 ? (double)st->opened / d : 0.0,
 		    cfg->reqs_per_conn, cfg->reqs_per_conn == 1 ? "" : "s");
 	row(out, "errors", "%llu", (unsigned long long)stats_errors(st));
 	for (int k = 0; k < ERR_KINDS; k++)
@@ -225,7 +231,7 @@ int report_json(const char *path, const struct result *r, char *err, size_t errl
 		(unsigned long long)stats_errors(st), d,
 		d > 0 ? (double)st->requests / d : 0.0);
 	fprintf(f, "  \"mode\": \"%s\",\n  \"threads\": %u,\n  \"connections\": %u,\n",
-		mode_name(r->cfg->mode), r->cfg->threads, r->cfg->conns);
+		run_mode(r->cfg), r->cfg->threads, r->cfg->conns);
 	fprintf(f, "  \"interrupted\": %s,\n", r->interrupted ? "true" : "false");
 	fprintf(f, "  \"bytes_read\": %llu,\n  \"bytes_written\": %llu,\n",
 		(unsigned long long)st->bytes_read, (unsigned long long)st->bytes_written);
@@ -266,7 +272,7 @@ int report_json(const char *path, const struct result *r, char *err, size_t errl
 	if (r->cfg->conn_rate > 0)
 		fprintf(f, "  \"conn_rate\": {\"target\": %.3f, \"connections\": %llu, "
 			"\"per_s\": %.3f, \"reqs_per_conn\": %u},\n", r->cfg->conn_rate,
-			(unsigned long long)st->connected, d > 0 ? (double)st->connected / d : 0.0,
+			(unsigned long long)st->opened, d > 0 ? (double)st->opened / d : 0.0,
 			r->cfg->reqs_per_conn);
 	json_error_samples(f, &r->errs);
 	json_distribution(f, r->lat);

@@ -30,6 +30,7 @@ void stats_add(struct stats *dst, const struct stats *src)
 	dst->tls_resumed += src->tls_resumed;
 	dst->connected += src->connected;
 	dst->disconnected += src->disconnected;
+	dst->opened += src->opened;
 }
 
 uint64_t stats_errors(const struct stats *s)

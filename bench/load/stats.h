@@ -40,6 +40,7 @@ struct stats {
 	 * during warm-up too: the open count is a level, not a rate */
 	uint64_t connected;
 	uint64_t disconnected;
+	uint64_t opened;         /* connections established after the warm-up */
 };
 
 void stats_add(struct stats *dst, const struct stats *src);
