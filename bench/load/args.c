@@ -466,7 +466,8 @@ static int check_combinations(struct config *cfg, const bool *modes_seen, bool c
 	return 0;
 }
 
-enum args_result args_parse(struct config *cfg, int argc, char **argv, char *err, size_t errlen)
+static enum args_result parse_all(struct config *cfg, int argc, char **argv, char *err,
+				  size_t errlen)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->threads = 1;
@@ -527,14 +528,20 @@ enum args_result args_parse(struct config *cfg, int argc, char **argv, char *err
 
 void config_free(struct config *cfg)
 {
-	for (unsigned i = 0; i < cfg->ntargets; i++) {
-		free(cfg->targets[i].path);
+	for (unsigned i = 0; i < cfg->ntargets; i++)
 		if (cfg->targets[i].owned_arg)
 			free((char *)cfg->targets[i].arg);
-	}
-	free(cfg->targets);
 	free(cfg->body);
-	cfg->targets = NULL;
 	cfg->body = NULL;
+	cfg->has_body = false;
 	cfg->ntargets = 0;
+}
+
+enum args_result args_parse(struct config *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+	enum args_result r = parse_all(cfg, argc, argv, err, errlen);
+	/* only a configuration to run with holds anything to free */
+	if (r != ARGS_OK)
+		config_free(cfg);
+	return r;
 }

@@ -21,7 +21,8 @@
 /* One of the URLs a run picks from; all share the first one's host and port. */
 struct target {
 	const char *arg;  /* as given, for messages */
-	char *path;       /* request target, "/" when the URL has none */
+	const char *path; /* request target: into arg, or "/" when the URL has none */
+	size_t path_len;  /* up to a '#': the fragment is never sent */
 	double weight;    /* > 0; picked with probability weight / sum */
 	bool owned_arg;   /* arg read from --urls, freed with the config */
 };
@@ -62,7 +63,7 @@ struct config {
 	char *body;             /* --body / --body-string, sent with Content-Length */
 	size_t body_len;
 	bool has_body;
-	struct target *targets; /* [0] is url_arg; owned, freed by config_free */
+	struct target targets[MAX_URLS]; /* [0] is url_arg */
 	unsigned ntargets;
 	/* --conn-rate: new connections per second (open loop), each doing reqs_per_conn */
 	double conn_rate;
@@ -73,6 +74,7 @@ struct config {
 	const char *latency_dist; /* .hgrm file */
 };
 
+/* Frees what --body and --urls read; args_parse does it itself when it fails. */
 void config_free(struct config *cfg);
 
 const char *mode_name(enum mode m);

@@ -22,13 +22,13 @@ static bool wants_length(const char *method)
 	return !strcmp(method, "POST") || !strcmp(method, "PUT") || !strcmp(method, "PATCH");
 }
 
-static size_t format_http(char *out, size_t cap, const struct config *cfg, const char *path,
-			  bool close)
+static size_t format_http(char *out, size_t cap, const struct config *cfg,
+			  const struct target *t, bool close)
 {
 	size_t n = 0;
 #define PUT(...) do { int w_ = snprintf(out ? out + n : NULL, out ? cap - n : 0, __VA_ARGS__); \
 		      n += (size_t)w_; } while (0)
-	PUT("%s %s HTTP/1.1\r\n", cfg->method ? cfg->method : "GET", path);
+	PUT("%s %.*s HTTP/1.1\r\n", cfg->method ? cfg->method : "GET", (int)t->path_len, t->path);
 	if (!user_has(cfg, "host"))
 		PUT("Host: %s\r\n", cfg->url.hostport);
 	for (unsigned i = 0; i < cfg->nheaders; i++)
@@ -45,10 +45,10 @@ static size_t format_http(char *out, size_t cap, const struct config *cfg, const
 	return n + cfg->body_len;
 }
 
-static int build_var(struct request_var *v, const struct config *cfg, const char *path,
+static int build_var(struct request_var *v, const struct config *cfg, const struct target *t,
 		     bool close)
 {
-	size_t one = cfg->url.proto == PROTO_HTTP ? format_http(NULL, 0, cfg, path, close)
+	size_t one = cfg->url.proto == PROTO_HTTP ? format_http(NULL, 0, cfg, t, close)
 						  : cfg->payload;
 	v->one_len = one;
 	v->batch_len = one * cfg->pipeline;
@@ -57,7 +57,7 @@ static int build_var(struct request_var *v, const struct config *cfg, const char
 	if (!v->batch)
 		return -1;
 	if (cfg->url.proto == PROTO_HTTP)
-		format_http(v->batch, one + 1, cfg, path, close);
+		format_http(v->batch, one + 1, cfg, t, close);
 	else
 		for (size_t i = 0; i < one; i++)
 			v->batch[i] = echo_byte(i);
@@ -75,9 +75,11 @@ int request_build(struct request *rq, const struct config *cfg, char *err, size_
 	rq->cum = calloc(n, sizeof(*rq->cum));
 	bool ok = rq->var && rq->cum && (rq->last || cfg->conn_rate <= 0);
 	for (unsigned i = 0; ok && i < n; i++) {
-		const char *path = cfg->ntargets ? cfg->targets[i].path : cfg->url.path;
-		ok = build_var(&rq->var[i], cfg, path, false) == 0 &&
-		     (!rq->last || build_var(&rq->last[i], cfg, path, true) == 0);
+		/* a config made by hand (tests) may have the URL only */
+		struct target only = { .path = cfg->url.path, .path_len = strlen(cfg->url.path) };
+		const struct target *t = cfg->ntargets ? &cfg->targets[i] : &only;
+		ok = build_var(&rq->var[i], cfg, t, false) == 0 &&
+		     (!rq->last || build_var(&rq->last[i], cfg, t, true) == 0);
 		rq->nvar = i + 1;
 		if (ok && rq->var[i].batch_len > rq->max_batch)
 			rq->max_batch = rq->var[i].batch_len;

@@ -26,20 +26,16 @@ int urls_add(struct config *cfg, const char *arg, double weight, char *err, size
 			 "scheme, host and port)", arg, cfg->url_arg);
 		return -1;
 	}
-	if (!cfg->targets) {
-		cfg->targets = calloc(MAX_URLS, sizeof(*cfg->targets));
-		if (!cfg->targets) {
-			snprintf(err, errlen, "out of memory");
-			return -1;
-		}
-	}
-	char *path = strdup(u.path);
-	if (!path) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
+	/* the path as url_parse took it, but in place: no copy to own */
+	const char *path = strstr(arg, "://");
+	path = path ? strchr(path + 3, '/') : NULL;
+	size_t len = path ? strcspn(path, "#") : 0;
+	if (len == 0) {
+		path = "/";
+		len = 1;
 	}
 	cfg->targets[cfg->ntargets++] = (struct target){ .arg = arg, .path = path,
-							 .weight = weight };
+							 .path_len = len, .weight = weight };
 	return 0;
 }
 
@@ -101,16 +97,14 @@ int urls_load(struct config *cfg, const char *path, char *err, size_t errlen)
 			break;
 		}
 		char e2[256];
+		/* the target points into keep from here on */
 		if (urls_add(cfg, keep, w, e2, sizeof(e2))) {
 			snprintf(err, errlen, "--urls %s line %u: %s", path, lineno, e2);
 			free(keep);
 			rc = -1;
 			break;
 		}
-		cfg->targets[cfg->ntargets - 1].arg = keep;
 		cfg->targets[cfg->ntargets - 1].owned_arg = true;
-		if (cfg->ntargets == 1)
-			cfg->url_arg = keep;
 		added++;
 	}
 	free(line);

@@ -186,3 +186,17 @@ Test(load_conn_rate, last_request_closes)
 		     ARGS_ERROR);
 	cr_expect_eq(PARSE(&c, "--conn-rate", "0", "http://127.0.0.1:1/"), ARGS_ERROR);
 }
+
+Test(load_urls, path_in_place)
+{
+	struct config c;
+	cr_assert_eq(PARSE(&c, "http://127.0.0.1:1/p?q=1#frag", "http://127.0.0.1:1",
+			   "http://127.0.0.1:1/#x"), ARGS_OK, "%s", err);
+	struct request rq;
+	cr_assert_eq(request_build(&rq, &c, err, sizeof(err)), 0, "%s", err);
+	cr_expect(strncmp(rq.var[0].batch, "GET /p?q=1 HTTP/1.1\r\n", 21) == 0, "%s", rq.var[0].batch);
+	cr_expect(strncmp(rq.var[1].batch, "GET / HTTP/1.1\r\n", 16) == 0, "%s", rq.var[1].batch);
+	cr_expect(strncmp(rq.var[2].batch, "GET / HTTP/1.1\r\n", 16) == 0, "%s", rq.var[2].batch);
+	request_free(&rq);
+	config_free(&c);
+}
