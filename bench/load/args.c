@@ -9,22 +9,36 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "body.h"
+#include "urls.h"
+
 const char args_usage[] =
-	"usage: herd-load [options] URL\n"
+	"usage: herd-load [options] URL [URL...]\n"
 	"  URL is http://HOST:PORT/PATH, https://HOST[:PORT]/PATH or tcp://HOST:PORT\n"
-	"  (echo protocol)\n"
+	"  (echo protocol); several URLs (same host) are picked per request, equally\n"
 	"  -t, --threads N        worker threads, each with its own epoll loop (1)\n"
 	"  -c, --connections N    concurrent connections over all threads (64)\n"
 	"  -d, --duration SECS    run time, e.g. 10, 1.5, 500ms, 2m (10)\n"
 	"  -n, --requests N       stop after N responses (-d then only caps the time)\n"
 	"      --warmup SECS      run this long first, excluded from statistics (0)\n"
-	"  -H, --header 'N: v'    extra request header, repeatable\n"
+	"  -H, --header 'N: v'    extra request header, repeatable, sent with every URL\n"
+	"  -m, --method M         request method (GET), e.g. -m POST\n"
+	"      --body FILE        send FILE as the request body, with Content-Length\n"
+	"      --body-string S    send S as the request body, e.g. --body-string '{\"a\":1}'\n"
+	"      --urls FILE        more URLs, one per line: URL [WEIGHT] (weight 1 if absent),\n"
+	"                         picked per request with probability weight/sum\n"
 	"      --timeout SECS     connect/response timeout; counted as errors (5)\n"
 	"      --close            new connection per request (Connection: close)\n"
 	"      --linger0          with --close: reset on close (SO_LINGER 0), no TIME_WAIT\n"
 	"      --pipeline N       N requests in flight per connection, one write (1)\n"
 	"      --rate R           open loop at R requests/s overall (latency from\n"
 	"                         intended send time, no coordinated omission)\n"
+	"      --conn-rate R      open loop: R new connections/s overall, each doing\n"
+	"                         --reqs-per-conn requests (latency of the first counts\n"
+	"                         from the connection's intended start); -c caps how\n"
+	"                         many are open at once\n"
+	"      --reqs-per-conn K  with --conn-rate: requests per connection, the last\n"
+	"                         with Connection: close (1)\n"
 	"      --storm N          open N connections at once, one request each\n"
 	"      --idle N           open N connections, one request each, hold for -d\n"
 	"      --payload BYTES    tcp:// request size; the echo must match (64)\n"
@@ -35,6 +49,12 @@ const char args_usage[] =
 	"                         previous connection received (use with --close)\n"
 	"      --cpus LIST        pin threads round robin, e.g. 0 or 0-3,6\n"
 	"      --json FILE        write results as JSON\n"
+	"      --timeline         add per-second requests, errors, p50, p99, max and open\n"
+	"                         connections to the JSON (\"timeline\")\n"
+	"      --latency-dist FILE write the latency distribution in HdrHistogram's .hgrm\n"
+	"                         text format (values in ms, as wrk2 --u_latency)\n"
+	"      --progress         a plain progress line per second even when stdout is\n"
+	"                         not a terminal (on one, a live line is the default)\n"
 	"  -h, --help             this text\n"
 	"  -V, --version          print the version\n"
 	"exit status: 0 run completed (errors are counted, not fatal), 1 target\n"
@@ -43,7 +63,8 @@ const char args_usage[] =
 enum {
 	OPT_WARMUP = 256, OPT_TIMEOUT, OPT_CLOSE, OPT_PIPELINE, OPT_RATE, OPT_STORM,
 	OPT_IDLE, OPT_PAYLOAD, OPT_CPUS, OPT_JSON, OPT_LINGER0, OPT_INSECURE, OPT_CACERT,
-	OPT_TLS_RESUME,
+	OPT_TLS_RESUME, OPT_BODY, OPT_BODY_STRING, OPT_URLS, OPT_CONN_RATE, OPT_REQS_PER_CONN,
+	OPT_PROGRESS, OPT_TIMELINE, OPT_LATENCY_DIST,
 };
 
 static const struct option longopts[] = {
@@ -66,6 +87,15 @@ static const struct option longopts[] = {
 	{ "insecure", no_argument, NULL, OPT_INSECURE },
 	{ "cacert", required_argument, NULL, OPT_CACERT },
 	{ "tls-resume", no_argument, NULL, OPT_TLS_RESUME },
+	{ "method", required_argument, NULL, 'm' },
+	{ "body", required_argument, NULL, OPT_BODY },
+	{ "body-string", required_argument, NULL, OPT_BODY_STRING },
+	{ "urls", required_argument, NULL, OPT_URLS },
+	{ "conn-rate", required_argument, NULL, OPT_CONN_RATE },
+	{ "reqs-per-conn", required_argument, NULL, OPT_REQS_PER_CONN },
+	{ "progress", no_argument, NULL, OPT_PROGRESS },
+	{ "timeline", no_argument, NULL, OPT_TIMELINE },
+	{ "latency-dist", required_argument, NULL, OPT_LATENCY_DIST },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -203,7 +233,7 @@ static const char *flag_name(int opt, char *buf, size_t len)
 }
 
 static int one_option(struct config *cfg, int opt, const char *arg, unsigned ncpu,
-		      bool *modes_seen, char *err, size_t errlen)
+		      bool *modes_seen, const char **urls_file, char *err, size_t errlen)
 {
 	char fb[32];
 	const char *flag = flag_name(opt, fb, sizeof(fb));
@@ -302,6 +332,47 @@ static int one_option(struct config *cfg, int opt, const char *arg, unsigned ncp
 	case OPT_TLS_RESUME:
 		cfg->tls_resume = true;
 		return 0;
+	case 'm':
+		for (const char *p = arg; *p; p++)
+			if (!isupper((unsigned char)*p) && *p != '-' && *p != '_')
+				return bad_value(err, errlen, flag, arg, "a method such as POST");
+		if (!*arg || strlen(arg) > 32)
+			return bad_value(err, errlen, flag, arg, "a method such as POST");
+		if (strcmp(arg, "HEAD") == 0)
+			/* the response parser would wait for the body a HEAD answer announces */
+			return bad_value(err, errlen, flag, arg, "a method other than HEAD");
+		cfg->method = arg;
+		return 0;
+	case OPT_BODY:
+		return body_load_file(cfg, arg, err, errlen);
+	case OPT_BODY_STRING:
+		return body_set_string(cfg, arg, err, errlen);
+	case OPT_URLS:
+		if (!*arg)
+			return bad_value(err, errlen, flag, arg, "a file name");
+		*urls_file = arg;
+		return 0;
+	case OPT_CONN_RATE:
+		if (parse_number(arg, &d, &end) || *end || d <= 0 || d > 1e7)
+			return bad_value(err, errlen, flag, arg, "connections per second > 0");
+		cfg->conn_rate = d;
+		return 0;
+	case OPT_REQS_PER_CONN:
+		if (parse_u64(arg, 1, 1000000, &u))
+			return bad_value(err, errlen, flag, arg, "an integer 1..1000000");
+		cfg->reqs_per_conn = (unsigned)u;
+		return 0;
+	case OPT_PROGRESS:
+		cfg->progress = true;
+		return 0;
+	case OPT_TIMELINE:
+		cfg->timeline = true;
+		return 0;
+	case OPT_LATENCY_DIST:
+		if (!*arg)
+			return bad_value(err, errlen, flag, arg, "a file name");
+		cfg->latency_dist = arg;
+		return 0;
 	}
 	snprintf(err, errlen, "internal: unhandled option %d", opt);
 	return -1;
@@ -343,6 +414,27 @@ static int check_combinations(struct config *cfg, const bool *modes_seen, bool c
 			 cfg->nheaders ? "-H" : "--close");
 		return -1;
 	}
+	bool rpc_set = cfg->reqs_per_conn != 0;
+	if (!rpc_set)
+		cfg->reqs_per_conn = 1;
+	if (cfg->conn_rate > 0 && (cfg->mode != MODE_KEEPALIVE || cfg->rate > 0 ||
+				   cfg->pipeline > 1 || cfg->requests)) {
+		snprintf(err, errlen, "--conn-rate cannot be combined with --close, --storm, "
+			 "--idle, --rate, --pipeline or -n");
+		return -1;
+	}
+	if (rpc_set && cfg->conn_rate <= 0) {
+		snprintf(err, errlen, "--reqs-per-conn only applies to --conn-rate");
+		return -1;
+	}
+	if (cfg->url.proto == PROTO_TCP && (cfg->method || cfg->has_body || cfg->ntargets > 1 ||
+					    cfg->conn_rate > 0)) {
+		snprintf(err, errlen, "-m, --body, --body-string, several URLs and --conn-rate "
+			 "only apply to http:// and https:// URLs");
+		return -1;
+	}
+	if (!cfg->method)
+		cfg->method = "GET";
 	if (cfg->url.proto == PROTO_HTTP && payload_set) {
 		snprintf(err, errlen, "--payload only applies to tcp:// URLs");
 		return -1;
@@ -374,7 +466,8 @@ static int check_combinations(struct config *cfg, const bool *modes_seen, bool c
 	return 0;
 }
 
-enum args_result args_parse(struct config *cfg, int argc, char **argv, char *err, size_t errlen)
+static enum args_result parse_all(struct config *cfg, int argc, char **argv, char *err,
+				  size_t errlen)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->threads = 1;
@@ -389,11 +482,12 @@ enum args_result args_parse(struct config *cfg, int argc, char **argv, char *err
 	unsigned ncpu = nconf > 0 ? (unsigned)nconf : 1;
 	bool modes_seen[4] = { false };
 	bool conns_set = false, payload_set = false;
+	const char *urls_file = NULL;
 
 	optind = 0; /* GNU: full re-initialisation, so repeated calls work */
 	opterr = 0;
 	int opt;
-	while ((opt = getopt_long(argc, argv, ":t:c:d:n:H:hV", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":t:c:d:n:H:m:hV", longopts, NULL)) != -1) {
 		if (opt == 'h')
 			return ARGS_HELP;
 		if (opt == 'V')
@@ -415,21 +509,39 @@ enum args_result args_parse(struct config *cfg, int argc, char **argv, char *err
 			conns_set = true;
 		if (opt == OPT_PAYLOAD)
 			payload_set = true;
-		if (one_option(cfg, opt, optarg, ncpu, modes_seen, err, errlen))
+		if (one_option(cfg, opt, optarg, ncpu, modes_seen, &urls_file, err, errlen))
 			return ARGS_ERROR;
 	}
-	if (optind >= argc) {
+	if (optind >= argc && !urls_file) {
 		snprintf(err, errlen, "missing URL");
 		return ARGS_ERROR;
 	}
-	if (optind + 1 < argc) {
-		snprintf(err, errlen, "unexpected argument '%s' (only one URL)", argv[optind + 1]);
-		return ARGS_ERROR;
-	}
-	cfg->url_arg = argv[optind];
-	if (url_parse(&cfg->url, cfg->url_arg, err, errlen))
+	for (int i = optind; i < argc; i++)
+		if (urls_add(cfg, argv[i], 1, err, errlen))
+			return ARGS_ERROR;
+	if (urls_file && urls_load(cfg, urls_file, err, errlen))
 		return ARGS_ERROR;
 	if (check_combinations(cfg, modes_seen, conns_set, payload_set, err, errlen))
 		return ARGS_ERROR;
 	return ARGS_OK;
+}
+
+void config_free(struct config *cfg)
+{
+	for (unsigned i = 0; i < cfg->ntargets; i++)
+		if (cfg->targets[i].owned_arg)
+			free((char *)cfg->targets[i].arg);
+	free(cfg->body);
+	cfg->body = NULL;
+	cfg->has_body = false;
+	cfg->ntargets = 0;
+}
+
+enum args_result args_parse(struct config *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+	enum args_result r = parse_all(cfg, argc, argv, err, errlen);
+	/* only a configuration to run with holds anything to free */
+	if (r != ARGS_OK)
+		config_free(cfg);
+	return r;
 }

@@ -43,6 +43,51 @@ void load_worker_settle(struct load_worker *w, uint64_t now)
 		w->hold_end = now + w->hold_ns;
 }
 
+/*
+ * --conn-rate: a free slot takes the oldest connection due and opens it; the
+ * first request's latency counts from when the connection was due, so a
+ * server slow to accept shows in it.
+ */
+static void conn_rate_kick(struct load_worker *w, struct load_conn *c, uint64_t now)
+{
+	if (c->state == C_WAIT && c->sent >= w->cfg->reqs_per_conn) {
+		load_conn_drop(w, c); /* the server kept it open after our close */
+		c->state = C_DOWN;
+		c->deadline = now;
+	}
+	if (c->state == C_DOWN) {
+		if (now < c->deadline || w->cr_owed == 0)
+			return;
+		c->t_due = w->cr_owed_t;
+		w->cr_owed--;
+		w->cr_owed_t = (uint64_t)((double)w->cr_owed_t + w->period_ns);
+		load_conn_open(w, c, now);
+		return;
+	}
+	if (c->state == C_WAIT)
+		load_conn_send(w, c, 1, c->sent ? now : c->t_due, now);
+}
+
+/* --conn-rate: connections fall due on schedule; free slots take them. */
+static void conn_schedule(struct load_worker *w, uint64_t now)
+{
+	while (!w->stopping && w->sched_next <= now) {
+		if (w->cr_owed == 0)
+			w->cr_owed_t = w->sched_next;
+		w->cr_owed++;
+		w->sched_k++;
+		w->sched_next = w->t_start + (uint64_t)(w->rate_offset_ns +
+							(double)w->sched_k * w->period_ns);
+	}
+	for (unsigned n = 0; w->cr_owed && n < w->nconns; n++) {
+		struct load_conn *c = &w->conns[w->sched_i];
+		if (++w->sched_i == w->nconns)
+			w->sched_i = 0;
+		if (c->state == C_DOWN)
+			conn_rate_kick(w, c, now);
+	}
+}
+
 void load_worker_kick(struct load_worker *w, struct load_conn *c, uint64_t now)
 {
 	if (w->stopping)
@@ -69,6 +114,10 @@ void load_worker_kick(struct load_worker *w, struct load_conn *c, uint64_t now)
 		load_conn_open(w, c, now);
 		return;
 	case MODE_KEEPALIVE:
+		if (w->conn_rate > 0) {
+			conn_rate_kick(w, c, now);
+			return;
+		}
 		if (c->state == C_DOWN) {
 			if (now >= c->deadline && can_issue(w, 1))
 				load_conn_open(w, c, now);
@@ -185,7 +234,7 @@ static int setup(struct load_worker *w)
 		resp_init(&w->conns[i].rp);
 	}
 	/* a request bigger than one segment must not wait for a delayed ACK */
-	w->nodelay = w->rq->batch_len > 1024 || w->cfg->mode != MODE_CLOSE;
+	w->nodelay = w->rq->max_batch > 1024 || w->cfg->mode != MODE_CLOSE;
 	/* TLS writes its Finished and then the request: the second small
 	 * segment must not wait for the ACK of the first */
 	w->nodelay |= w->tls != NULL;
@@ -194,6 +243,11 @@ static int setup(struct load_worker *w)
 		w->conn_period_ns = w->period_ns * w->nconns;
 		w->sched_next = w->t_start + (uint64_t)w->rate_offset_ns;
 	}
+	if (w->conn_rate > 0) {
+		w->period_ns = 1e9 / w->conn_rate;
+		w->sched_next = w->t_start + (uint64_t)w->rate_offset_ns;
+	}
+	w->rng = 0x9e3779b97f4a7c15ULL * (w->id + 1);
 	return 0;
 }
 
@@ -247,10 +301,11 @@ void *load_worker_main(void *arg)
 	uint64_t now = now_ns();
 	if (w->limited && w->quota == 0)
 		w->stopping = true;
-	/* --rate --close connects on schedule; everything else opens up front */
+	/* --rate --close and --conn-rate connect on schedule; everything else
+	 * opens up front */
 	for (unsigned i = 0; i < w->nconns && !w->stopping; i++) {
 		struct load_conn *c = &w->conns[i];
-		if (w->cfg->mode == MODE_CLOSE)
+		if (w->cfg->mode == MODE_CLOSE || w->conn_rate > 0)
 			load_worker_kick(w, c, now);
 		else
 			load_conn_open(w, c, now);
@@ -267,7 +322,7 @@ void *load_worker_main(void *arg)
 		uint64_t wake = next_scan;
 		if (w->t_end < wake)
 			wake = w->t_end;
-		if (w->rate > 0 && w->sched_next < wake)
+		if ((w->rate > 0 || w->conn_rate > 0) && w->sched_next < wake)
 			wake = w->sched_next;
 		if (w->hold_end && w->hold_end < wake)
 			wake = w->hold_end;
@@ -283,6 +338,8 @@ void *load_worker_main(void *arg)
 		now = now_ns();
 		if (w->rate > 0)
 			schedule(w, now);
+		else if (w->conn_rate > 0 && (w->sched_next <= now || w->cr_owed))
+			conn_schedule(w, now);
 		if (now >= next_scan) {
 			scan(w, now);
 			next_scan = now + SCAN_NS;

@@ -1,6 +1,7 @@
 /* Per-connection I/O: connect, send a batch, read and validate responses. */
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 
 #include "clock.h"
 #include "tls.h"
+#include "urls.h"
 #include "worker.h"
 
 static inline bool counting(const struct load_worker *w, uint64_t now)
@@ -39,6 +41,11 @@ static bool is_connect_kind(enum err_kind k)
 
 static void load_conn_reset(struct load_worker *w, struct load_conn *c)
 {
+	if (c->up) {
+		w->st.disconnected++;
+		c->up = false;
+	}
+	c->sent = 0;
 	w->inflight -= c->inflight;
 	c->inflight = 0;
 	c->closing = false;
@@ -87,13 +94,40 @@ static void load_conn_recycle(struct load_worker *w, struct load_conn *c, uint64
 	load_worker_kick(w, c, now);
 }
 
-void load_conn_fail(struct load_worker *w, struct load_conn *c, enum err_kind kind, uint64_t now)
+static const char *phase(const struct load_conn *c)
+{
+	switch (c->state) {
+	case C_CONNECTING: return "connecting";
+	case C_HANDSHAKE: return "in the TLS handshake";
+	case C_BUSY:
+		if (c->out_off < c->out_len)
+			return "sending the request";
+		return resp_idle(&c->rp) && c->carry_len == 0 ? "waiting for the response"
+							      : "reading the response";
+	case C_CLOSING: return "waiting for the server's close";
+	default: return "idle";
+	}
+}
+
+void load_conn_fail_why(struct load_worker *w, struct load_conn *c, enum err_kind kind,
+			uint64_t now, const char *why, const char *data, size_t len)
 {
 	/* a server that fails connections as they are set up is retried after
 	 * a pause, not in a busy loop */
 	bool setup = is_connect_kind(kind) || c->state == C_HANDSHAKE;
-	if (counting(w, now))
+	if (counting(w, now)) {
 		w->st.errors[kind]++;
+		if (w->errs.n[kind] < ERR_SAMPLES) {
+			char buf[96];
+			if (!why && kind == ERR_TIMEOUT) {
+				snprintf(buf, sizeof(buf), "nothing complete within %.3g s",
+					 (double)w->timeout_ns / 1e9);
+				why = buf;
+			}
+			errs_note(&w->errs, kind, w->addr_str, data ? "reading the response" : phase(c),
+				  why, data, len);
+		}
+	}
 	load_tls_end(c, false);
 	load_conn_drop(w, c);
 	if (burst_mode(w)) {
@@ -109,8 +143,17 @@ void load_conn_fail(struct load_worker *w, struct load_conn *c, enum err_kind ki
 		load_worker_kick(w, c, now);
 }
 
+void load_conn_fail(struct load_worker *w, struct load_conn *c, enum err_kind kind, uint64_t now)
+{
+	load_conn_fail_why(w, c, kind, now, NULL, NULL, 0);
+}
+
 static void load_conn_ready(struct load_worker *w, struct load_conn *c, uint64_t now)
 {
+	c->up = true;
+	w->st.connected++;
+	if (counting(w, now))
+		w->st.opened++;
 	c->state = C_WAIT;
 	load_worker_kick(w, c, now);
 }
@@ -165,7 +208,8 @@ void load_conn_open(struct load_worker *w, struct load_conn *c, uint64_t now)
 	c->t_conn = now;
 	int rc = connect(c->fd, (const struct sockaddr *)&w->addr, w->addrlen);
 	if (rc < 0 && errno != EINPROGRESS) {
-		load_conn_fail(w, c, connect_kind(errno), now);
+		int e = errno;
+		load_conn_fail_why(w, c, connect_kind(e), now, strerror(e), NULL, 0);
 		return;
 	}
 	/*
@@ -187,7 +231,7 @@ void load_conn_open(struct load_worker *w, struct load_conn *c, uint64_t now)
 static int load_conn_flush(struct load_worker *w, struct load_conn *c, uint64_t now)
 {
 	while (c->out_off < c->out_len) {
-		const char *p = w->rq->batch + c->out_off;
+		const char *p = c->out + c->out_off;
 		size_t len = c->out_len - c->out_off;
 		ssize_t n = c->ssl ? load_tls_send(c, p, len) : send(c->fd, p, len, MSG_NOSIGNAL);
 		if (n > 0) {
@@ -216,7 +260,14 @@ void load_conn_send(struct load_worker *w, struct load_conn *c, unsigned k, uint
 	c->deadline = now + w->timeout_ns;
 	c->state = C_BUSY;
 	c->out_off = 0;
-	c->out_len = (uint32_t)(k * w->rq->one_len);
+	const struct request *rq = w->rq;
+	unsigned i = rq->nvar > 1 ? urls_pick(rq->cum, rq->nvar, &w->rng) : 0;
+	/* --conn-rate: the connection's last request asks the server to close,
+	 * so the TIME_WAIT stays with the server as in --close */
+	const struct request_var *v = rq->last && ++c->sent >= w->cfg->reqs_per_conn
+					      ? &rq->last[i] : &rq->var[i];
+	c->out = v->batch;
+	c->out_len = (uint32_t)(k * v->one_len);
 	load_conn_flush(w, c, now);
 }
 
@@ -231,6 +282,22 @@ static void response_done(struct load_worker *w, struct load_conn *c, unsigned s
 	hist_record(w->interval, now - c->t_send);
 	if (status)
 		w->st.status[status]++;
+}
+
+/* A connection's last response is in: let the server close first. */
+static void close_done(struct load_worker *w, struct load_conn *c, bool closing, uint64_t now)
+{
+	if (c->peer_fin) {
+		load_conn_recycle(w, c, now);
+	} else if (closing) {
+		c->state = C_CLOSING; /* its FIN is on the way */
+		c->deadline = now + w->timeout_ns;
+	} else {
+		load_conn_drop(w, c); /* the server ignored Connection: close */
+		c->state = C_DOWN;
+		c->deadline = now;
+		load_worker_kick(w, c, now);
+	}
 }
 
 /* The batch in flight is finished, or the server is about to close. */
@@ -252,19 +319,13 @@ static void batch_done(struct load_worker *w, struct load_conn *c, uint64_t now)
 		load_worker_settle(w, now);
 		return;
 	case MODE_CLOSE:
-		if (c->peer_fin) {
-			load_conn_recycle(w, c, now);
-		} else if (closing) {
-			c->state = C_CLOSING; /* its FIN is on the way */
-			c->deadline = now + w->timeout_ns;
-		} else {
-			load_conn_drop(w, c); /* the server ignored Connection: close */
-			c->state = C_DOWN;
-			c->deadline = now;
-			load_worker_kick(w, c, now);
-		}
+		close_done(w, c, closing, now);
 		return;
 	case MODE_KEEPALIVE:
+		if (closing && w->conn_rate > 0) {
+			close_done(w, c, true, now);
+			return;
+		}
 		break;
 	}
 	if (closing) {
@@ -284,13 +345,15 @@ static int consume_http(struct load_worker *w, struct load_conn *c, size_t len, 
 	const char *p = w->rbuf;
 	while (len) {
 		if (c->inflight == 0 || c->closing) {
-			load_conn_fail(w, c, ERR_PROTOCOL, now); /* data nobody asked for */
+			/* data nobody asked for */
+			load_conn_fail_why(w, c, ERR_PROTOCOL, now, "bytes after the last response",
+					   p, len);
 			return -1;
 		}
 		size_t used = 0;
 		int r = resp_parse(&c->rp, p, len, &used);
 		if (r == RESP_ERROR) {
-			load_conn_fail(w, c, ERR_PROTOCOL, now);
+			load_conn_fail_why(w, c, ERR_PROTOCOL, now, "malformed response", p, len);
 			return -1;
 		}
 		if (r == RESP_MORE) {
@@ -375,7 +438,9 @@ static void load_conn_eof(struct load_worker *w, struct load_conn *c, uint64_t n
 			batch_done(w, c, now);
 			return;
 		}
-		load_conn_fail(w, c, reset ? ERR_READ : ERR_CLOSED, now);
+		load_conn_fail_why(w, c, reset ? ERR_READ : ERR_CLOSED, now,
+				   reset ? "connection reset" : "the server closed mid-response",
+				   NULL, 0);
 		return;
 	}
 	/* an idle keep-alive connection the server let go: just reopen */
@@ -453,8 +518,10 @@ void load_conn_event(struct load_worker *w, struct load_conn *c, uint32_t events
 {
 	switch (c->state) {
 	case C_CONNECTING:
-		if (events & (EPOLLERR | EPOLLHUP))
-			load_conn_fail(w, c, connect_kind(so_error(c->fd)), now_ns());
+		if (events & (EPOLLERR | EPOLLHUP)) {
+			int e = so_error(c->fd);
+			load_conn_fail_why(w, c, connect_kind(e), now_ns(), strerror(e), NULL, 0);
+		}
 		else if (events & EPOLLOUT)
 			load_conn_connected(w, c, now_ns());
 		return;

@@ -99,11 +99,22 @@ static int probe(const struct sockaddr_storage *ss, socklen_t len, double timeou
 	return 0;
 }
 
+static int run_main(struct config *cfg, int argc, char **argv);
+
+/* Every exit frees the configuration, so a sanitizer build reports no leak
+ * (and keeps the exit status) on the error paths too. */
 int main(int argc, char **argv)
 {
 	struct config cfg;
+	int status = run_main(&cfg, argc, argv);
+	config_free(&cfg);
+	return status;
+}
+
+static int run_main(struct config *cfg, int argc, char **argv)
+{
 	char err[512];
-	switch (args_parse(&cfg, argc, argv, err, sizeof(err))) {
+	switch (args_parse(cfg, argc, argv, err, sizeof(err))) {
 	case ARGS_HELP:
 		fputs(args_usage, stdout);
 		return 0;
@@ -116,30 +127,30 @@ int main(int argc, char **argv)
 	case ARGS_OK:
 		break;
 	}
-	if (check_fd_limit(&cfg, err, sizeof(err)) < 0) {
+	if (check_fd_limit(cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "herd-load: %s\n", err);
 		return EXIT_USAGE;
 	}
-	if (cfg.mode == MODE_STORM || cfg.mode == MODE_IDLE)
-		warn_port_range(&cfg);
+	if (cfg->mode == MODE_STORM || cfg->mode == MODE_IDLE)
+		warn_port_range(cfg);
 
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
-	if (url_resolve(&cfg.url, &addr, &addrlen, err, sizeof(err)) < 0 ||
-	    probe(&addr, addrlen, cfg.timeout_s, err, sizeof(err)) < 0) {
-		fprintf(stderr, "herd-load: %s: %s\n", cfg.url_arg, err);
+	if (url_resolve(&cfg->url, &addr, &addrlen, err, sizeof(err)) < 0 ||
+	    probe(&addr, addrlen, cfg->timeout_s, err, sizeof(err)) < 0) {
+		fprintf(stderr, "herd-load: %s: %s\n", cfg->url_arg, err);
 		return EXIT_UNREACHABLE;
 	}
 
 	/* a bad --cacert is a bad argument, found before any load */
 	SSL_CTX *tls = NULL;
-	if (cfg.url.tls && !(tls = load_tls_ctx_new(&cfg, err, sizeof(err)))) {
+	if (cfg->url.tls && !(tls = load_tls_ctx_new(cfg, err, sizeof(err)))) {
 		fprintf(stderr, "herd-load: %s\n", err);
 		return EXIT_USAGE;
 	}
 
 	struct request rq;
-	if (request_build(&rq, &cfg, err, sizeof(err)) < 0) {
+	if (request_build(&rq, cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "herd-load: %s\n", err);
 		load_tls_ctx_free(tls);
 		return EXIT_FAILURE;
@@ -153,13 +164,17 @@ int main(int argc, char **argv)
 	/* whichever thread takes the signal, the handler only sets a flag that
 	 * the main thread polls */
 	struct result res;
-	int rc = run(&cfg, &addr, addrlen, &rq, tls, &res, err, sizeof(err));
+	int rc = run(cfg, &addr, addrlen, &rq, tls, &res, err, sizeof(err));
 	if (rc < 0)
 		fprintf(stderr, "herd-load: %s\n", err);
 	int status = 0;
 	if (res.lat) {
 		report_table(stdout, &res);
-		if (cfg.json_path && report_json(cfg.json_path, &res, err, sizeof(err)) < 0) {
+		if (cfg->json_path && report_json(cfg->json_path, &res, err, sizeof(err)) < 0) {
+			fprintf(stderr, "herd-load: %s\n", err);
+			status = EXIT_FAILURE;
+		}
+		if (cfg->latency_dist && report_hgrm(cfg->latency_dist, &res, err, sizeof(err)) < 0) {
 			fprintf(stderr, "herd-load: %s\n", err);
 			status = EXIT_FAILURE;
 		}

@@ -1,6 +1,8 @@
 #include "report.h"
 
 #include <errno.h>
+
+#include "hgrm.h"
 #include <stdarg.h>
 #include <string.h>
 
@@ -35,19 +37,6 @@ static const char *const pct_names[] = { "p50", "p90", "p99", "p99.9", "p99.99" 
 static const char *const pct_keys[] = { "p50", "p90", "p99", "p999", "p9999" };
 #define NPCT (sizeof(pcts) / sizeof(pcts[0]))
 
-void report_progress(FILE *out, double elapsed, double rps, uint64_t errors, uint64_t p99_ns,
-		     bool warmup)
-{
-	char p99[32];
-	report_fmt_ns(p99, sizeof(p99), p99_ns);
-	if (warmup)
-		fprintf(out, "\r\033[K  %6.0fs  warming up", elapsed);
-	else
-		fprintf(out, "\r\033[K  %6.0fs  %12.1f req/s  %8llu errors  p99 %s", elapsed, rps,
-			(unsigned long long)errors, p99);
-	fflush(out);
-}
-
 static void row(FILE *out, const char *label, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -78,6 +67,20 @@ static void percentile_row(FILE *out, const char *label, const struct hist *h, c
 	fprintf(out, "%-10s%-10s\n", a, b);
 }
 
+/* --conn-rate runs keep-alive connections, but its arrivals are what a reader compares */
+static const char *run_mode(const struct config *cfg)
+{
+	return cfg->conn_rate > 0 ? "conn-rate" : mode_name(cfg->mode);
+}
+
+static int first_sample(const struct err_samples *es)
+{
+	for (int k = 0; k < ERR_KINDS; k++)
+		if (es->n[k])
+			return k;
+	return -1;
+}
+
 void report_table(FILE *out, const struct result *r)
 {
 	const struct config *cfg = r->cfg;
@@ -86,7 +89,7 @@ void report_table(FILE *out, const struct result *r)
 	double d = r->duration_s;
 
 	fprintf(out, "herd-load %s  %s  (%s, %u thread%s, %u connection%s%s)\n",
-		HERD_LOAD_VERSION, cfg->url_arg, mode_name(cfg->mode), cfg->threads,
+		HERD_LOAD_VERSION, cfg->url_arg, run_mode(cfg), cfg->threads,
 		cfg->threads == 1 ? "" : "s", cfg->conns, cfg->conns == 1 ? "" : "s",
 		r->interrupted ? ", interrupted" : "");
 	row(out, "requests", "%llu", (unsigned long long)st->requests);
@@ -121,11 +124,20 @@ void report_table(FILE *out, const struct result *r)
 		    n ? 100.0 * (double)st->tls_resumed / (double)n : 0.0);
 	}
 
+	if (cfg->conn_rate > 0)
+		row(out, "connections", "%llu opened (%.1f/s), %u request%s each",
+		    (unsigned long long)st->opened, d > 0 ? (double)st->opened / d : 0.0,
+		    cfg->reqs_per_conn, cfg->reqs_per_conn == 1 ? "" : "s");
 	row(out, "errors", "%llu", (unsigned long long)stats_errors(st));
 	for (int k = 0; k < ERR_KINDS; k++)
 		if (st->errors[k])
 			row(out, "", "%-16s %llu", err_kind_name[k],
 			    (unsigned long long)st->errors[k]);
+	/* the first ones of each kind, once: where and what, not just how many */
+	for (int k = 0; k < ERR_KINDS; k++)
+		for (unsigned i = 0; i < r->errs.n[k]; i++)
+			row(out, i == 0 && k == first_sample(&r->errs) ? "first errors" : "",
+			    "%-16s %s", err_kind_name[k], r->errs.text[k][i]);
 	if (cfg->url.proto == PROTO_HTTP) {
 		bool any = false;
 		for (int s = 0; s < STATUS_MAX; s++) {
@@ -154,6 +166,57 @@ static void json_percentiles(FILE *f, const char *key, const struct hist *h)
 		us(h->count ? h->max : 0), hist_mean(h) / 1e3, (unsigned long long)h->count);
 }
 
+static void json_error_samples(FILE *f, const struct err_samples *es)
+{
+	fprintf(f, "  \"error_samples\": {");
+	bool first = true;
+	for (int k = 0; k < ERR_KINDS; k++) {
+		if (!es->n[k])
+			continue;
+		fprintf(f, "%s\"%s\": [", first ? "" : ", ", err_kind_name[k]);
+		for (unsigned i = 0; i < es->n[k]; i++) {
+			char esc[2 * ERR_SAMPLE_LEN];
+			errs_escape(esc, sizeof(esc), es->text[k][i], strlen(es->text[k][i]),
+				    ERR_SAMPLE_LEN);
+			fprintf(f, "%s\"%s\"", i ? ", " : "", esc);
+		}
+		fputc(']', f);
+		first = false;
+	}
+	fprintf(f, "},\n");
+}
+
+/* A coarse percentile distribution (one row per halving of the distance to
+ * 100 %), enough for bench/plot's log-percentile axis without the .hgrm. */
+static void json_distribution(FILE *f, const struct hist *h)
+{
+	struct hgrm_iter it;
+	hgrm_iter_init(&it, h, 2);
+	fprintf(f, "  \"latency_dist_us\": [");
+	bool first = true;
+	while (hgrm_next(&it)) {
+		fprintf(f, "%s[%.6f, %.3f]", first ? "" : ", ", it.percentile, us(it.value));
+		first = false;
+	}
+	fprintf(f, "],\n");
+}
+
+int report_hgrm(const char *path, const struct result *r, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "w");
+	if (!f) {
+		snprintf(err, errlen, "cannot write --latency-dist %s: %s", path, strerror(errno));
+		return -1;
+	}
+	/* 5 ticks per half distance and milliseconds: what wrk2 --u_latency writes */
+	int rc = hgrm_write(f, r->lat, 5, 1e6);
+	if (fclose(f) != 0 || rc < 0) {
+		snprintf(err, errlen, "cannot write --latency-dist %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int report_json(const char *path, const struct result *r, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "w");
@@ -168,7 +231,7 @@ int report_json(const char *path, const struct result *r, char *err, size_t errl
 		(unsigned long long)stats_errors(st), d,
 		d > 0 ? (double)st->requests / d : 0.0);
 	fprintf(f, "  \"mode\": \"%s\",\n  \"threads\": %u,\n  \"connections\": %u,\n",
-		mode_name(r->cfg->mode), r->cfg->threads, r->cfg->conns);
+		run_mode(r->cfg), r->cfg->threads, r->cfg->conns);
 	fprintf(f, "  \"interrupted\": %s,\n", r->interrupted ? "true" : "false");
 	fprintf(f, "  \"bytes_read\": %llu,\n  \"bytes_written\": %llu,\n",
 		(unsigned long long)st->bytes_read, (unsigned long long)st->bytes_written);
@@ -206,14 +269,34 @@ int report_json(const char *path, const struct result *r, char *err, size_t errl
 			r->cfg->conns, (unsigned long long)st->answered,
 			(unsigned long long)st->held, (unsigned long long)st->closed_by_server,
 			r->cfg->duration_s);
+	if (r->cfg->conn_rate > 0)
+		fprintf(f, "  \"conn_rate\": {\"target\": %.3f, \"connections\": %llu, "
+			"\"per_s\": %.3f, \"reqs_per_conn\": %u},\n", r->cfg->conn_rate,
+			(unsigned long long)st->opened, d > 0 ? (double)st->opened / d : 0.0,
+			r->cfg->reqs_per_conn);
+	json_error_samples(f, &r->errs);
+	json_distribution(f, r->lat);
+	const struct timeline *tl = &r->tl;
+	if (r->cfg->timeline) {
+		fprintf(f, "  \"timeline\": [");
+		for (size_t i = 0; i < tl->nrows; i++) {
+			const struct series_row *s = &tl->rows[i];
+			fprintf(f, "%s\n    {\"t\": %.3f, \"requests\": %llu, \"errors\": %llu, "
+				"\"p50_us\": %.3f, \"p99_us\": %.3f, \"max_us\": %.3f, \"open\": %llu}",
+				i ? "," : "", s->t, (unsigned long long)s->requests,
+				(unsigned long long)s->errors, us(s->p50_ns), us(s->p99_ns),
+				us(s->max_ns), (unsigned long long)s->open);
+		}
+		fprintf(f, "%s],\n", tl->nrows ? "\n  " : "");
+	}
 	fprintf(f, "  \"series\": [");
-	for (size_t i = 0; i < r->nrows; i++) {
-		const struct series_row *s = &r->rows[i];
+	for (size_t i = 0; i < tl->nrows; i++) {
+		const struct series_row *s = &tl->rows[i];
 		fprintf(f, "%s\n    {\"t\": %.3f, \"requests\": %llu, \"errors\": %llu, "
 			"\"p99_us\": %.3f}", i ? "," : "", s->t, (unsigned long long)s->requests,
 			(unsigned long long)s->errors, us(s->p99_ns));
 	}
-	fprintf(f, "%s]\n}\n", r->nrows ? "\n  " : "");
+	fprintf(f, "%s]\n}\n", tl->nrows ? "\n  " : "");
 	if (fclose(f) != 0) {
 		snprintf(err, errlen, "cannot write --json %s: %s", path, strerror(errno));
 		return -1;

@@ -1,4 +1,4 @@
-/* Final table, JSON file and the live progress line. */
+/* Final table, JSON file and the .hgrm distribution. */
 #ifndef HERD_LOAD_REPORT_H
 #define HERD_LOAD_REPORT_H
 
@@ -6,15 +6,10 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "errs.h"
 #include "hist.h"
 #include "stats.h"
-
-struct series_row {
-	double t;            /* seconds since measurement start, at the row's end */
-	uint64_t requests;
-	uint64_t errors;
-	uint64_t p99_ns;
-};
+#include "timeline.h"
 
 struct result {
 	const struct config *cfg;
@@ -23,15 +18,14 @@ struct result {
 	struct hist *hs;     /* https: connect to handshake done; else NULL */
 	double duration_s;
 	bool interrupted;
-	struct series_row *rows;
-	size_t nrows;
+	struct timeline tl;
+	struct err_samples errs; /* the first few of each kind, over all workers */
 };
 
 void report_table(FILE *out, const struct result *r);
 int report_json(const char *path, const struct result *r, char *err, size_t errlen);
-/* Overwrites the current terminal line. */
-void report_progress(FILE *out, double elapsed, double rps, uint64_t errors, uint64_t p99_ns,
-		     bool warmup);
+/* --latency-dist: the .hgrm file. */
+int report_hgrm(const char *path, const struct result *r, char *err, size_t errlen);
 
 /* "45.2us", "1.25ms", "2.00s": three significant digits. */
 void report_fmt_ns(char *buf, size_t len, uint64_t ns);

@@ -6,10 +6,23 @@
 
 #include "config.h"
 
-struct request {
-	char *batch;     /* one request repeated cfg->pipeline times */
-	size_t one_len;  /* bytes of a single request (echo: the payload) */
+/* One URL's request, repeated cfg->pipeline times. */
+struct request_var {
+	char *batch;
+	size_t one_len;   /* bytes of a single request (echo: the payload) */
 	size_t batch_len;
+};
+
+struct request {
+	/* the first URL's (echo: the payload), kept apart for the echo check */
+	char *batch;
+	size_t one_len;
+	size_t batch_len;
+	struct request_var *var;  /* one per cfg->targets (echo: one) */
+	struct request_var *last; /* --conn-rate: var with Connection: close, else NULL */
+	unsigned nvar;
+	double *cum;              /* cumulative weights, for urls_pick */
+	size_t max_batch;         /* largest batch_len */
 };
 
 int request_build(struct request *rq, const struct config *cfg, char *err, size_t errlen);

@@ -7,7 +7,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include "clock.h"
+#include "live.h"
 #include "worker.h"
 
 volatile sig_atomic_t run_interrupted;
@@ -18,8 +22,6 @@ struct load_sampler {
 	struct load_worker *ws;
 	unsigned n;
 	struct hist *tick;     /* latencies of the current second */
-	struct stats prev;
-	size_t cap;
 };
 
 /* Moves every worker's interval latencies into the total (and this tick's). */
@@ -41,25 +43,22 @@ static void collect(struct load_sampler *s, struct result *res, struct stats *su
 	}
 }
 
-static int add_row(struct load_sampler *s, struct result *res, const struct stats *sum, double t)
+/* "ADDR:PORT" for error descriptions. */
+static void format_addr(char *out, size_t len, const struct sockaddr_storage *ss)
 {
-	if (res->nrows == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 64;
-		struct series_row *rows = realloc(res->rows, cap * sizeof(*rows));
-		if (!rows)
-			return -1;
-		res->rows = rows;
-		s->cap = cap;
+	char ip[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+		inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+		port = ntohs(a->sin_port);
+		snprintf(out, len, "%s:%u", ip, port);
+	} else {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+		inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
+		port = ntohs(a->sin6_port);
+		snprintf(out, len, "[%s]:%u", ip, port);
 	}
-	res->rows[res->nrows++] = (struct series_row){
-		.t = t,
-		.requests = sum->requests - s->prev.requests,
-		.errors = stats_errors(sum) - stats_errors(&s->prev),
-		.p99_ns = hist_percentile(s->tick, 99),
-	};
-	s->prev = *sum;
-	hist_reset(s->tick);
-	return 0;
 }
 
 static void split_work(const struct config *cfg, struct load_worker *ws, uint64_t t_start)
@@ -80,6 +79,10 @@ static void split_work(const struct config *cfg, struct load_worker *ws, uint64_
 		if (cfg->rate > 0) {
 			w->rate = cfg->rate * w->nconns / cfg->conns;
 			w->rate_offset_ns = 1e9 / cfg->rate * i;
+		}
+		if (cfg->conn_rate > 0) {
+			w->conn_rate = cfg->conn_rate * w->nconns / cfg->conns;
+			w->rate_offset_ns = 1e9 / cfg->conn_rate * i;
 		}
 		w->cpu = cfg->ncpus ? cfg->cpus[i % cfg->ncpus] : -1;
 		w->t_start = t_start;
@@ -127,6 +130,7 @@ int run(const struct config *cfg, const struct sockaddr_storage *addr, socklen_t
 		w->rq = rq;
 		memcpy(&w->addr, addr, addrlen);
 		w->addrlen = addrlen;
+		format_addr(w->addr_str, sizeof(w->addr_str), addr);
 		w->t_stats = t_stats;
 		w->t_end = t_end;
 		w->timeout_ns = (uint64_t)(cfg->timeout_s * 1e9);
@@ -157,7 +161,8 @@ int run(const struct config *cfg, const struct sockaddr_storage *addr, socklen_t
 		return -1;
 	}
 
-	bool tty = isatty(STDOUT_FILENO);
+	struct live lv;
+	live_init(&lv, stdout, isatty(STDOUT_FILENO), cfg->progress, burst ? 0 : cfg->duration_s);
 	uint64_t t0 = burst ? t_start : t_stats; /* series and progress count from here */
 	uint64_t next_tick = t0 + NS_PER_SEC;
 	uint64_t next_warm = t_start + NS_PER_SEC;
@@ -182,8 +187,8 @@ int run(const struct config *cfg, const struct sockaddr_storage *addr, socklen_t
 		if (all_done)
 			break;
 		if (now < t0) {
-			if (tty && now >= next_warm) {
-				report_progress(stdout, (double)(now - t_start) / 1e9, 0, 0, 0, true);
+			if (now >= next_warm) {
+				live_warmup(&lv, (double)(now - t_start) / 1e9, cfg->warmup_s);
 				next_warm += NS_PER_SEC;
 			}
 			continue;
@@ -191,14 +196,13 @@ int run(const struct config *cfg, const struct sockaddr_storage *addr, socklen_t
 		if (now >= next_tick) {
 			collect(&s, res, &sum);
 			double t = (double)(next_tick - t0) / 1e9;
-			if (add_row(&s, res, &sum, t) < 0) {
+			if (timeline_add(&res->tl, t, &sum, s.tick) < 0) {
 				snprintf(err, errlen, "out of memory");
 				res->interrupted = true;
 				break;
 			}
-			if (tty)
-				report_progress(stdout, t, (double)res->rows[res->nrows - 1].requests,
-						stats_errors(&sum), hist_percentile(res->lat, 99), false);
+			hist_reset(s.tick);
+			live_second(&lv, &res->tl.rows[res->tl.nrows - 1], stats_errors(&sum));
 			next_tick += NS_PER_SEC;
 			if (sum.requests != last_count) {
 				last_count = sum.requests;
@@ -214,8 +218,7 @@ int run(const struct config *cfg, const struct sockaddr_storage *addr, socklen_t
 	atomic_store(&stop, true);
 	for (unsigned i = 0; i < cfg->threads; i++)
 		pthread_join(ws[i].tid, NULL);
-	if (tty)
-		fputs("\r\033[K", stdout);
+	live_end(&lv);
 
 	uint64_t t_finish = 0;
 	int rc = 0;
@@ -228,16 +231,13 @@ int run(const struct config *cfg, const struct sockaddr_storage *addr, socklen_t
 			t_finish = ws[i].t_finish;
 	}
 	collect(&s, res, &sum);
-	/* the last, partial second, unless it holds nothing */
-	uint64_t last = t0 + (uint64_t)res->nrows * NS_PER_SEC;
-	bool tail = sum.requests != s.prev.requests || stats_errors(&sum) != stats_errors(&s.prev);
-	if (tail && (t_finish > last || res->nrows == 0)) {
-		add_row(&s, res, &sum, (double)(t_finish > t0 ? t_finish - t0 : 0) / 1e9);
-	} else if (tail) {
-		/* stragglers finished in the batch that crossed the end: fold them in */
-		struct series_row *r = &res->rows[res->nrows - 1];
-		r->requests += sum.requests - s.prev.requests;
-		r->errors += stats_errors(&sum) - stats_errors(&s.prev);
+	for (unsigned i = 0; i < cfg->threads; i++)
+		errs_merge(&res->errs, &ws[i].errs);
+	/* the last, partial second, or stragglers folded into the last row */
+	if (timeline_finish(&res->tl, (double)(t_finish > t0 ? t_finish - t0 : 0) / 1e9, &sum,
+			    s.tick) < 0 && rc == 0) {
+		snprintf(err, errlen, "out of memory");
+		rc = -1;
 	}
 	res->st = sum;
 	res->duration_s = t_finish > t0 ? (double)(t_finish - t0) / 1e9 : 0;
@@ -250,8 +250,7 @@ void run_result_free(struct result *res)
 {
 	hist_free(res->lat);
 	hist_free(res->hs);
-	free(res->rows);
+	timeline_free(&res->tl);
 	res->lat = NULL;
 	res->hs = NULL;
-	res->rows = NULL;
 }

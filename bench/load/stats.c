@@ -28,6 +28,9 @@ void stats_add(struct stats *dst, const struct stats *src)
 	dst->closed_by_server += src->closed_by_server;
 	dst->tls_handshakes += src->tls_handshakes;
 	dst->tls_resumed += src->tls_resumed;
+	dst->connected += src->connected;
+	dst->disconnected += src->disconnected;
+	dst->opened += src->opened;
 }
 
 uint64_t stats_errors(const struct stats *s)

@@ -36,6 +36,11 @@ struct stats {
 	/* https:// */
 	uint64_t tls_handshakes; /* completed */
 	uint64_t tls_resumed;    /* of those, abbreviated (SSL_session_reused) */
+	/* connections established and ended (open = the difference), counted
+	 * during warm-up too: the open count is a level, not a rate */
+	uint64_t connected;
+	uint64_t disconnected;
+	uint64_t opened;         /* connections established after the warm-up */
 };
 
 void stats_add(struct stats *dst, const struct stats *src);

@@ -21,6 +21,7 @@
 #include <openssl/types.h>
 
 #include "config.h"
+#include "errs.h"
 #include "hist.h"
 #include "request.h"
 #include "resp.h"
@@ -47,15 +48,19 @@ struct load_conn {
 	uint8_t state;
 	bool closing;        /* the server announced it closes after this response */
 	bool peer_fin;       /* the server's FIN has arrived */
+	bool up;             /* connected: counted in stats' open connections */
 	uint16_t carry_len;  /* partial response bytes kept between reads */
 	uint32_t inflight;
 	uint32_t out_off, out_len; /* unsent part of the current batch */
 	uint32_t echo_off;   /* bytes of the current echo already matched */
 	uint32_t owed;       /* --rate: requests due but not yet sent */
+	uint32_t sent;       /* --conn-rate: requests sent on this connection */
+	const char *out;     /* the batch being sent (one URL's request) */
 	uint64_t owed_t;     /* --rate: intended send time of the first owed one */
 	uint64_t t_send;     /* start of the in-flight batch's latency */
 	uint64_t deadline;   /* connect/response timeout, or retry time when down */
 	uint64_t t_conn;     /* https: connect() called, start of the handshake latency */
+	uint64_t t_due;      /* --conn-rate: when this connection was due to start */
 	SSL *ssl;            /* https: this connection's TLS state, NULL between connections */
 	struct resp rp;
 	char *carry;         /* allocated on first need, kept for the slot */
@@ -73,6 +78,8 @@ struct load_worker {
 	uint64_t quota;
 	double rate;          /* this worker's share of --rate */
 	double rate_offset_ns; /* staggers the workers' schedules */
+	double conn_rate;     /* this worker's share of --conn-rate */
+	char addr_str[64];    /* for error descriptions */
 	int cpu;              /* -1: not pinned */
 	uint64_t t_start, t_stats, t_end; /* t_end UINT64_MAX: no time limit */
 	uint64_t timeout_ns;
@@ -87,6 +94,7 @@ struct load_worker {
 	struct hist *interval; /* latencies since the main thread's last snapshot */
 	struct hist *hs_interval; /* https: handshake times, likewise; else NULL */
 	uint64_t t_finish;    /* end of this worker's measured period */
+	struct err_samples errs;
 	char setup_error[160];
 	atomic_bool done;
 
@@ -101,7 +109,10 @@ struct load_worker {
 	bool stopping;
 	bool nodelay;
 	struct ssl_session_st *tls_session; /* --tls-resume: the latest session one got */
-	/* --rate schedule */
+	uint64_t rng;         /* picks the URL of each request */
+	/* --conn-rate: connections due that no free slot has taken yet */
+	uint64_t cr_owed, cr_owed_t;
+	/* --rate and --conn-rate schedule */
 	double period_ns, conn_period_ns;
 	uint64_t sched_k, sched_next;
 	unsigned sched_i;
@@ -118,6 +129,9 @@ void load_conn_open(struct load_worker *w, struct load_conn *c, uint64_t now);
 void load_conn_send(struct load_worker *w, struct load_conn *c, unsigned k, uint64_t t_start,
 		    uint64_t now);
 void load_conn_fail(struct load_worker *w, struct load_conn *c, enum err_kind kind, uint64_t now);
+/* The same, described for the summary: why (may be NULL) and what was read. */
+void load_conn_fail_why(struct load_worker *w, struct load_conn *c, enum err_kind kind,
+			uint64_t now, const char *why, const char *data, size_t len);
 void load_conn_drop(struct load_worker *w, struct load_conn *c);
 void load_conn_event(struct load_worker *w, struct load_conn *c, uint32_t events);
 

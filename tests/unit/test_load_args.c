@@ -170,7 +170,7 @@ Test(load_args, bad_values_name_the_flag)
 	expect_bad(PARSE(&c, "--bogus", "http://127.0.0.1:1/"), "--bogus");
 	expect_bad(PARSE(&c, "http://127.0.0.1:1/", "-t"), "-t");
 	expect_bad(PARSE(&c, "-t", "1"), "missing URL");
-	expect_bad(PARSE(&c, "http://a:1/", "http://b:1/"), "unexpected");
+	expect_bad(PARSE(&c, "http://a:1/", "http://b:1/"), "not on");
 	expect_bad(PARSE(&c, "--close", "--storm", "5", "http://127.0.0.1:1/"), "exclusive");
 	expect_bad(PARSE(&c, "--close", "--pipeline", "2", "http://127.0.0.1:1/"), "--pipeline");
 	expect_bad(PARSE(&c, "--rate", "10", "--pipeline", "2", "http://127.0.0.1:1/"), "--rate");
