@@ -532,9 +532,13 @@ HTEST(tls, first_request_after_handshake_is_prompt)
 {
 	tls_tree();
 	START();
+	/* With Nagle a third to nearly all of them waited ~40 ms; a loaded
+	 * machine (sanitizers, a busy CI host) may stall one or two now and
+	 * then, which must not fail the test: more than 3 of 24 does. */
+	enum { TRIES = 24, ALLOWED = 3 };
 	long long worst = 0;
 	int slow = 0;
-	for (int i = 0; i < 12; i++) {
+	for (int i = 0; i < TRIES; i++) {
 		SSL *ssl = tls_dial(srv.port, NULL, NULL, NULL); /* TCP_NODELAY on our side */
 		cr_assert(ssl);
 		cr_assert_str_eq(SSL_get_version(ssl), "TLSv1.3");
@@ -549,6 +553,6 @@ HTEST(tls, first_request_after_handshake_is_prompt)
 			worst = dt;
 		slow += dt > 30000;
 	}
-	cr_expect_eq(slow, 0, "%d of 12 first requests took over 30 ms (worst %lld ms)", slow,
-		     worst / 1000);
+	cr_expect_leq(slow, ALLOWED, "%d of %d first requests took over 30 ms (worst %lld ms)", slow,
+		      TRIES, worst / 1000);
 }
