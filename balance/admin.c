@@ -156,22 +156,25 @@ static void on_accept(struct admin *adm)
 	}
 }
 
-static int build_reply(struct admin *adm, struct admin_conn *c, const struct http_request *req,
-		       int parse_status)
+static bool is_path(const struct http_request *req, const char *path)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-	http_clock_tick(&adm->clock, (int64_t)ts.tv_sec);
+	size_t n = strlen(path);
+	return req->target.len >= n && memcmp(req->target.p, path, n) == 0 &&
+	       (req->target.len == n || req->target.p[n] == '?');
+}
 
+/* Renders /metrics into a malloc'd buffer; NULL when out of memory. */
+static char *render_body(struct admin *adm, size_t *len_out)
+{
 	/* Counters move while we render: measure, render, and retry with room
 	 * to spare if a series appeared in between. */
-	size_t need = adm->render(adm->render_arg, NULL, 0) + 4096, len;
+	size_t need = adm->render(adm->render_arg, NULL, 0) + 4096, len = 0;
 	char *body = NULL;
 	for (int tries = 0; tries < 4; tries++) {
 		free(body);
 		body = malloc(need);
 		if (!body)
-			return -1;
+			return NULL;
 		len = adm->render(adm->render_arg, body, need);
 		if (len < need)
 			break;
@@ -179,29 +182,53 @@ static int build_reply(struct admin *adm, struct admin_conn *c, const struct htt
 	}
 	if (len >= need)
 		len = need - 1;
-	struct outbuf o = {.p = malloc(need + HTTP_RESPONSE_MAX), .cap = need + HTTP_RESPONSE_MAX};
+	*len_out = len;
+	return body;
+}
+
+static int build_reply(struct admin *adm, struct admin_conn *c, const struct http_request *req,
+		       int parse_status)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+	http_clock_tick(&adm->clock, (int64_t)ts.tv_sec);
+
+	bool metrics = !parse_status && is_path(req, "/metrics");
+	bool health = !parse_status && is_path(req, "/health");
+	size_t len = 0;
+	char *body = NULL;
+	/* Only a /metrics answer pays for the render: a balancer probing
+	 * /health every second should cost nothing. */
+	if (metrics && !(body = render_body(adm, &len)))
+		return -1;
+	size_t cap = len + HTTP_RESPONSE_MAX + 4096;
+	struct outbuf o = {.p = malloc(cap), .cap = cap};
 	if (!o.p) {
 		free(body);
 		return -1;
 	}
+	unsigned head = !parse_status && req->method == HTTP_M_HEAD ? HTTP_RESP_HEAD : 0;
 	if (parse_status) {
 		http_response_error(&o, &adm->clock, parse_status);
+	} else if (!metrics && !health) {
+		static const char nf[] = "404 Not Found\n";
+		http_response(&o, &adm->clock, 404, "text/plain", nf, sizeof(nf) - 1,
+			      HTTP_RESP_CLOSE | head);
+	} else if (req->method != HTTP_M_GET && req->method != HTTP_M_HEAD) {
+		static const char na[] = "405 Method Not Allowed\n";
+		http_response(&o, &adm->clock, 405, "text/plain", na, sizeof(na) - 1,
+			      HTTP_RESP_CLOSE | HTTP_RESP_ALLOW_GET);
+	} else if (health && adm->draining) {
+		static const char dr[] = "draining\n";
+		http_response(&o, &adm->clock, 503, "text/plain", dr, sizeof(dr) - 1,
+			      HTTP_RESP_CLOSE | head);
+	} else if (health) {
+		static const char ok[] = "ok\n";
+		http_response(&o, &adm->clock, 200, "text/plain", ok, sizeof(ok) - 1,
+			      HTTP_RESP_CLOSE | head);
 	} else {
-		bool metrics = req->target.len >= 8 && memcmp(req->target.p, "/metrics", 8) == 0 &&
-			       (req->target.len == 8 || req->target.p[8] == '?');
-		unsigned head = req->method == HTTP_M_HEAD ? HTTP_RESP_HEAD : 0;
-		if (!metrics) {
-			static const char nf[] = "404 Not Found\n";
-			http_response(&o, &adm->clock, 404, "text/plain", nf, sizeof(nf) - 1,
-				      HTTP_RESP_CLOSE | head);
-		} else if (req->method != HTTP_M_GET && req->method != HTTP_M_HEAD) {
-			static const char na[] = "405 Method Not Allowed\n";
-			http_response(&o, &adm->clock, 405, "text/plain", na, sizeof(na) - 1,
-				      HTTP_RESP_CLOSE | HTTP_RESP_ALLOW_GET);
-		} else {
-			http_response(&o, &adm->clock, 200, "text/plain; version=0.0.4", body, len,
-				      HTTP_RESP_CLOSE | head);
-		}
+		http_response(&o, &adm->clock, 200, "text/plain; version=0.0.4", body, len,
+			      HTTP_RESP_CLOSE | head);
 	}
 	free(body);
 	c->out = o.p;

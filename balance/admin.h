@@ -1,9 +1,11 @@
-/* The admin listener: GET /metrics in Prometheus text format.  Runs in the
- * supervise loop (balance/supervise.c), never on a worker: scraping costs
- * the workers nothing but the relaxed loads of their counters. */
+/* The admin listener: GET /metrics in Prometheus text format, and GET
+ * /health for load balancers.  Runs in the supervise loop
+ * (balance/supervise.c), never on a worker: scraping costs the workers
+ * nothing but the relaxed loads of their counters. */
 #ifndef HERD_ADMIN_H
 #define HERD_ADMIN_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/counters.h"
@@ -29,6 +31,10 @@ struct admin {
 	 * descriptors (see admin.c); -1 while a connection uses it, or after
 	 * it could not be made. */
 	int spare_fd;
+	/* Set by the supervise loop from the moment herd starts leaving (first
+	 * SIGTERM/SIGINT): /health answers 503 so a balancer stops sending new
+	 * connections before the listener closes. */
+	bool draining;
 };
 
 /* Registers the listener in epfd with data.ptr == adm. */

@@ -114,7 +114,38 @@ static void stop(struct supervise *sv, int64_t now)
 	if (sv->stopping)
 		return;
 	sv->stopping = true;
+	sv->drain_at_ms = 0;
+	sv->admin.draining = true;
 	sv->pool->ops->drain(sv->pool, now);
+}
+
+/* SIGTERM/SIGINT.  With --drain-delay the balancers in front get time to
+ * see /health turn 503 (one probe interval or more) while herd still
+ * accepts, so nothing is sent to a listener that has closed.  A handler
+ * process drains at once: its supervisor already waited, and a reload's
+ * old generation must leave as soon as the new one serves.  A second
+ * signal during the delay is an operator who does not want to wait. */
+static void on_stop_signal(struct supervise *sv, int64_t now, const char *sig)
+{
+	struct pool *p = sv->pool;
+	if (sv->stopping)
+		return;
+	if (sv->drain_at_ms) {
+		herd_log("%s again: draining now", sig);
+	} else if (sv->cfg->drain_delay_s > 0 && sv->ctl_fd < 0) {
+		sv->admin.draining = true;
+		sv->drain_at_ms = now + config_ms(sv->cfg->drain_delay_s);
+		if (sv->drain_at_ms <= now)
+			sv->drain_at_ms = now + 1;
+		herd_log("%s: /health is 503; still serving for %.1f s (--drain-delay), then "
+			 "stopping %d %s (grace %.1f s)",
+			 sig, sv->cfg->drain_delay_s, p->ops->live(p), p->members, sv->cfg->grace_s);
+		return;
+	} else {
+		herd_log("%s: stopping %d %s (grace %.1f s)", sig, p->ops->live(p), p->members,
+			 sv->cfg->grace_s);
+	}
+	stop(sv, now);
 }
 
 static void on_signal(struct supervise *sv, int64_t now)
@@ -125,11 +156,7 @@ static void on_signal(struct supervise *sv, int64_t now)
 		switch (si.ssi_signo) {
 		case SIGTERM:
 		case SIGINT:
-			if (!sv->stopping)
-				herd_log("%s: stopping %d %s (grace %.1f s)",
-					 si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT",
-					 p->ops->live(p), p->members, sv->cfg->grace_s);
-			stop(sv, now);
+			on_stop_signal(sv, now, si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
 			break;
 		case SIGHUP:
 			if (p->ops->reload)
@@ -213,6 +240,11 @@ static int loop(struct supervise *sv)
 			timeout = p->tick_ms;
 		if (sv->admin_on && sv->admin.paused_until_ms && timeout > SOON_MS)
 			timeout = SOON_MS;
+		if (sv->drain_at_ms) {
+			int64_t left = sv->drain_at_ms - worker_monotonic_ms();
+			if (left < timeout)
+				timeout = left > 0 ? (int)left : 0;
+		}
 		int n = epoll_wait(sv->epfd, evs, 16, timeout);
 		if (n < 0 && errno != EINTR)
 			return -1;
@@ -230,6 +262,13 @@ static int loop(struct supervise *sv)
 		}
 		if (done(sv))
 			break;
+		if (sv->drain_at_ms && now >= sv->drain_at_ms) {
+			herd_log("drain delay over: stopping %d %s (grace %.1f s)", p->ops->live(p),
+				 p->members, sv->cfg->grace_s);
+			stop(sv, now);
+			if (done(sv))
+				break;
+		}
 		if (sv->admin_on)
 			admin_tick(&sv->admin, now);
 		p->ops->tick(p, now);

@@ -30,6 +30,9 @@ struct supervise {
 	struct scale_state scale;
 	int64_t next_sample_ms;
 	bool stopping;
+	/* --drain-delay: when the delayed drain starts (monotonic ms), 0 when
+	 * none is pending. */
+	int64_t drain_at_ms;
 };
 
 /* Blocks the signals herd handles (TERM, INT, USR1, USR2, HUP, and CHLD
@@ -46,7 +49,7 @@ int supervise_scaling(struct supervise *sv, int nrows);
  * when it is gone. */
 int supervise_steered(struct supervise *sv, int ctl_fd);
 /* Runs until SIGTERM/SIGINT (or the supervisor's end) and the pool has
- * drained; then dumps the counters unless a supervisor reports them.  0,
+ * drained (after --drain-delay, during which /health answers 503); then dumps the counters unless a supervisor reports them.  0,
  * or -1 when the loop failed (the pool's members are gone then too). */
 int supervise_run(struct supervise *sv);
 void supervise_close(struct supervise *sv);

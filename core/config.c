@@ -38,6 +38,8 @@ void config_usage(FILE *out)
 	      "  --proto http|echo    protocol (default http)\n"
 	      "  --admin HOST:PORT    admin listener serving GET /metrics (default off)\n"
 	      "  --grace SECONDS      longest graceful shutdown before closing the rest (default 10)\n"
+	      "  --drain-delay S      on SIGTERM, answer /health 503 at once but keep serving S\n"
+	      "                       seconds before draining (default 0)\n"
 	      "  --header-timeout S   a request (head and body) must arrive within S (default 10)\n"
 	      "  --keepalive-timeout S  idle keep-alive connections close after S (default 60)\n"
 	      "  --send-timeout S     a client must take some output within S (default 60)\n"
@@ -301,7 +303,7 @@ enum config_result config_parse(struct herd_config *cfg, int argc, char **argv,
 			"--scale-interval", "--scale-up-busy",     "--scale-down-busy",
 			"--scale-queue",    "--root",              "--access-log",
 			"--procs",          "--min-procs",         "--max-procs",
-			"--sendfile"};
+			"--sendfile",       "--drain-delay"};
 		bool is_known = false;
 		for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
 			is_known |= strcmp(name, known[k]) == 0;
@@ -363,6 +365,9 @@ enum config_result config_parse(struct herd_config *cfg, int argc, char **argv,
 		} else if (strcmp(name, "--grace") == 0) {
 			if (parse_seconds(val, 0, 3600, &cfg->grace_s) < 0)
 				return config_fail(err, errlen, "bad --grace '%s': want 0..3600 seconds", val);
+		} else if (strcmp(name, "--drain-delay") == 0) {
+			if (parse_seconds(val, 0, 3600, &cfg->drain_delay_s) < 0)
+				return config_fail(err, errlen, "bad --drain-delay '%s': want 0..3600 seconds", val);
 		} else if (strcmp(name, "--header-timeout") == 0) {
 			if (parse_seconds(val, 0.01, 3600, &cfg->header_timeout_s) < 0)
 				return config_fail(err, errlen, "bad --header-timeout '%s': want 0.01..3600 seconds", val);

@@ -63,6 +63,7 @@ struct herd_config {
 	int backlog;
 	enum herd_proto proto;
 	double grace_s;
+	double drain_delay_s; /* --drain-delay: keep accepting this long after /health turns 503 */
 	double header_timeout_s;    /* a request head (and its body) must arrive within */
 	double keepalive_timeout_s; /* idle between requests */
 	double send_timeout_s;      /* the client must take some output within */
