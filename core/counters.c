@@ -105,27 +105,20 @@ static void labels(struct counters_sink *s, const struct counters_row *r)
 		counters_put(s, "{worker=\"%d\"", r->worker);
 }
 
-static void render_tls(struct counters_sink *s, const struct counters_row *rows, int nrows)
+/* A counter with one series per worker and per value of a label: the
+ * array of n counters at `offset` in each block, named by names[]. */
+static void render_by_label(struct counters_sink *s, const struct counters_row *rows, int nrows,
+			    const char *name, const char *help, const char *label,
+			    const char *const *names, int n, size_t offset)
 {
-	static const char *const outcome[3] = {"full", "resumed", "failed"};
-	static const char *const mode[2] = {"user", "kernel"};
-	counters_put(s, "# HELP herd_tls_handshakes_total TLS handshakes by outcome\n"
-			"# TYPE herd_tls_handshakes_total counter\n");
+	counters_put(s, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
 	for (int w = 0; w < nrows; w++)
-		for (int k = 0; k < 3; k++) {
-			counters_put(s, "herd_tls_handshakes_total");
+		for (int k = 0; k < n; k++) {
+			counters_put(s, "%s", name);
 			labels(s, &rows[w]);
-			counters_put(s, ",result=\"%s\"} %llu\n", outcome[k],
-			    (unsigned long long)CTR_GET(rows[w].c, tls_handshakes[k]));
-		}
-	counters_put(s, "# HELP herd_tls_connections_total TLS connections established, by where "
-			"records are encrypted\n# TYPE herd_tls_connections_total counter\n");
-	for (int w = 0; w < nrows; w++)
-		for (int k = 0; k < 2; k++) {
-			counters_put(s, "herd_tls_connections_total");
-			labels(s, &rows[w]);
-			counters_put(s, ",mode=\"%s\"} %llu\n", mode[k],
-			    (unsigned long long)CTR_GET(rows[w].c, tls_conns[k]));
+			counters_put(s, ",%s=\"%s\"} %llu\n", label, names[k],
+				     (unsigned long long)field(rows[w].c,
+							       offset + (size_t)k * sizeof(uint64_t)));
 		}
 }
 
@@ -159,16 +152,16 @@ size_t counters_render_prometheus(const struct counters_row *rows, int nrows,
 			counters_put(&s, "} %llu\n", (unsigned long long)field(rows[w].c, sr->offset));
 		}
 	}
-	counters_put(&s, "# HELP herd_errors_total errors by kind\n"
-			 "# TYPE herd_errors_total counter\n");
-	for (int w = 0; w < nrows; w++)
-		for (int k = 0; k < HERD_ERR_KINDS; k++) {
-			counters_put(&s, "herd_errors_total");
-			labels(&s, &rows[w]);
-			counters_put(&s, ",kind=\"%s\"} %llu\n", herd_err_kind_names[k],
-			    (unsigned long long)CTR_GET(rows[w].c, errors[k]));
-		}
-	render_tls(&s, rows, nrows);
+	static const char *const outcome[3] = {"full", "resumed", "failed"};
+	static const char *const mode[2] = {"user", "kernel"};
+	render_by_label(&s, rows, nrows, "herd_errors_total", "errors by kind", "kind",
+			herd_err_kind_names, HERD_ERR_KINDS,
+			offsetof(struct worker_counters, errors));
+	render_by_label(&s, rows, nrows, "herd_tls_handshakes_total", "TLS handshakes by outcome",
+			"result", outcome, 3, offsetof(struct worker_counters, tls_handshakes));
+	render_by_label(&s, rows, nrows, "herd_tls_connections_total",
+			"TLS connections established, by where records are encrypted", "mode",
+			mode, 2, offsetof(struct worker_counters, tls_conns));
 	if (s.len < cap)
 		buf[s.len] = 0;
 	return s.len;

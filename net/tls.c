@@ -27,8 +27,7 @@
 #define RECORD_MAX 16384
 
 struct tls_conn {
-	SSL *ssl;
-	struct tls_ctx *ctx;
+	SSL *ssl; /* holds its own reference of the tls_ctx (tls_ctx_ssl) */
 	int fd;
 	/* The BIO's source and sink, set for the length of one call. */
 	const char *in;
@@ -210,8 +209,6 @@ struct tls_conn *tls_conn_new(struct tls_ctx *ctx, int fd, bool ktls)
 	if (ktls)
 		SSL_set_options(t->ssl, SSL_OP_ENABLE_KTLS);
 	SSL_set_accept_state(t->ssl);
-	tls_ctx_ref(ctx);
-	t->ctx = ctx;
 	return t;
 }
 
@@ -220,7 +217,6 @@ void tls_conn_free(struct tls_conn *t)
 	if (!t)
 		return;
 	SSL_free(t->ssl);
-	tls_ctx_unref(t->ctx);
 	free(t->stash);
 	free(t);
 }

@@ -37,7 +37,7 @@ enum tls_news {
 	TLS_NEWS_RESUMED,
 };
 
-/* NULL: no memory.  The connection keeps a reference of ctx.  ktls: try to
+/* NULL: no memory.  The connection's SSL keeps ctx alive.  ktls: try to
  * hand the transmit side to the kernel after the handshake. */
 struct tls_conn *tls_conn_new(struct tls_ctx *ctx, int fd, bool ktls);
 void tls_conn_free(struct tls_conn *t);
