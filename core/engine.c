@@ -106,32 +106,11 @@ static bool drain_closes(const struct worker *w, bool mid_request)
 	return w->draining && !mid_request && !w->proto->drain_waits_for_next;
 }
 
-/* The output leaves for the mechanism: the transport's one place on the way
- * out (plain TCP hands w->out over as it is).  1: all of it is in the
- * socket; 0: the mechanism reports completion later; -1: closed. */
-int engine_transport_out(struct worker *w, struct conn *c)
+/* What a hand-over to the mechanism means for the connection.  1: all of
+ * it is in the socket; 0: the mechanism reports completion later; -1:
+ * closed. */
+static int handed_over(struct worker *w, struct conn *c, enum mech_send r)
 {
-	/* Headers with a file body right behind them wait for it: one segment. */
-	bool more = (c->proto.flags & PROTO_FILE) && c->proto.file_left;
-	enum mech_send r;
-	if (c->tls) {
-		/* The mechanism sends w->out: the ciphertext takes its place
-		 * for the hand-over. */
-		int k = w->out.len ? tls_conn_output(c->tls, w->out.p, w->out.len, &w->wire) : 0;
-		w->out.len = 0;
-		if (k < 0) {
-			w->wire.len = 0;
-			engine_fail(w, c, HERD_ERR_TLS);
-			return -1;
-		}
-		struct outbuf plain = w->out;
-		w->out = w->wire;
-		r = w->mech->send(w, c, more);
-		w->wire = w->out;
-		w->out = plain;
-	} else {
-		r = w->mech->send(w, c, more);
-	}
 	switch (r) {
 	case MECH_SENT:
 		return 1;
@@ -148,6 +127,37 @@ int engine_transport_out(struct worker *w, struct conn *c)
 	}
 	engine_fail(w, c, HERD_ERR_WRITE);
 	return -1;
+}
+
+int engine_send_wire(struct worker *w, struct conn *c, bool more)
+{
+	/* The mechanism sends w->out: the ciphertext takes its place for
+	 * the hand-over. */
+	struct outbuf plain = w->out;
+	w->out = w->wire;
+	enum mech_send r = w->mech->send(w, c, more);
+	w->wire = w->out;
+	w->out = plain;
+	return handed_over(w, c, r);
+}
+
+/* The output leaves for the mechanism: the transport's one place on the way
+ * out (plain TCP hands w->out over as it is, TLS its ciphertext).  As
+ * handed_over(). */
+int engine_transport_out(struct worker *w, struct conn *c)
+{
+	/* Headers with a file body right behind them wait for it: one segment. */
+	bool more = (c->proto.flags & PROTO_FILE) && c->proto.file_left;
+	if (!c->tls)
+		return handed_over(w, c, w->mech->send(w, c, more));
+	int k = w->out.len ? tls_conn_output(c->tls, w->out.p, w->out.len, &w->wire) : 0;
+	w->out.len = 0;
+	if (k < 0) {
+		w->wire.len = 0;
+		engine_fail(w, c, HERD_ERR_TLS);
+		return -1;
+	}
+	return engine_send_wire(w, c, more);
 }
 
 static void serve(struct worker *w, struct conn *c, const char *data, uint32_t len);

@@ -22,6 +22,8 @@ struct tls_conn;
 void engine_set_timer(struct worker *w, struct conn *c, enum conn_timer t);
 /* w->out to the mechanism.  1: all in the socket; 0: later; -1: closed. */
 int engine_transport_out(struct worker *w, struct conn *c);
+/* w->wire (ciphertext) to the mechanism instead of w->out; the same. */
+int engine_send_wire(struct worker *w, struct conn *c, bool more);
 /* What to wait for once no output is in progress and all input was fed. */
 void engine_settle(struct worker *w, struct conn *c);
 /* Application bytes for the protocol. */

@@ -58,26 +58,7 @@ bool engine_tls_hand_over(struct worker *w, struct conn *c)
 		}
 		return true;
 	}
-	struct outbuf plain = w->out;
-	w->out = w->wire;
-	enum mech_send r = w->mech->send(w, c, false);
-	w->wire = w->out;
-	w->out = plain;
-	switch (r) {
-	case MECH_SENT:
-		return true;
-	case MECH_PENDING:
-		c->flags |= CONN_WRITING;
-		engine_set_timer(w, c, CONN_T_WRITE);
-		return true;
-	case MECH_NOMEM:
-		engine_fail(w, c, HERD_ERR_NOMEM);
-		return false;
-	case MECH_FAILED:
-		break;
-	}
-	engine_fail(w, c, HERD_ERR_WRITE);
-	return false;
+	return engine_send_wire(w, c, false) >= 0;
 }
 
 static void tls_count_handshake(struct worker *w, struct conn *c)
