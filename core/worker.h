@@ -21,6 +21,9 @@
 
 struct worker_timeouts {
 	int64_t idle_ms, read_ms, write_ms, linger_ms;
+	/* Reverse proxy: connect, response head (and any stall after it), and
+	 * how long a pooled upstream connection may stay idle. */
+	int64_t up_connect_ms, up_read_ms, up_idle_ms;
 };
 
 struct handoff;
@@ -28,6 +31,8 @@ struct mech;
 struct proto;
 struct transport;
 struct tls_slot;
+struct upstream_table;
+struct upstream_shared;
 
 struct worker {
 	/* Set by the supervisor before start, then read-only. */
@@ -49,6 +54,12 @@ struct worker {
 	uint16_t https_port; /* --redirect-https: plain requests go there; 0: off */
 	struct worker_timeouts timeouts;
 	uint64_t max_body;
+	/* --proxy: the routes and upstreams (NULL: no proxy), their shared
+	 * health and statistics ([HERD_MAX_UPSTREAMS]), and how many idle
+	 * connections to each upstream this worker keeps. */
+	const struct upstream_table *upstreams;
+	struct upstream_shared *up_shared;
+	int up_idle_max;
 	int root_fd;              /* --root (O_PATH), or -1 */
 	const char *root_path;    /* --root made absolute: each worker follows it */
 	int log_fd;               /* --access-log, or -1 */
