@@ -25,10 +25,10 @@ struct upstream_addr {
 };
 
 /* --proxy PREFIX=URL[,URL...]: requests whose path starts with prefix go
- * to upstreams[first .. first + n).  strip: the prefix is removed from the
- * path sent upstream (PREFIX ending in '/' keeps that '/'); the default is
- * to send the path as the client sent it.  Written "!PREFIX=URL" on the
- * command line to strip (see README, "Reverse proxy"). */
+ * to upstreams[first .. first + n), with the path as the client sent it.
+ * --proxy-strip PREFIX=URL[,URL...]: the same with strip set: the prefix,
+ * less a trailing '/', is removed from the path sent upstream ("/api/" and
+ * "/api/users" -> "/users"; "/api/" alone -> "/"). */
 struct upstream_route {
 	char prefix[128];
 	uint32_t prefix_len;
@@ -43,12 +43,13 @@ struct upstream_table {
 	int naddrs;
 };
 
-/* Adds one --proxy value to t.  0, or -1 with err filled (one line naming
+/* Adds one --proxy (strip false) or --proxy-strip (true) value to t.  0, or -1 with err filled (one line naming
  * the problem: the URL, "too many", a prefix not starting with '/', ...).
  * URLs: http://HOST:PORT[/] (numeric IPv4, [IPv6], or "localhost"; port
  * default 80), unix:/absolute/path.  A URL with a path other than "/" is
  * refused (herd does not rewrite paths beyond strip). */
-int upstream_table_add(struct upstream_table *t, const char *spec, char *err, size_t errlen);
+int upstream_table_add(struct upstream_table *t, const char *spec, bool strip, char *err,
+		       size_t errlen);
 
 /* The route with the longest prefix matching path[0..len), or -1. */
 int upstream_route_match(const struct upstream_table *t, const char *path, uint32_t len);
