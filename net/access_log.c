@@ -44,6 +44,14 @@ void peer_addr_from(struct peer_addr *p, const struct sockaddr *sa)
 	}
 }
 
+void peer_addr_format(const struct peer_addr *p, char *buf, size_t len)
+{
+	static const uint8_t zero[16];
+	if (!p || (!p->v4 && memcmp(p->ip, zero, 16) == 0) ||
+	    !inet_ntop(p->v4 ? AF_INET : AF_INET6, p->ip, buf, (socklen_t)len))
+		buf[0] = 0;
+}
+
 int access_log_init(struct access_log *log, int fd)
 {
 	memset(log, 0, sizeof(*log));

@@ -35,6 +35,8 @@ struct peer_addr {
 };
 
 void peer_addr_from(struct peer_addr *p, const struct sockaddr *sa);
+/* The address as text ("" when unknown: all zero). */
+void peer_addr_format(const struct peer_addr *p, char *buf, size_t len);
 
 int access_log_init(struct access_log *log, int fd);
 void access_log_destroy(struct access_log *log);
