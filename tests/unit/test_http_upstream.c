@@ -394,7 +394,9 @@ Test(http_upstream, response_garbage)
 			}
 		}
 		struct upstream_response r;
-		int n = parse_resp_exact(buf, len, (seed >> 7) & 1, &r);
+		/* Kept until the head is built: its slices point into it. */
+		char *copy = dup_exact(buf, len);
+		int n = http_parse_response(copy, len, (seed >> 7) & 1, &r);
 		cr_assert(n >= -1 && n <= (int)len, "%d", n);
 		if (n > 0) {
 			cr_assert(r.status >= 100 && r.status <= 599);
@@ -402,6 +404,7 @@ Test(http_upstream, response_garbage)
 			char out[1024];
 			cr_assert_gt(upstream_response_head(out, sizeof(out), &r, UPR_CLOSE), 0);
 		}
+		free(copy);
 	}
 }
 
