@@ -13,7 +13,12 @@
 
 #include "net/http_parse.h"
 
-/* Room the builders may need beyond the client's own head (added fields). */
+/* Room the builders may need beyond the head they start from (added
+ * fields, ": " and CRLF where the peer sent ":" and LF): out of
+ * header_bytes + UPSTREAM_HEAD_EXTRA bytes always holds the response head
+ * for the client, and the request head unless the client's Host is longer
+ * than UPSTREAM_HEAD_EXTRA / 2 (it is sent twice: Host, X-Forwarded-Host;
+ * then the builder returns -1). */
 #define UPSTREAM_HEAD_EXTRA 1024
 /* Largest upstream response head herd reads; more is 502. */
 #define UPSTREAM_MAX_HEAD 16384

@@ -175,6 +175,26 @@ Test(http_upstream, request_head_room)
 	int n = upstream_request_head(out, sizeof(out), &u);
 	cr_assert_gt(n, 0, "%d for %d", n, k);
 	cr_assert(memmem(out, (size_t)n, "0000061, ffff:", 14));
+
+	/* The worst growth: every field as "N:v" with LF, a long Host, a
+	 * long default... all within header_bytes + UPSTREAM_HEAD_EXTRA. */
+	k = snprintf(raw, sizeof(raw), "POST http://");
+	memset(raw + k, 'h', UPSTREAM_HEAD_EXTRA / 2);
+	k += UPSTREAM_HEAD_EXTRA / 2;
+	k += snprintf(raw + k, sizeof(raw) - (size_t)k, "/p HTTP/1.1\nContent-Length:1\nHost:x\nVia:v\nX-Forwarded-For:f\n");
+	for (int i = 0; i < HTTP_MAX_HEADERS - 4; i++)
+		k += snprintf(raw + k, sizeof(raw) - (size_t)k, "A%d:b\n", i);
+	k += snprintf(raw + k, sizeof(raw) - (size_t)k, "\n");
+	cr_assert_eq(http_parse_request(raw, (size_t)k, &req), k);
+	n = upstream_request_head(out, (size_t)k + UPSTREAM_HEAD_EXTRA, &u);
+	cr_assert_gt(n, k, "%d for %d", n, k);
+	/* A longer Host does not fit: refused, not overrun. */
+	k = snprintf(raw, sizeof(raw), "GET / HTTP/1.1\r\nHost: ");
+	memset(raw + k, 'h', 3000);
+	k += 3000;
+	k += snprintf(raw + k, sizeof(raw) - (size_t)k, "\r\n\r\n");
+	cr_assert_eq(http_parse_request(raw, (size_t)k, &req), k);
+	cr_assert_eq(upstream_request_head(out, (size_t)k + UPSTREAM_HEAD_EXTRA, &u), -1);
 }
 
 /* ---- response parser ----------------------------------------------------- */
