@@ -71,7 +71,10 @@ struct upstream_response {
 	bool keep_alive;          /* the upstream keeps the connection after this */
 	bool upgrade;             /* 101 with an Upgrade field */
 	enum upstream_body body;
-	uint64_t content_length;  /* valid for UP_BODY_LENGTH */
+	/* valid for UP_BODY_LENGTH; for UP_BODY_NONE the upstream's value when
+	 * it sent one (a HEAD's or 304's: the length a GET would have had),
+	 * else 0 */
+	uint64_t content_length;
 	uint32_t header_bytes;
 	uint32_t nheaders;
 	struct http_header headers[HTTP_MAX_HEADERS];
