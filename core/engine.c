@@ -29,7 +29,7 @@
 #include "core/log.h"
 #include "core/engine_seam.h"
 #include "core/mech.h"
-#include "core/proxy.h"
+#include "core/engine_proxy.h"
 #include "core/worker.h"
 #include "net/file_cache.h"
 #include "net/tls.h"

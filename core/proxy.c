@@ -23,7 +23,7 @@
 #include "core/engine.h"
 #include "core/engine_seam.h"
 #include "core/mech.h"
-#include "core/proxy.h"
+#include "core/engine_proxy.h"
 #include "core/proxy_int.h"
 #include "core/worker.h"
 #include "net/access_log.h"

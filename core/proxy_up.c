@@ -16,7 +16,7 @@
 #include "core/engine_seam.h"
 #include "core/log.h"
 #include "core/mech.h"
-#include "core/proxy.h"
+#include "core/engine_proxy.h"
 #include "core/proxy_int.h"
 #include "core/worker.h"
 

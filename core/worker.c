@@ -12,7 +12,7 @@
 
 #include "core/log.h"
 #include "core/mech.h"
-#include "core/proxy.h"
+#include "core/engine_proxy.h"
 #include "net/access_log.h"
 #include "net/file_cache.h"
 #include "net/http_upstream.h"

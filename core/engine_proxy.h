@@ -7,8 +7,8 @@
  *
  *   core/proxy.c     the exchange: request out, response (or tunnel) back
  *   core/proxy_up.c  upstream connections: balancing, connect, the pool */
-#ifndef HERD_PROXY_H
-#define HERD_PROXY_H
+#ifndef HERD_ENGINE_PROXY_H
+#define HERD_ENGINE_PROXY_H
 
 #include <stdint.h>
 
