@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "balance/listen_socket.h"
+#include "balance/proxy_health.h"
 #include "balance/tls_setup.h"
 #include "balance/pool.h"
 #include "balance/supervise.h"
@@ -19,6 +20,8 @@
 #include "core/loop.h"
 #include "core/mech.h"
 #include "core/shm_counters.h"
+#include "core/upstream_metrics.h"
+#include "core/upstream_state.h"
 #include "core/worker.h"
 #include "net/listen.h"
 #include "net/transport.h"
@@ -42,6 +45,10 @@ struct server {
 	char *root_path; /* --root made absolute, for the workers to follow */
 	struct shm_counters shm;
 	struct tls_setup tls;
+	/* --proxy: the upstreams' shared state (a handler's is in shm; a
+	 * single process owns it in up_own) and its health checks. */
+	struct upstream_shared *up, *up_own;
+	struct proxy_health health;
 	struct supervise sv;
 };
 
@@ -140,6 +147,12 @@ static void worker_template(struct server *s, struct worker *t)
 					       .read_ms = config_ms(cfg->header_timeout_s),
 					       .write_ms = config_ms(cfg->send_timeout_s),
 					       .linger_ms = LINGER_MS};
+	t->timeouts.up_connect_ms = config_ms(cfg->proxy_connect_timeout_s);
+	t->timeouts.up_read_ms = config_ms(cfg->proxy_timeout_s);
+	t->timeouts.up_idle_ms = config_ms(cfg->proxy_idle_timeout_s);
+	t->upstreams = cfg->proxy.nroutes ? &cfg->proxy : NULL;
+	t->up_shared = t->upstreams ? s->up : NULL;
+	t->up_idle_max = cfg->proxy_idle;
 	t->max_body = cfg->max_body;
 	t->root_fd = s->root_fd;
 	t->root_path = s->root_path;
@@ -166,6 +179,9 @@ static int attach_shared(struct server *s, struct worker *t, struct worker_count
 	*ctr = shm_counters_bank(&s->shm, he->slot, he->bank);
 	*load = shm_counters_load(&s->shm, he->slot, he->bank);
 	t->conns_open = &(*load)->conns_open;
+	/* The supervisor named the entries and checks their health. */
+	s->up = s->shm.upstreams;
+	t->up_shared = t->upstreams ? s->up : NULL;
 	t->all_loads = s->shm.loads;
 	t->nloads = s->shm.slots * SHM_BANKS;
 	return 0;
@@ -334,7 +350,13 @@ static void dump(struct pool *p, FILE *out)
 static size_t render_metrics(struct pool *p, char *buf, size_t cap)
 {
 	struct server *s = server_of(p);
-	return counters_render_prometheus(s->ws.rows, s->ws.gauges.slots, &s->ws.gauges, buf, cap);
+	struct counters_sink k = {buf, cap, 0};
+	k.len = counters_render_prometheus(s->ws.rows, s->ws.gauges.slots, &s->ws.gauges, buf, cap);
+	if (s->cfg->proxy.nroutes && s->up)
+		upstream_render(&k, &s->cfg->proxy, s->up, worker_monotonic_ms());
+	if (k.len < cap)
+		buf[k.len] = 0;
+	return k.len;
 }
 
 static int serving(const struct pool *p)
@@ -390,6 +412,24 @@ static void announce(struct server *s)
 		listen_set_announce_rest(&s->ls);
 }
 
+/* A single process owns the upstreams' state; the health checks start
+ * before any worker, so none serves with a stale idea of them for long. */
+static int own_upstreams(struct server *s)
+{
+	const struct herd_config *cfg = s->cfg;
+	void *mem = NULL;
+	if (!cfg->proxy.nroutes)
+		return 0;
+	if (posix_memalign(&mem, 128, upstream_shared_size()) != 0) {
+		herd_log("out of memory for the upstreams");
+		return -1;
+	}
+	memset(mem, 0, upstream_shared_size());
+	s->up = s->up_own = mem;
+	upstream_shared_init(s->up, &cfg->proxy);
+	return proxy_health_start(&s->health, cfg, s->up);
+}
+
 static int setup(struct server *s)
 {
 	const struct herd_config *cfg = s->cfg;
@@ -403,7 +443,7 @@ static int setup(struct server *s)
 	 * when it grows and shrinks. */
 	if (s->he)
 		return start_workers(s) < 0 ? -1 : supervise_steered(&s->sv, s->he->ctl_fd);
-	if (supervise_admin(&s->sv) < 0 || start_workers(s) < 0)
+	if (supervise_admin(&s->sv) < 0 || own_upstreams(s) < 0 || start_workers(s) < 0)
 		return -1;
 	if (cfg->min_workers < cfg->max_workers)
 		return supervise_scaling(&s->sv, cfg->max_workers);
@@ -413,7 +453,7 @@ static int setup(struct server *s)
 int server_run(const struct herd_config *cfg, const struct handler_env *he)
 {
 	struct server s = {.cfg = cfg, .he = he, .root_fd = -1, .log_fd = -1,
-			   .shm = {.fd = -1}};
+			   .shm = {.fd = -1}, .health = {.wake_fd = -1}};
 	int status = 1;
 	s.pool = (struct pool){.ops = &server_ops, .members = "workers", .tick_ms = 1000,
 			       .gauges = &s.ws.gauges};
@@ -423,6 +463,7 @@ int server_run(const struct herd_config *cfg, const struct handler_env *he)
 	}
 	if (s.ws_on && !s.drained) /* a start that failed half way */
 		stop_workers(&s, worker_monotonic_ms());
+	proxy_health_stop(&s.health);
 	supervise_close(&s.sv);
 	listen_set_close(&s.ls);
 	if (s.root_fd >= 0)
@@ -433,6 +474,7 @@ int server_run(const struct herd_config *cfg, const struct handler_env *he)
 		worker_set_destroy(&s.ws);
 	tls_setup_destroy(&s.tls); /* after the workers: their connections held it */
 	free(s.root_path); /* the workers' copy of the path is gone with them */
+	free(s.up_own);
 	shm_counters_close(&s.shm); /* closes the inherited fd too */
 	return status;
 }

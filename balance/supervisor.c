@@ -10,12 +10,15 @@
 #include <unistd.h>
 
 #include "balance/listen_socket.h"
+#include "balance/proxy_health.h"
 #include "balance/tls_setup.h"
 #include "balance/pool.h"
 #include "balance/proc_set.h"
 #include "balance/supervise.h"
 #include "core/log.h"
 #include "core/shm_counters.h"
+#include "core/upstream_metrics.h"
+#include "core/upstream_state.h"
 #include "core/worker.h"
 
 /* Until the first generation is accepting, or this long, the "listening on"
@@ -33,6 +36,7 @@ struct supervisor {
 	char exe[PATH_MAX];
 	struct shm_counters shm;
 	struct tls_rotation tickets; /* the handlers' shared ticket keys */
+	struct proxy_health health;  /* --proxy-health, into shm.upstreams */
 	struct proc_set ps;
 	/* Each slot's worker as the sum of its two banks, made on demand. */
 	struct worker_counters *snap;
@@ -107,6 +111,8 @@ static size_t render_metrics(struct pool *pool, char *buf, size_t cap)
 		"# TYPE herd_reloads_total counter\n"
 		"herd_reloads_total{result=\"ok\"} %llu\nherd_reloads_total{result=\"failed\"} %llu\n",
 	    (unsigned long long)ps->reloads_ok, (unsigned long long)ps->reloads_failed);
+	if (s->cfg->proxy.nroutes)
+		upstream_render(&k, &s->cfg->proxy, s->shm.upstreams, worker_monotonic_ms());
 	if (k.len < cap)
 		buf[k.len] = 0;
 	return k.len;
@@ -271,6 +277,11 @@ static int setup(struct supervisor *s)
 		herd_log("cannot make the shared counters: %s", strerror(errno));
 		return -1;
 	}
+	/* The handlers find the upstreams named in the region they map; the
+	 * checks run here, before the first handler starts. */
+	upstream_shared_init(s->shm.upstreams, &cfg->proxy);
+	if (proxy_health_start(&s->health, cfg, s->shm.upstreams) < 0)
+		return -1;
 	if (tls_listeners(&s->ls)) {
 		/* Certificates are checked once here, not by every handler in a
 		 * crash loop. */
@@ -309,7 +320,7 @@ static int setup(struct supervisor *s)
 
 int supervisor_run(const struct herd_config *cfg)
 {
-	struct supervisor s = {.cfg = cfg, .shm = {.fd = -1}};
+	struct supervisor s = {.cfg = cfg, .shm = {.fd = -1}, .health = {.wake_fd = -1}};
 	int status = 1;
 	s.pool = (struct pool){.ops = &supervisor_ops, .members = "handler processes",
 			       .tick_ms = TICK_MS, .gauges = &s.gauges};
@@ -319,6 +330,7 @@ int supervisor_run(const struct herd_config *cfg)
 		proc_set_tick(&s.ps, now);
 		status = supervise_run(&s.sv) < 0;
 	}
+	proxy_health_stop(&s.health); /* before the region it writes goes */
 	supervise_close(&s.sv);
 	listen_set_close(&s.ls);
 	counters_free(s.snap);

@@ -48,6 +48,17 @@ void config_usage(FILE *out)
 	      "  --root DIR           serve GET/HEAD for files under DIR (default: built-ins only)\n"
 	      "  --access-log FILE    combined-format request log (SIGUSR2 reopens it)\n"
 	      "  --sendfile on|off    file bodies by sendfile(2), or read and written (default on)\n"
+	      "  --proxy PREFIX=URL[,URL...]  send requests whose path starts with PREFIX to\n"
+	      "                       the upstreams (http://IP:PORT, http://[IPv6]:PORT,\n"
+	      "                       http://localhost:PORT, unix:/path), repeatable\n"
+	      "  --proxy-strip PREFIX=URL[,URL...]  the same, removing PREFIX from the path\n"
+	      "  --proxy-idle N       idle connections kept per upstream per worker (default 32,\n"
+	      "                       0..1024, 0: none)\n"
+	      "  --proxy-idle-timeout S  pooled upstream connections close after S idle (default 30)\n"
+	      "  --proxy-connect-timeout S  connecting to an upstream (default 5)\n"
+	      "  --proxy-timeout S    the response head within S, and no stall longer (default 60)\n"
+	      "  --proxy-health PATH  GET PATH on every upstream; 2xx/3xx is up (default off)\n"
+	      "  --proxy-health-interval S  how often (default 2, 0.1..3600)\n"
 	      "  --min-workers N      scale down to N workers (default: --workers, i.e. static)\n"
 	      "  --max-workers N      scale up to N workers (default: --workers)\n"
 	      "  --scale-interval S   how often load is sampled (default 0.25)\n"
@@ -211,6 +222,7 @@ static void set_defaults(struct herd_config *cfg)
 	cfg->scale_up_busy = 0.75;
 	cfg->scale_down_busy = 0.40;
 	cfg->scale_queue = 32;
+	config_proxy_defaults(cfg);
 }
 
 long config_default_max_conns(long nofile_limit, int workers)
@@ -307,7 +319,7 @@ enum config_result config_parse(struct herd_config *cfg, int argc, char **argv,
 		bool is_known = false;
 		for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
 			is_known |= strcmp(name, known[k]) == 0;
-		is_known |= config_listen_known(name);
+		is_known |= config_listen_known(name) || config_proxy_known(name);
 		if (strcmp(name, "--redirect-https") == 0) {
 			if (eq)
 				return config_fail(err, errlen, "--redirect-https takes no value");
@@ -326,6 +338,8 @@ enum config_result config_parse(struct herd_config *cfg, int argc, char **argv,
 
 		bool handled;
 		if (config_listen_flag(cfg, name, val, &handled, err, errlen) != CONFIG_OK)
+			return CONFIG_ERROR;
+		if (!handled && config_proxy_flag(cfg, name, val, &handled, err, errlen) != CONFIG_OK)
 			return CONFIG_ERROR;
 		if (handled) {
 			continue;
@@ -452,7 +466,8 @@ enum config_result config_parse(struct herd_config *cfg, int argc, char **argv,
 	if (cfg->workers < cfg->min_workers || cfg->workers > cfg->max_workers)
 		return config_fail(err, errlen, "bad --workers %d: outside --min-workers %d..--max-workers %d",
 			    cfg->workers, cfg->min_workers, cfg->max_workers);
-	if (config_listen_check(cfg, err, errlen) != CONFIG_OK)
+	if (config_listen_check(cfg, err, errlen) != CONFIG_OK ||
+	    config_proxy_check(cfg, err, errlen) != CONFIG_OK)
 		return CONFIG_ERROR;
 	return check_procs(cfg, err, errlen);
 }

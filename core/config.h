@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "net/listen.h"
+#include "net/upstream.h"
 
 #define HERD_MAX_CPUS 1024
 #define HERD_MAX_WORKERS 256
@@ -77,6 +78,14 @@ struct herd_config {
 	double scale_interval_s;
 	double scale_up_busy, scale_down_busy;
 	int scale_queue;
+	/* Reverse proxy (config_proxy.c): routes and upstreams, none without
+	 * --proxy; idle pooled connections per upstream per worker. */
+	struct upstream_table proxy;
+	int proxy_idle;
+	double proxy_idle_timeout_s, proxy_connect_timeout_s, proxy_timeout_s;
+	const char *proxy_health;       /* --proxy-health PATH, or NULL: no active checks */
+	double proxy_health_interval_s;
+	const char *proxy_flag;         /* the first --proxy* flag given, for errors */
 	/* Handler processes (balance/supervisor.c): one process when max_procs == 1. */
 	int procs, min_procs, max_procs;
 	char **argv; /* as given: handler processes are started with it */
@@ -118,6 +127,13 @@ enum config_result config_listen_flag(struct herd_config *cfg, const char *name,
 enum config_result config_listen_check(struct herd_config *cfg, char *err, size_t errlen);
 /* Whether `name` is a flag config_listen_flag takes. */
 bool config_listen_known(const char *name);
+
+/* config_proxy.c: the reverse-proxy flags, the same way. */
+enum config_result config_proxy_flag(struct herd_config *cfg, const char *name, const char *val,
+				     bool *handled, char *err, size_t errlen);
+enum config_result config_proxy_check(const struct herd_config *cfg, char *err, size_t errlen);
+bool config_proxy_known(const char *name);
+void config_proxy_defaults(struct herd_config *cfg);
 
 /* Seconds from the command line as the milliseconds timers count in. */
 static inline int64_t config_ms(double seconds)

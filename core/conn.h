@@ -18,6 +18,11 @@ enum conn_timer {
 	CONN_T_READ,   /* a request head or body is arriving */
 	CONN_T_WRITE,  /* the client is not taking our output */
 	CONN_T_LINGER, /* error sent, draining input before close */
+	/* Reverse proxy (core/proxy.c). */
+	CONN_T_UP_CONNECT, /* an upstream connection is being made */
+	CONN_T_UP_READ,    /* request out, waiting for (more of) the response */
+	CONN_T_UP_IDLE,    /* pooled upstream connection, unused */
+	CONN_T_PROXIED,    /* a client waiting on its upstream (whose timer fires first) */
 	CONN_T_COUNT,
 	CONN_T_NONE = CONN_T_COUNT,
 };
@@ -30,9 +35,11 @@ enum {
 	CONN_EOF = 1u << 3,      /* the peer sent FIN */
 	CONN_WRITING = 1u << 4,  /* output handed to the mechanism, not yet done */
 	CONN_ABORT = 1u << 5,    /* closing on an error (counted): no goodbye */
+	CONN_UPSTREAM = 1u << 6, /* herd's connection to an upstream, not a client's */
 };
 
 struct tls_conn;
+struct proxy_xfer;
 
 struct conn {
 	int fd;
@@ -47,7 +54,11 @@ struct conn {
 	struct conn *prev, *next;  /* on the timer list, or the pool's free list */
 	struct proto_state proto;
 	struct tls_conn *tls;  /* NULL: plain TCP */
-	struct peer_addr peer; /* filled only when the access log is on */
+	/* A request being proxied: on the client's connection and on the
+	 * upstream's while they serve it (core/proxy.c); NULL otherwise. */
+	struct proxy_xfer *px;
+	struct peer_addr peer; /* filled only when the access log or a proxy is on */
+	uint8_t up_index;      /* CONN_UPSTREAM: which upstream */
 };
 
 struct conn_list {

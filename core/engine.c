@@ -28,6 +28,7 @@
 #include "core/log.h"
 #include "core/engine_seam.h"
 #include "core/mech.h"
+#include "core/proxy.h"
 #include "core/worker.h"
 #include "net/file_cache.h"
 #include "net/tls.h"
@@ -78,6 +79,12 @@ void engine_send_last(struct worker *w, struct conn *c, struct outbuf *o)
 
 void engine_close(struct worker *w, struct conn *c)
 {
+	if (c->flags & CONN_UPSTREAM) {
+		proxy_up_close(w, c);
+		return;
+	}
+	if (c->px)
+		proxy_client_gone(w, c);
 	if (c->tls)
 		engine_tls_close(w, c);
 	drop_file(w, c);
@@ -91,6 +98,10 @@ void engine_close(struct worker *w, struct conn *c)
 
 void engine_fail(struct worker *w, struct conn *c, enum herd_err_kind kind)
 {
+	if (c->flags & CONN_UPSTREAM) {
+		proxy_up_error(w, c); /* the upstream's statistics count it */
+		return;
+	}
 	CTR_ADD(w->ctr, errors[kind], 1);
 	c->flags |= CONN_ABORT;
 	if (kind == HERD_ERR_NOMEM)
@@ -161,6 +172,11 @@ int engine_transport_out(struct worker *w, struct conn *c)
 }
 
 static void serve(struct worker *w, struct conn *c, const char *data, uint32_t len);
+
+void engine_serve(struct worker *w, struct conn *c)
+{
+	serve(w, c, c->in, c->in_len);
+}
 
 /* Waits for the socket to take more: output stuck, a file body's next
  * piece, or a protocol that yielded after SERVE_ROUNDS. */
@@ -322,10 +338,13 @@ static void serve(struct worker *w, struct conn *c, const char *data, uint32_t l
 		struct proto_env env = {.out = &w->out, .clock = &w->clock,
 					.draining = w->draining, .max_body = w->max_body,
 					.files = w->files, .log = w->log, .peer = &c->peer,
-					.https_port = c->tls ? 0 : w->https_port};
+					.https_port = c->tls ? 0 : w->https_port,
+					.routes = w->upstreams, .up_head = &w->up_head,
+					.https = c->tls != NULL};
 		c->proto.flags &= (uint8_t)~PROTO_OUT_FULL;
 		c->flags &= (uint8_t)~CONN_UNFED;
 		size_t used = w->proto->feed(&c->proto, data, len, &env);
+		bool proxy = c->proto.flags & PROTO_PROXY;
 		if (env.tally.requests)
 			CTR_ADD(w->ctr, requests, env.tally.requests);
 		if (env.tally.errors)
@@ -335,7 +354,16 @@ static void serve(struct worker *w, struct conn *c, const char *data, uint32_t l
 			engine_fail(w, c, HERD_ERR_NOMEM);
 			return;
 		}
-		if (w->out.len && engine_transport_out(w, c) <= 0)
+		int sent = w->out.len ? engine_transport_out(w, c) : 1;
+		if (sent < 0 && proxy)
+			free(env.proxy.log_line);
+		if (proxy && sent >= 0) {
+			/* Answers before it may still be going out: the
+			 * exchange waits for them before it writes. */
+			proxy_start(w, c, &env.proxy);
+			return;
+		}
+		if (sent <= 0)
 			return;
 		if (c->proto.flags & PROTO_FILE) {
 			send_file(w, c);
@@ -364,6 +392,10 @@ static int append_input(struct conn *c, const char *p, uint32_t n)
 /* Application bytes for the protocol. */
 void engine_receive(struct worker *w, struct conn *c, const char *p, uint32_t n)
 {
+	if (c->px) {
+		proxy_client_input(w, c, p, n);
+		return;
+	}
 	if (c->flags & CONN_WRITING) {
 		/* Backpressure: the protocol sees no more input until the
 		 * client took our output. */
@@ -393,6 +425,10 @@ void engine_receive(struct worker *w, struct conn *c, const char *p, uint32_t n)
  * (plain TCP passes them through, TLS decrypts). */
 void engine_input(struct worker *w, struct conn *c, const char *p, uint32_t n)
 {
+	if (c->flags & CONN_UPSTREAM) {
+		proxy_up_input(w, c, p, n);
+		return;
+	}
 	CTR_ADD(w->ctr, bytes_in, n);
 	/* After a final answer nothing more is read as a request (lingering
 	 * drains, closing discards): keep none of it. */
@@ -406,6 +442,10 @@ void engine_input(struct worker *w, struct conn *c, const char *p, uint32_t n)
 
 void engine_input_end(struct worker *w, struct conn *c)
 {
+	if (c->flags & CONN_UPSTREAM) {
+		proxy_up_end(w, c);
+		return;
+	}
 	c->flags |= CONN_EOF;
 	/* Output still going out (a client that half-closed after its
 	 * requests): close once it is sent, see engine_settle(). */
@@ -415,6 +455,10 @@ void engine_input_end(struct worker *w, struct conn *c)
 
 void engine_input_error(struct worker *w, struct conn *c)
 {
+	if (c->flags & CONN_UPSTREAM) {
+		proxy_up_error(w, c);
+		return;
+	}
 	if (!(c->flags & CONN_LINGER)) {
 		/* A reset in the middle of a handshake or a record is TLS's. */
 		bool tls = c->tls && tls_conn_partial(c->tls);
@@ -429,7 +473,8 @@ bool engine_output_sent(struct worker *w, struct conn *c, size_t n)
 	CTR_ADD(w->ctr, bytes_out, (uint64_t)n);
 	c->out_off += (uint32_t)n;
 	if (c->out_off < c->out_len) {
-		engine_set_timer(w, c, CONN_T_WRITE); /* progress: the send timeout restarts */
+		if (!(c->flags & CONN_UPSTREAM)) /* the proxy keeps its own timers */
+			engine_set_timer(w, c, CONN_T_WRITE); /* progress: the send timeout restarts */
 		return true;
 	}
 	conn_drop_output(c);
@@ -438,6 +483,10 @@ bool engine_output_sent(struct worker *w, struct conn *c, size_t n)
 
 void engine_output_done(struct worker *w, struct conn *c)
 {
+	if (c->flags & CONN_UPSTREAM) {
+		proxy_up_writable(w, c);
+		return;
+	}
 	c->flags &= (uint8_t)~CONN_WRITING;
 	if (c->tls && tls_conn_stashed(c->tls)) {
 		/* TLS records written while this output was in flight. */
@@ -448,7 +497,9 @@ void engine_output_done(struct worker *w, struct conn *c)
 		if (!engine_tls_hand_over(w, c) || (c->flags & CONN_WRITING))
 			return;
 	}
-	if (c->proto.flags & PROTO_FILE)
+	if (c->px)
+		proxy_client_drained(w, c);
+	else if (c->proto.flags & PROTO_FILE)
 		send_file(w, c);
 	else if ((c->proto.flags & PROTO_OUT_FULL) || (c->flags & CONN_UNFED))
 		serve(w, c, c->in, c->in_len);
@@ -472,7 +523,7 @@ void engine_open(struct worker *w, int fd, bool tls)
 		return;
 	}
 	c->fd = fd;
-	if (w->log) {
+	if (w->log || w->upstreams) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
 		if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
@@ -486,6 +537,10 @@ void engine_open(struct worker *w, int fd, bool tls)
 
 void engine_expire(struct worker *w, struct conn *c)
 {
+	if (c->flags & CONN_UPSTREAM) {
+		proxy_up_expire(w, c);
+		return;
+	}
 	if (c->timer == CONN_T_READ && c->in_len && w->proto->timeout_answer) {
 		/* A request that never completed gets an answer (HTTP: 408),
 		 * best effort: the connection closes right after. */

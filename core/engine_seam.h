@@ -28,6 +28,8 @@ int engine_send_wire(struct worker *w, struct conn *c, bool more);
 void engine_settle(struct worker *w, struct conn *c);
 /* Application bytes for the protocol. */
 void engine_receive(struct worker *w, struct conn *c, const char *p, uint32_t n);
+/* Feeds the input kept in c->in to the protocol (after a proxied answer). */
+void engine_serve(struct worker *w, struct conn *c);
 /* o straight to the socket, best effort, unless output is in flight. */
 void engine_send_last(struct worker *w, struct conn *c, struct outbuf *o);
 

@@ -219,9 +219,18 @@ static void epoll_read_on(struct worker *w, struct conn *c)
 
 static void epoll_read_off(struct worker *w, struct conn *c)
 {
-	/* Never asked: input is not read while output waits for EPOLLOUT. */
-	(void)w;
-	(void)c;
+	/* Input is not read while output waits for EPOLLOUT anyway; a
+	 * connection waiting for input (a proxied exchange's other side) leaves
+	 * the set: level-triggered readiness would spin, and even with no
+	 * events asked for a hang-up is reported. */
+	struct epoll_state *st = w->io;
+	if ((c->io[0] & (REGISTERED | WANT_OUT)) != REGISTERED)
+		return;
+	if (epoll_ctl(st->epfd, EPOLL_CTL_DEL, c->fd, NULL) < 0) {
+		engine_fail(w, c, HERD_ERR_READ);
+		return;
+	}
+	c->io[0] = 0;
 }
 
 static enum mech_send epoll_send(struct worker *w, struct conn *c, bool more)

@@ -6,7 +6,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "core/upstream_state.h"
+
 #define SHM_MAGIC 0x68657264u /* "herd" */
+
+_Static_assert(SHM_SHARED_SIZE % 128 == 0, "the upstream array after it must stay aligned");
 
 /* First cache lines of the region; blocks start after it. */
 struct shm_header {
@@ -28,7 +32,7 @@ static size_t blocks_size(int slots, int wcap)
 static size_t region_size(int slots, int wcap)
 {
 	return sizeof(struct shm_header) + loads_size(slots) + blocks_size(slots, wcap) +
-	       SHM_SHARED_SIZE;
+	       SHM_SHARED_SIZE + upstream_shared_size();
 }
 
 static int map(struct shm_counters *m, int fd, size_t size, int slots, int wcap)
@@ -42,6 +46,8 @@ static int map(struct shm_counters *m, int fd, size_t size, int slots, int wcap)
 	m->loads = (struct shm_proc_load *)((char *)p + sizeof(struct shm_header));
 	m->blocks = (struct worker_counters *)((char *)m->loads + loads_size(slots));
 	m->shared = (char *)m->blocks + blocks_size(slots, wcap);
+	/* SHM_SHARED_SIZE is a multiple of 128: the array stays aligned. */
+	m->upstreams = (struct upstream_shared *)((char *)m->shared + SHM_SHARED_SIZE);
 	return 0;
 }
 

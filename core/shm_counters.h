@@ -13,6 +13,8 @@
 
 #include "core/counters.h"
 
+struct upstream_shared;
+
 #define SHM_BANKS 2
 /* Room at the end for process-wide state the supervisor owns and every
  * handler reads (the TLS session-ticket keys). */
@@ -33,6 +35,10 @@ struct shm_counters {
 	struct shm_proc_load *loads;    /* [slots][SHM_BANKS] */
 	struct worker_counters *blocks; /* [slots][SHM_BANKS][wcap] */
 	void *shared;                   /* SHM_SHARED_SIZE bytes, 128-aligned */
+	/* The upstreams' health and statistics (core/upstream_state.h),
+	 * upstream_shared_size() bytes, 128-aligned: one array that every
+	 * worker of every process and the supervisor's health checks share. */
+	struct upstream_shared *upstreams;
 };
 
 /* Supervisor: a zeroed region.  0, or -1 with errno set. */

@@ -40,6 +40,10 @@ struct upstream_shared {
 	_Atomic int64_t idle;          /* pooled idle connections, all workers */
 	_Atomic uint64_t hist[UP_HIST_BUCKETS];
 	_Atomic uint64_t time_sum_us;
+	/* Its upstream_addr.name, for the log lines of the workers that mark
+	 * it down: written by the region's creator before any worker runs
+	 * (a copy, not a pointer: every process has the table elsewhere). */
+	char name[120];
 } __attribute__((aligned(128)));
 
 /* Passive health: after this many failures in a row an upstream is down
@@ -65,5 +69,7 @@ void upstream_note_response(struct upstream_shared *u, int status, uint64_t time
  * or at `mem` (shared memory of at least upstream_shared_size() bytes,
  * 128-aligned, zeroed by its creator). */
 size_t upstream_shared_size(void);
+/* The creator, once, before any worker: each entry's name from t. */
+void upstream_shared_init(struct upstream_shared *u, const struct upstream_table *t);
 
 #endif

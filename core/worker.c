@@ -12,8 +12,10 @@
 
 #include "core/log.h"
 #include "core/mech.h"
+#include "core/proxy.h"
 #include "net/access_log.h"
 #include "net/file_cache.h"
+#include "net/http_upstream.h"
 
 /* Open files a worker keeps (descriptors and, for small ones, bytes). */
 #define FILE_CACHE_ENTRIES 1024
@@ -68,6 +70,20 @@ int worker_init(struct worker *w)
 	w->timers[CONN_T_READ].timeout_ms = w->timeouts.read_ms;
 	w->timers[CONN_T_WRITE].timeout_ms = w->timeouts.write_ms;
 	w->timers[CONN_T_LINGER].timeout_ms = w->timeouts.linger_ms;
+	w->timers[CONN_T_UP_CONNECT].timeout_ms = w->timeouts.up_connect_ms;
+	w->timers[CONN_T_UP_READ].timeout_ms = w->timeouts.up_read_ms;
+	w->timers[CONN_T_UP_IDLE].timeout_ms = w->timeouts.up_idle_ms;
+	/* The upstream's own timer always fires first. */
+	w->timers[CONN_T_PROXIED].timeout_ms =
+		w->timeouts.up_connect_ms + w->timeouts.up_read_ms + 1000;
+	if (w->upstreams) {
+		w->up_head.cap = HTTP_MAX_HEADER_BYTES + UPSTREAM_HEAD_EXTRA + 4096;
+		if (!(w->up_head.p = malloc(w->up_head.cap))) {
+			worker_destroy(w);
+			errno = ENOMEM;
+			return -1;
+		}
+	}
 	atomic_store(&w->ctr->cpu, w->cpu);
 	if (w->root_fd >= 0) {
 		w->files = malloc(sizeof(*w->files));
@@ -122,6 +138,9 @@ void worker_destroy(struct worker *w)
 	free(w->out.p);
 	free(w->wire.p);
 	free(w->plain.p);
+	free(w->up_head.p);
+	proxy_worker_free(w);
+	w->up_head = (struct outbuf){0};
 	w->rbuf = NULL;
 	w->out.p = NULL;
 	w->wire = (struct outbuf){0};

@@ -33,6 +33,7 @@ struct transport;
 struct tls_slot;
 struct upstream_table;
 struct upstream_shared;
+struct proxy_worker;
 
 struct worker {
 	/* Set by the supervisor before start, then read-only. */
@@ -108,6 +109,11 @@ struct worker {
 	/* TLS: ciphertext on its way out, plaintext on its way in; allocated
 	 * with the first TLS connection, grown as needed. */
 	struct outbuf wire, plain;
+	/* Reverse proxy: the head of a request for an upstream (written by the
+	 * protocol), and the worker's upstream connections (core/proxy_up.c);
+	 * both NULL without --proxy. */
+	struct outbuf up_head;
+	struct proxy_worker *proxy;
 	char *rbuf;
 	uint32_t rbuf_cap;
 	struct http_clock clock;

@@ -44,6 +44,14 @@ void peer_addr_from(struct peer_addr *p, const struct sockaddr *sa)
 	}
 }
 
+void peer_addr_format(const struct peer_addr *p, char *buf, size_t len)
+{
+	static const uint8_t zero[16];
+	if (!p || (!p->v4 && memcmp(p->ip, zero, 16) == 0) ||
+	    !inet_ntop(p->v4 ? AF_INET : AF_INET6, p->ip, buf, (socklen_t)len))
+		buf[0] = 0;
+}
+
 int access_log_init(struct access_log *log, int fd)
 {
 	memset(log, 0, sizeof(*log));
@@ -115,25 +123,35 @@ static char *put_header(char *dst, const struct http_request *req, const char *n
 	return put_escaped(dst, h->value.p, h->value.len, max);
 }
 
-/* `IP - - [time] "`: what starts every line. */
-static char *put_start(char *p, struct access_log *log, const struct peer_addr *peer,
-		       int64_t now_sec)
+/* "24/Nov/2026:06:35:42 +0000" into when[80]. */
+static void format_when(char *when, size_t cap, int64_t now_sec)
 {
-	if (log->sec != now_sec) {
-		/* Arithmetic, not gmtime_r: see net/http_date.h. */
-		struct http_tm tm;
-		http_gmtime(now_sec, &tm);
-		snprintf(log->when, sizeof(log->when), "%02u/%s/%04lld:%02u:%02u:%02u +0000",
-			 tm.mday, http_month_name[tm.mon], (long long)tm.year, tm.hour, tm.min,
-			 tm.sec);
-		log->sec = now_sec;
-	}
+	/* Arithmetic, not gmtime_r: see net/http_date.h. */
+	struct http_tm tm;
+	http_gmtime(now_sec, &tm);
+	snprintf(when, cap, "%02u/%s/%04lld:%02u:%02u:%02u +0000", tm.mday,
+		 http_month_name[tm.mon], (long long)tm.year, tm.hour, tm.min, tm.sec);
+}
+
+static char *put_start_when(char *p, const char *when, const struct peer_addr *peer)
+{
 	char ip[INET6_ADDRSTRLEN] = "-";
 	if (peer->v4)
 		inet_ntop(AF_INET, peer->ip, ip, sizeof(ip));
 	else
 		inet_ntop(AF_INET6, peer->ip, ip, sizeof(ip));
-	return p + sprintf(p, "%s - - [%s] \"", ip, log->when);
+	return p + sprintf(p, "%s - - [%s] \"", ip, when);
+}
+
+/* `IP - - [time] "`: what starts every line. */
+static char *put_start(char *p, struct access_log *log, const struct peer_addr *peer,
+		       int64_t now_sec)
+{
+	if (log->sec != now_sec) {
+		format_when(log->when, sizeof(log->when), now_sec);
+		log->sec = now_sec;
+	}
+	return put_start_when(p, log->when, peer);
 }
 
 static char *put_request(char *p, const struct http_request *req, size_t max)
@@ -237,4 +255,72 @@ void access_log_release(struct access_log *log, uint32_t ticket, const struct pe
 	memcpy(p, h->line + h->split, (size_t)(h->len - h->split));
 	log->len = (size_t)(p + (h->len - h->split) - log->buf);
 	h->ticket = 0;
+}
+
+/* A prepared line is two strings in one block: the line up to the request
+ * field's end, NUL, and the rest from the Referer on, NUL, without its
+ * newline.  The escaped fields hold no NUL, so strlen finds the split and
+ * the block needs no header. */
+char *access_log_prepare(const struct peer_addr *peer, const struct http_request *req,
+			 int64_t now_sec)
+{
+	/* Fields as long as an immediate line's (FIELD_MAX, not the held
+	 * lines' cut), so a proxied request logs exactly like another; the
+	 * block is shrunk to fit, since hundreds may wait at once. */
+	char *line = malloc(LINE_WORST);
+	if (!line)
+		return NULL;
+	char when[80];
+	format_when(when, sizeof(when), now_sec);
+	char *p = put_start_when(line, when, peer);
+	p = put_request(p, req, FIELD_MAX);
+	*p++ = '\0';
+	p = put_end(p, req, FIELD_MAX);
+	p[-1] = '\0'; /* the newline: the upstream fields go before it */
+	char *fit = realloc(line, (size_t)(p - line));
+	return fit ? fit : line;
+}
+
+/* Escaped upstream names are cut here; herd's own are under 120 bytes. */
+#define UPSTREAM_NAME_MAX 256
+
+void access_log_finish(struct access_log *log, char *prepared, const struct peer_addr *peer,
+		       int status, uint64_t body_bytes, const char *upstream,
+		       uint64_t upstream_us, int64_t now_sec)
+{
+	size_t head = prepared ? strlen(prepared) : 0;
+	size_t tail = prepared ? strlen(prepared + head + 1) : 0;
+	/* The prepared parts, the status, the upstream fields: never more
+	 * than LINE_WORST plus the upstream's escaped name. */
+	size_t need = head + tail + 4 * UPSTREAM_NAME_MAX + 256;
+	if (log->cap - log->len < need)
+		access_log_flush(log);
+	char *p = log->buf + log->len;
+	if (prepared) {
+		memcpy(p, prepared, head);
+		p = put_status(p + head, status, body_bytes);
+		memcpy(p, prepared + head + 1, tail);
+		p += tail;
+	} else {
+		/* Out of memory at prepare time: the line still comes, without
+		 * its request, as an evicted held line does. */
+		p = put_start(p, log, peer, now_sec);
+		*p++ = '-';
+		p = put_status(p, status, body_bytes);
+		p = put_end(p, NULL, FIELD_MAX) - 1;
+	}
+	memcpy(p, " upstream=", 10);
+	p += 10;
+	if (upstream) {
+		p = put_escaped(p, upstream, strlen(upstream), UPSTREAM_NAME_MAX);
+		p += sprintf(p, " upstream_time=%llu.%03llu\n",
+			     (unsigned long long)(upstream_us / 1000000),
+			     (unsigned long long)(upstream_us / 1000 % 1000));
+	} else {
+		static const char none[] = "- upstream_time=-\n";
+		memcpy(p, none, sizeof(none) - 1);
+		p += sizeof(none) - 1;
+	}
+	log->len = (size_t)(p - log->buf);
+	free(prepared);
 }

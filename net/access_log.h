@@ -35,6 +35,8 @@ struct peer_addr {
 };
 
 void peer_addr_from(struct peer_addr *p, const struct sockaddr *sa);
+/* The address as text ("" when unknown: all zero). */
+void peer_addr_format(const struct peer_addr *p, char *buf, size_t len);
 
 int access_log_init(struct access_log *log, int fd);
 void access_log_destroy(struct access_log *log);
@@ -62,6 +64,21 @@ uint32_t access_log_hold(struct access_log *log, const struct peer_addr *peer,
 			 const struct http_request *req, int64_t now_sec);
 void access_log_release(struct access_log *log, uint32_t ticket, const struct peer_addr *peer,
 			int status, uint64_t body_bytes, int64_t now_sec);
+
+/* A proxied request: its status is known only once the upstream answers,
+ * and a worker may have hundreds in flight, more than the held lines
+ * above are meant for.  Its line is formatted while its head is at hand
+ * into a malloc'd buffer the caller keeps; NULL when out of memory (then
+ * access_log_finish logs "-" for the request). */
+char *access_log_prepare(const struct peer_addr *peer, const struct http_request *req,
+			 int64_t now_sec);
+/* Completes and writes (buffers) the line, frees `prepared`: status, body
+ * bytes sent, and at the end " upstream=ADDR upstream_time=S.SSS" (upstream
+ * NULL, no upstream answered: "upstream=- upstream_time=-").  peer and
+ * now_sec are used only when prepared is NULL. */
+void access_log_finish(struct access_log *log, char *prepared, const struct peer_addr *peer,
+		       int status, uint64_t body_bytes, const char *upstream,
+		       uint64_t upstream_us, int64_t now_sec);
 
 /* Writes what is buffered (called once a second and at exit). */
 void access_log_flush(struct access_log *log);

@@ -1,7 +1,10 @@
 /* Skipping a chunked request body (RFC 9112 §7.1) and its trailer section,
  * incrementally: any split of the input gives the same result.  Declared in
- * net/http_parse.h beside the head parser it follows. */
+ * net/http_parse.h beside the head parser it follows.  The proxy's decoder
+ * (http_chunked_decode, net/http_upstream.h) is the same machine copying the
+ * data out, so the two cannot disagree on what a chunked body is. */
 #include "net/http_parse.h"
+#include "net/http_upstream.h"
 
 #include <string.h>
 
@@ -42,8 +45,10 @@ static int hexval(unsigned char c)
 	return -1;
 }
 
-ssize_t http_chunked_skip(struct http_chunked *c, const char *buf, size_t len,
-			  uint64_t max_body, bool *done)
+/* The machine behind both entry points: data bytes go to out when it is
+ * not NULL (*out_len counts them), and are only skipped otherwise. */
+static ssize_t chunked_run(struct http_chunked *c, const char *buf, size_t len,
+			   uint64_t max_body, bool *done, char *out, size_t *out_len)
 {
 	size_t i = 0;
 	int status = 400, h;
@@ -58,6 +63,10 @@ ssize_t http_chunked_skip(struct http_chunked *c, const char *buf, size_t len,
 			size_t n = len - i;
 			if (n > c->remaining)
 				n = (size_t)c->remaining;
+			if (out) {
+				memcpy(out + *out_len, buf + i, n);
+				*out_len += n;
+			}
 			c->remaining -= n;
 			i += n - 1;
 			if (c->remaining == 0)
@@ -147,4 +156,20 @@ fail:
 	c->state = CK_ERR;
 	c->line_bytes = (uint16_t)status;
 	return ERR(status);
+}
+
+ssize_t http_chunked_skip(struct http_chunked *c, const char *buf, size_t len,
+			  uint64_t max_body, bool *done)
+{
+	return chunked_run(c, buf, len, max_body, done, NULL, NULL);
+}
+
+ssize_t http_chunked_decode(struct http_chunked *c, const char *in, size_t len, char *out,
+			    size_t *out_len, bool *done)
+{
+	/* No size limit: the client asked for this body whatever its length;
+	 * only the framing can be wrong. */
+	*out_len = 0;
+	ssize_t n = chunked_run(c, in, len, UINT64_MAX, done, out, out_len);
+	return n < 0 ? -1 : n;
 }

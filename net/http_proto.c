@@ -9,7 +9,9 @@
 #include "net/http_redirect.h"
 #include "net/http_response.h"
 #include "net/http_static.h"
+#include "net/http_upstream.h"
 #include "net/proto.h"
+#include "net/upstream.h"
 
 /* Bodies are discarded, so their size only needs a sanity bound here. */
 #define HTTP_SKIP_BODY_MAX (UINT64_C(1) << 62)
@@ -163,6 +165,48 @@ static void fail_body(struct proto_state *st, struct proto_env *env, int status)
 	env->tally.errors++;
 }
 
+/* A request for a reverse-proxy route: its head for the upstream, and a
+ * stop (PROTO_PROXY) so the engine takes over its body and its answer. */
+static void proxy_request(struct proto_state *st, const struct http_request *req,
+			  struct proto_env *env, int route, unsigned flags)
+{
+	const struct upstream_route *r = &env->routes->routes[route];
+	char ip[INET6_ADDRSTRLEN];
+	peer_addr_format(env->peer, ip, sizeof(ip));
+	uint32_t strip = 0;
+	if (r->strip)
+		strip = r->prefix_len - (r->prefix[r->prefix_len - 1] == '/');
+	struct upstream_request u = {.req = req, .strip = strip, .client_ip = ip,
+				     .https = env->https,
+				     .default_host = env->routes->addrs[r->first].host};
+	int n = upstream_request_head(env->up_head->p, env->up_head->cap, &u);
+	if (n < 0) {
+		fail(st, env, 431); /* the fields herd adds do not fit */
+		return;
+	}
+	env->up_head->len = (size_t)n;
+	uint8_t pf = 0;
+	if (req->method == HTTP_M_HEAD)
+		pf |= PROXY_HEAD;
+	if (flags & HTTP_RESP_CLOSE)
+		pf |= PROXY_CLOSE;
+	if (flags & HTTP_RESP_KEEPALIVE)
+		pf |= PROXY_KEEPALIVE;
+	if (req->version_minor == 0)
+		pf |= PROXY_HTTP10;
+	if (http_request_is_websocket(req))
+		pf |= PROXY_UPGRADE;
+	bool idempotent = req->method == HTTP_M_GET || req->method == HTTP_M_HEAD ||
+			  req->method == HTTP_M_OPTIONS || req->method == HTTP_M_PUT ||
+			  req->method == HTTP_M_DELETE || req->method == HTTP_M_TRACE;
+	if (idempotent && req->body == HTTP_BODY_NONE)
+		pf |= PROXY_RETRY;
+	env->proxy = (struct proto_proxy){
+		.route = route, .flags = pf,
+		.log_line = env->log ? access_log_prepare(env->peer, req, env->clock->sec) : NULL};
+	st->flags |= PROTO_PROXY;
+}
+
 /* Answers a parsed head, or holds the answer back (see deferred_kind). */
 static void answer(struct proto_state *st, const struct http_request *req,
 		   struct proto_env *env)
@@ -182,6 +226,15 @@ static void answer(struct proto_state *st, const struct http_request *req,
 		return;
 	}
 	enum plan plan = plan_early(req);
+	/* A route takes any method (the application knows its own), but
+	 * not CONNECT or OPTIONS *, which address herd itself. */
+	if (env->routes && (plan == PLAN_NONE || plan == PLAN_NOT_IMPLEMENTED)) {
+		int route = upstream_route_match(env->routes, req->path.p, req->path.len);
+		if (route >= 0) {
+			proxy_request(st, req, env, route, flags);
+			return;
+		}
+	}
 	if (plan == PLAN_NONE) {
 		int which = route(&req->path);
 		if (which < 0 && env->files) {
@@ -211,8 +264,9 @@ size_t http_feed(struct proto_state *st, const char *in, size_t len, struct prot
 		/* After a final response nothing more is read as a request. */
 		if (st->flags & (PROTO_CLOSE | PROTO_LINGER))
 			return len;
-		/* A file body goes out before anything that follows it. */
-		if (st->flags & PROTO_FILE)
+		/* A file body goes out before anything that follows it; a
+		 * proxied request's body and answer are the engine's. */
+		if (st->flags & (PROTO_FILE | PROTO_PROXY))
 			break;
 
 		if (st->body_kind == HTTP_BODY_LENGTH) {
@@ -276,6 +330,14 @@ size_t http_feed(struct proto_state *st, const char *in, size_t len, struct prot
 		if (req.body != HTTP_BODY_NONE && req.expect_continue && !req.expect_unknown)
 			outbuf_put(env->out, continue_100, sizeof(continue_100) - 1);
 		answer(st, &req, env);
+		if (st->flags & PROTO_PROXY) {
+			st->body_kind = (uint8_t)req.body;
+			if (req.body == HTTP_BODY_LENGTH)
+				st->body_left = req.content_length;
+			else if (req.body == HTTP_BODY_CHUNKED)
+				http_chunked_init(&st->chunked);
+			break;
+		}
 		if (env->log && st->deferred_kind)
 			st->log_ticket = access_log_hold(env->log, env->peer, &req, env->clock->sec);
 		else if (env->log)

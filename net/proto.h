@@ -19,12 +19,32 @@ enum {
 	PROTO_LINGER = 1u << 1,   /* error: send, shut down writing, drain input, close */
 	PROTO_OUT_FULL = 1u << 2, /* stopped early: the output buffer is full */
 	PROTO_FILE = 1u << 3,     /* stopped: st->file's bytes follow the output */
+	PROTO_PROXY = 1u << 4,    /* stopped: env->proxy names a request for an upstream */
 };
 
 struct file_entry;
 struct file_cache;
 struct access_log;
 struct peer_addr;
+struct upstream_table;
+
+/* A request the protocol hands to a reverse-proxy route (PROTO_PROXY): its
+ * head for the upstream is in env->up_head, its body's framing in the
+ * protocol state (body_kind, body_left, chunked), its bytes follow the
+ * head in the input. */
+enum {
+	PROXY_HEAD = 1u << 0,      /* a HEAD request: the response has no body */
+	PROXY_CLOSE = 1u << 1,     /* the client's connection closes after */
+	PROXY_KEEPALIVE = 1u << 2, /* an HTTP/1.0 client that keeps the connection */
+	PROXY_HTTP10 = 1u << 3,    /* an HTTP/1.0 client: no chunked, no 1xx */
+	PROXY_UPGRADE = 1u << 4,   /* a WebSocket request: a tunnel after 101 */
+	PROXY_RETRY = 1u << 5,     /* idempotent and bodiless: may be sent twice */
+};
+struct proto_proxy {
+	int route;
+	uint8_t flags;   /* PROXY_* */
+	char *log_line;  /* access_log_prepare()'s, or NULL */
+};
 
 /* Per-connection protocol state, kept small: it lives as long as the
  * connection, idle or not. */
@@ -70,6 +90,12 @@ struct proto_env {
 	/* --redirect-https on a plain connection: the TLS port every request
 	 * is redirected to; 0: none. */
 	uint16_t https_port;
+	/* Reverse proxy: the routes (NULL: none), where the upstream head is
+	 * written, and what a PROTO_PROXY stop says. */
+	const struct upstream_table *routes;
+	struct outbuf *up_head;
+	bool https; /* the client's connection is TLS (X-Forwarded-Proto) */
+	struct proto_proxy proxy;
 };
 
 /* Consumes a prefix of in[0..len) and appends the answers to env->out.

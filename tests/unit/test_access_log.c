@@ -285,3 +285,108 @@ Test(access_log, timeout_answer_logged)
 	expect_line("\"GET /slow HTTP/1.1\" 408 20 \"-\" \"slow\"");
 	expect_line("\"POST /plaintext HTTP/1.1\" 408 20 \"-\" \"b\"");
 }
+
+/* ---- proxied requests: access_log_prepare / access_log_finish -------------- */
+
+/* The prepared line is the immediate one plus the upstream fields: logged
+ * both ways, the two lines differ only by that tail. */
+Test(access_log, proxied_line_matches_combined)
+{
+	struct http_request req;
+	static const char head[] = "GET /api/a\"b?q=1 HTTP/1.1\r\nHost: h\r\nReferer: http://r/\r\n"
+				   "User-Agent: ua\xc3x\r\n\r\n";
+	cr_assert_gt(http_parse_request(head, sizeof(head) - 1, &req), 0);
+	access_log_request(&fx.log, &fx.peer, &req, 200, 1234, NOW);
+	char *prep = access_log_prepare(&fx.peer, &req, NOW);
+	cr_assert_not_null(prep);
+	access_log_finish(&fx.log, prep, &fx.peer, 200, 1234, "127.0.0.1:3000", 1234567, NOW + 5);
+	cr_assert_eq(fx_lines(), 2);
+	const char *plain = "\"GET /api/a\\x22b?q=1 HTTP/1.1\" 200 1234 \"http://r/\" \"ua\\xc3x\"";
+	expect_line(plain);
+	char want[512];
+	snprintf(want, sizeof(want), "%s upstream=127.0.0.1:3000 upstream_time=1.234", plain);
+	expect_line(want);
+	/* The time is the request's (prepare), not the answer's. */
+	cr_assert_null(strstr(fx.text, ":22:13:25"), "%s", fx.text);
+}
+
+Test(access_log, proxied_no_upstream_and_zero_bytes)
+{
+	struct http_request req;
+	static const char head[] = "POST /up HTTP/1.0\r\n\r\n";
+	cr_assert_gt(http_parse_request(head, sizeof(head) - 1, &req), 0);
+	char *prep = access_log_prepare(&fx.peer, &req, NOW);
+	cr_assert_not_null(prep);
+	access_log_finish(&fx.log, prep, &fx.peer, 502, 0, NULL, 0, NOW);
+	prep = access_log_prepare(&fx.peer, &req, NOW);
+	access_log_finish(&fx.log, prep, &fx.peer, 504, 10, "unix:/run/a\"pp.sock", 60000999,
+			  NOW);
+	prep = access_log_prepare(&fx.peer, &req, NOW);
+	access_log_finish(&fx.log, prep, &fx.peer, 200, 1, "[::1]:8080", 999, NOW);
+	cr_assert_eq(fx_lines(), 3);
+	expect_line("\"POST /up HTTP/1.0\" 502 - \"-\" \"-\" upstream=- upstream_time=-");
+	expect_line("\"POST /up HTTP/1.0\" 504 10 \"-\" \"-\" upstream=unix:/run/a\\x22pp.sock "
+		    "upstream_time=60.000");
+	expect_line("\"POST /up HTTP/1.0\" 200 1 \"-\" \"-\" upstream=[::1]:8080 upstream_time=0.000");
+}
+
+/* Out of memory at prepare: the line still comes, without the request. */
+Test(access_log, proxied_unprepared)
+{
+	access_log_finish(&fx.log, NULL, &fx.peer, 502, 0, "127.0.0.1:1", 1500, NOW);
+	cr_assert_eq(fx_lines(), 1);
+	expect_line("\"-\" 502 - \"-\" \"-\" upstream=127.0.0.1:1 upstream_time=0.001");
+}
+
+/* Many in flight at once, finished in another order, with worst-case
+ * fields: every line whole, none lost, the buffer flushed as it fills. */
+Test(access_log, proxied_many_in_flight)
+{
+	struct http_request req;
+	static const char small[] = "GET /s HTTP/1.1\r\nHost: h\r\nReferer: x\r\n\r\n";
+	cr_assert_gt(http_parse_request(small, sizeof(small) - 1, &req), 0);
+	enum { IN_FLIGHT = 300 };
+	static char *prep[IN_FLIGHT];
+	for (int i = 0; i < IN_FLIGHT; i++) {
+		prep[i] = access_log_prepare(&fx.peer, &req, NOW);
+		cr_assert_not_null(prep[i]);
+	}
+	for (int i = IN_FLIGHT - 1; i >= 0; i--)
+		access_log_finish(&fx.log, prep[i], &fx.peer, 200 + i % 5, (uint64_t)i, "u:1",
+				  (uint64_t)i * 1000, NOW);
+	cr_assert_eq(fx_lines(), IN_FLIGHT);
+	expect_line("\"GET /s HTTP/1.1\" 204 299 \"x\" \"-\" upstream=u:1 upstream_time=0.299");
+}
+
+/* The longest line there is: fields cut at 1024 bytes, each byte escaped,
+ * and the upstream's name at 256. */
+#define UPSTREAM_NAME_CUT 256
+Test(access_log, proxied_worst_case_line)
+{
+	static char head[HTTP_MAX_HEADER_BYTES];
+	int k = snprintf(head, sizeof(head), "GET /");
+	memset(head + k, 'q', 2000);
+	k += 2000;
+	k += snprintf(head + k, sizeof(head) - (size_t)k, " HTTP/1.1\r\nHost: h\r\nReferer: ");
+	memset(head + k, '\x80', 2000);
+	k += 2000;
+	k += snprintf(head + k, sizeof(head) - (size_t)k, "\r\nUser-Agent: ");
+	memset(head + k, '"', 2000);
+	k += 2000;
+	k += snprintf(head + k, sizeof(head) - (size_t)k, "\r\n\r\n");
+	struct http_request req;
+	cr_assert_eq(http_parse_request(head, (size_t)k, &req), k);
+	char name[300];
+	memset(name, '\\', sizeof(name) - 1);
+	name[sizeof(name) - 1] = 0;
+	for (int i = 0; i < 3; i++)
+		access_log_finish(&fx.log, access_log_prepare(&fx.peer, &req, NOW), &fx.peer, 200,
+				  1, name, 1, NOW);
+	cr_assert_eq(fx_lines(), 3);
+	char want[2048];
+	int w = snprintf(want, sizeof(want), " upstream=");
+	for (int i = 0; i < UPSTREAM_NAME_CUT; i++)
+		w += snprintf(want + w, sizeof(want) - (size_t)w, "\\x5c");
+	snprintf(want + w, sizeof(want) - (size_t)w, " upstream_time=0.000\n");
+	cr_assert_not_null(strstr(fx.text, want), "%s", fx.text + strlen(fx.text) - 200);
+}

@@ -368,3 +368,104 @@ Test(config, handler_env_listeners)
 	cr_assert_neq(handler_parse("1:2:1:42::7:8:2:0", &back), 0, "no listener");
 	cr_assert_neq(handler_parse("1:2:1:42:3x:7:8:2:0", &back), 0, "bad listener");
 }
+
+Test(config, proxy_defaults)
+{
+	cr_assert_eq(PARSE("--listen", "127.0.0.1:0"), CONFIG_OK, "%s", err);
+	cr_assert_eq(cfg.proxy.nroutes, 0);
+	cr_assert_eq(cfg.proxy_idle, 32);
+	cr_assert_float_eq(cfg.proxy_idle_timeout_s, 30, 1e-9);
+	cr_assert_float_eq(cfg.proxy_connect_timeout_s, 5, 1e-9);
+	cr_assert_float_eq(cfg.proxy_timeout_s, 60, 1e-9);
+	cr_assert_float_eq(cfg.proxy_health_interval_s, 2, 1e-9);
+	cr_assert_null(cfg.proxy_health);
+}
+
+Test(config, proxy_flags_both_spellings)
+{
+	cr_assert_eq(PARSE("--proxy", "/api/=http://127.0.0.1:3000,http://[::1]:3001",
+			   "--proxy-strip=/app=unix:/run/app.sock", "--proxy-idle=0",
+			   "--proxy-idle-timeout", "7.5", "--proxy-connect-timeout=0.5",
+			   "--proxy-timeout", "120", "--proxy-health=/healthz",
+			   "--proxy-health-interval", "0.1"),
+		     CONFIG_OK, "%s", err);
+	cr_assert_eq(cfg.proxy.nroutes, 2);
+	cr_assert_eq(cfg.proxy.naddrs, 3);
+	cr_assert_not(cfg.proxy.routes[0].strip);
+	cr_assert(cfg.proxy.routes[1].strip);
+	cr_assert_str_eq(cfg.proxy.addrs[2].name, "unix:/run/app.sock");
+	cr_assert_eq(cfg.proxy_idle, 0);
+	cr_assert_float_eq(cfg.proxy_idle_timeout_s, 7.5, 1e-9);
+	cr_assert_float_eq(cfg.proxy_connect_timeout_s, 0.5, 1e-9);
+	cr_assert_float_eq(cfg.proxy_timeout_s, 120, 1e-9);
+	cr_assert_str_eq(cfg.proxy_health, "/healthz");
+	cr_assert_float_eq(cfg.proxy_health_interval_s, 0.1, 1e-9);
+	cr_assert_eq(config_ms(cfg.proxy_connect_timeout_s), 500);
+}
+
+Test(config, proxy_routes_do_not_leak_between_parses)
+{
+	cr_assert_eq(PARSE("--proxy", "/a=http://127.0.0.1:1"), CONFIG_OK, "%s", err);
+	cr_assert_eq(PARSE("--proxy", "/a=http://127.0.0.1:1"), CONFIG_OK,
+		     "a second parse starts from an empty table: %s", err);
+	cr_assert_eq(cfg.proxy.nroutes, 1);
+}
+
+Test(config, proxy_bad_values)
+{
+	static const struct {
+		const char *flag, *value, *says;
+	} bad[] = {
+		{"--proxy", "/=https://127.0.0.1:1", "https"},
+		{"--proxy", "/=http://example.com", "DNS"},
+		{"--proxy", "api=http://127.0.0.1:1", "'/'"},
+		{"--proxy-strip", "/x=http://1.2.3.4/path", "path"},
+		{"--proxy-idle", "-1", "0..1024"},
+		{"--proxy-idle", "1025", "0..1024"},
+		{"--proxy-idle", "x", "0..1024"},
+		{"--proxy-idle-timeout", "0", "--proxy-idle-timeout"},
+		{"--proxy-connect-timeout", "abc", "--proxy-connect-timeout"},
+		{"--proxy-timeout", "-5", "--proxy-timeout"},
+		{"--proxy-health", "health", "'/'"},
+		{"--proxy-health", "/a b", "control"},
+		{"--proxy-health-interval", "0.05", "0.1..3600"},
+		{"--proxy-health-interval", "3601", "0.1..3600"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *argv[] = {"herd", "--proxy", "/base/=http://127.0.0.1:9", (char *)bad[i].flag,
+				(char *)bad[i].value};
+		cr_assert_eq(parse(5, argv), CONFIG_ERROR, "%s %s", bad[i].flag, bad[i].value);
+		cr_assert(strstr(err, bad[i].flag), "%s names the flag: %s", bad[i].flag, err);
+		cr_assert(strstr(err, bad[i].says), "%s %s: %s", bad[i].flag, bad[i].value, err);
+	}
+	cr_assert_eq(PARSE("--proxy", "/=http://127.0.0.1:1", "--proxy", "/=http://127.0.0.1:2"),
+		     CONFIG_ERROR);
+	cr_assert(strstr(err, "already routed"), "%s", err);
+}
+
+Test(config, proxy_combinations)
+{
+	cr_assert_eq(PARSE("--proto", "echo", "--proxy", "/=http://127.0.0.1:1"), CONFIG_ERROR);
+	cr_assert(strstr(err, "--proxy") && strstr(err, "echo"), "%s", err);
+	cr_assert_eq(PARSE("--proxy-idle", "4", "--proto=echo"), CONFIG_ERROR);
+	cr_assert(strstr(err, "--proxy-idle") && strstr(err, "echo"), "%s", err);
+	cr_assert_eq(PARSE("--proxy-health", "/health"), CONFIG_ERROR);
+	cr_assert(strstr(err, "--proxy-health needs"), "%s", err);
+	cr_assert_eq(PARSE("--proxy-strip", "/s=http://127.0.0.1:1", "--proxy-health", "/h"),
+		     CONFIG_OK, "%s", err);
+	cr_assert_eq(PARSE("--proxy-timeout", "3"), CONFIG_OK,
+		     "tuning alone is harmless with http: %s", err);
+}
+
+Test(config, proxy_in_usage)
+{
+	char buf[8192] = "";
+	FILE *f = fmemopen(buf, sizeof(buf) - 1, "w");
+	config_usage(f);
+	fclose(f);
+	static const char *const flags[] = {"--proxy ", "--proxy-strip ", "--proxy-idle ",
+		"--proxy-idle-timeout ", "--proxy-connect-timeout ", "--proxy-timeout ",
+		"--proxy-health ", "--proxy-health-interval "};
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+		cr_assert(strstr(buf, flags[i]), "usage lists %s", flags[i]);
+}

@@ -1,0 +1,578 @@
+/* One proxied request: the exchange between a client's connection and an
+ * upstream's, both driven by the worker's one mechanism.
+ *
+ * Request: the head the protocol built goes out first, in one send with
+ * whatever of the body already arrived; the body follows as the client
+ * sends it, framed as it came (Content-Length counted, chunked checked and
+ * passed on as is).  Response: the head is parsed and rewritten, the body
+ * relayed as it arrives.
+ *
+ * Backpressure, both ways, holds at most one read per direction: a client
+ * whose output is still in flight pauses the upstream's reading, an
+ * upstream still taking the request pauses the client's (after
+ * PAUSE_INPUT), so a slow reader behind a fast upstream costs no memory.
+ *
+ * Failures end in exactly one of: the next upstream (nothing was sent), one
+ * retry on a fresh connection (a reused one failed before any answer, and
+ * the request may be sent twice), herd's own 502/504 (nothing of the
+ * response was sent yet), or cutting the client off (a truncated body is
+ * never presented as complete). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/engine.h"
+#include "core/engine_seam.h"
+#include "core/mech.h"
+#include "core/proxy.h"
+#include "core/proxy_int.h"
+#include "core/worker.h"
+#include "net/access_log.h"
+#include "net/http_response.h"
+#include "net/http_upstream.h"
+
+/* Chunked bodies herd only frames, never holds: no size bound of its own. */
+#define CHUNKED_ANY (UINT64_C(1) << 62)
+
+void proxy_start(struct worker *w, struct conn *c, const struct proto_proxy *pp)
+{
+	struct proxy_xfer *x = calloc(1, sizeof(*x));
+	char *head = x ? malloc(w->up_head.len) : NULL;
+	c->proto.flags &= (uint8_t)~PROTO_PROXY;
+	if (!head) {
+		free(x);
+		free(pp->log_line);
+		engine_fail(w, c, HERD_ERR_NOMEM);
+		return;
+	}
+	memcpy(head, w->up_head.p, w->up_head.len);
+	*x = (struct proxy_xfer){.client = c, .head = head, .head_len = (uint32_t)w->up_head.len,
+				 .log_line = pp->log_line, .start_ns = (int64_t)worker_clock_ns(),
+				 .route = (uint8_t)pp->route, .pflags = pp->flags,
+				 .req_done = c->proto.body_kind == HTTP_BODY_NONE};
+	w->up_head.len = 0;
+	c->px = x;
+	(void)up_connect(w, x);
+}
+
+/* Stops or resumes reading the client by how much of its input waits. */
+static void client_flow(struct worker *w, struct conn *c)
+{
+	if (c->in_len > PAUSE_INPUT) {
+		if (!(c->flags & CONN_PAUSED)) {
+			c->flags |= CONN_PAUSED;
+			w->mech->read_off(w, c);
+		}
+	} else if ((c->flags & CONN_PAUSED) && !(c->flags & CONN_WRITING)) {
+		c->flags &= (uint8_t)~CONN_PAUSED;
+		w->mech->read_on(w, c);
+	}
+}
+
+static void drop_front(struct conn *c, uint32_t k)
+{
+	memmove(c->in, c->in + k, c->in_len - k);
+	c->in_len -= k;
+}
+
+/* Moves the next piece of the request body (or tunnel bytes) from the
+ * client's input to w->out.  0, or -(status) for a body that breaks its
+ * framing or --max-body. */
+static int take_body(struct worker *w, struct proxy_xfer *x)
+{
+	struct conn *c = x->client;
+	struct proto_state *st = &c->proto;
+	size_t room = outbuf_room(&w->out), avail = c->in_len < room ? c->in_len : room;
+	if (!avail || (x->req_done && x->state != X_TUNNEL))
+		return 0;
+	size_t k = avail;
+	if (x->state == X_TUNNEL) {
+		/* every byte is the tunnel's */
+	} else if (st->body_kind == HTTP_BODY_LENGTH) {
+		if (k > st->body_left)
+			k = (size_t)st->body_left;
+		st->body_left -= k;
+		x->req_done = st->body_left == 0;
+	} else {
+		bool done = false;
+		ssize_t n = http_chunked_skip(&st->chunked, c->in, avail,
+					      w->max_body ? w->max_body : CHUNKED_ANY, &done);
+		if (n < 0)
+			return (int)n;
+		k = (size_t)n;
+		x->req_done = done;
+	}
+	if (x->req_done && x->state != X_TUNNEL)
+		st->body_kind = HTTP_BODY_NONE;
+	outbuf_put(&w->out, c->in, k);
+	drop_front(c, (uint32_t)k);
+	return 0;
+}
+
+/* The upstream failed the exchange (closed, reset, or a send failed). */
+static void up_trouble(struct worker *w, struct proxy_xfer *x, enum up_err kind)
+{
+	if (!x->got_bytes && x->reused && !x->retried && (x->pflags & PROXY_RETRY)) {
+		/* A pooled connection the upstream closed as herd used it: once
+		 * more, on a fresh one (the request has no body and may be sent
+		 * twice). */
+		int i = x->up->up_index;
+		up_release(w, x, false);
+		x->tried &= ~(1u << i);
+		x->retried = true;
+		x->head_sent = false;
+		x->state = X_CONNECTING;
+		(void)up_connect(w, x);
+		return;
+	}
+	upstream_note_fail(up_shared(w, x), kind, w->now_ms);
+	xfer_fail(w, x, kind == UP_ERR_TIMEOUT ? 504 : 502);
+}
+
+/* A request body the client broke (bad chunk, over --max-body): its answer,
+ * if none went yet, and no reuse of either connection. */
+static void request_broken(struct worker *w, struct proxy_xfer *x, int status)
+{
+	CTR_ADD(w->ctr, errors[HERD_ERR_PROTOCOL], 1);
+	xfer_fail(w, x, status);
+}
+
+bool xfer_send(struct worker *w, struct proxy_xfer *x)
+{
+	struct conn *c = x->client, *up = x->up;
+	if (x->state == X_FAILED || x->state == X_CONNECTING)
+		return true;
+	while (!(up->flags & CONN_WRITING)) {
+		w->out.len = 0;
+		if (!x->head_sent) {
+			outbuf_put(&w->out, x->head, x->head_len);
+			x->head_sent = true;
+		}
+		int st = take_body(w, x);
+		if (st < 0) {
+			w->out.len = 0;
+			request_broken(w, x, -st);
+			return false;
+		}
+		if (!w->out.len)
+			break;
+		enum mech_send r = w->mech->send(w, up, false);
+		w->out.len = 0;
+		if (r == MECH_PENDING) {
+			up->flags |= CONN_WRITING;
+		} else if (r != MECH_SENT) {
+			up_trouble(w, x, UP_ERR_CLOSED);
+			return false;
+		}
+	}
+	if (!(up->flags & (CONN_WRITING | CONN_PAUSED))) {
+		if (x->state == X_SENDING && x->req_done)
+			x->state = X_WAITING;
+		if (x->state != X_SENDING)
+			w->mech->read_on(w, up); /* the response, or the tunnel's way back */
+	}
+	client_flow(w, c);
+	return true;
+}
+
+/* Ends the exchange: the upstream pooled (keep) or closed, the line logged,
+ * and the client's connection back to the engine, with w->out (the last of
+ * the response, or herd's own answer) on its way. */
+static void finish(struct worker *w, struct proxy_xfer *x, bool keep)
+{
+	struct conn *c = x->client;
+	int ui = x->up ? x->up->up_index : -1;
+	int64_t us = ((int64_t)worker_clock_ns() - x->start_ns) / 1000;
+	if (x->from_up && ui >= 0)
+		upstream_note_response(&w->up_shared[ui], x->status, (uint64_t)us);
+	up_release(w, x, keep && x->req_done);
+	if (w->log)
+		access_log_finish(w->log, x->log_line, &c->peer, x->status, x->body_bytes,
+				  x->from_up && ui >= 0 ? up_name(w, ui) : NULL, (uint64_t)us,
+				  w->clock.sec);
+	else
+		free(x->log_line);
+	c->px = NULL;
+	if (x->close_client)
+		c->proto.flags |= PROTO_CLOSE;
+	if (!x->req_done) {
+		/* The rest of the body is not read as requests. */
+		c->proto.flags |= PROTO_LINGER;
+		c->proto.body_kind = HTTP_BODY_NONE;
+	}
+	free(x->head);
+	free(x);
+	if (w->out.len && engine_transport_out(w, c) < 0)
+		return;
+	if (c->flags & CONN_WRITING) {
+		if (c->in_len)
+			c->flags |= CONN_UNFED;
+		return;
+	}
+	if (c->in_len && !(c->proto.flags & (PROTO_CLOSE | PROTO_LINGER)))
+		engine_serve(w, c);
+	else
+		engine_settle(w, c);
+}
+
+/* herd's own answer, once the client's earlier output is out. */
+static void local_answer(struct worker *w, struct proxy_xfer *x)
+{
+	w->out.len = 0;
+	http_response_error(&w->out, &w->clock, x->status);
+	x->body_bytes = w->out.last_length;
+	x->close_client = true;
+	finish(w, x, false);
+}
+
+/* The client's connection closes, cutting the response short. */
+static void cut(struct worker *w, struct proxy_xfer *x)
+{
+	struct conn *c = x->client;
+	w->out.len = 0;
+	c->flags |= CONN_ABORT;
+	engine_close(w, c); /* proxy_client_gone() ends the exchange */
+}
+
+void xfer_fail(struct worker *w, struct proxy_xfer *x, int status)
+{
+	if (x->head_out) {
+		cut(w, x);
+		return;
+	}
+	up_release(w, x, false);
+	x->status = status;
+	x->from_up = false;
+	if (x->client->flags & CONN_WRITING) {
+		x->state = X_FAILED;
+		return;
+	}
+	local_answer(w, x);
+}
+
+/* What herd tells the client about the connection, from the request and
+ * the response's framing. */
+static unsigned client_framing(struct worker *w, struct proxy_xfer *x,
+			       const struct upstream_response *r)
+{
+	bool close = (x->pflags & PROXY_CLOSE) || w->draining || r->body == UP_BODY_CLOSE;
+	unsigned f = 0;
+	if (r->body == UP_BODY_CHUNKED && (x->pflags & PROXY_HTTP10)) {
+		f |= UPR_DECHUNK; /* no chunked for HTTP/1.0: the close ends it */
+		close = true;
+	}
+	if (r->status == 101)
+		close = false;
+	x->close_client = close;
+	if (close)
+		return f | UPR_CLOSE;
+	return f | ((x->pflags & PROXY_KEEPALIVE) ? UPR_KEEPALIVE : 0);
+}
+
+/* A response head from the upstream: 1 parsed (written to w->out), 0 more
+ * is needed, -1 x is gone. */
+static int take_head(struct worker *w, struct proxy_xfer *x, const char *b, size_t n,
+		     size_t *off)
+{
+	struct upstream_response r;
+	int k = http_parse_response(b + *off, n - *off, x->pflags & PROXY_HEAD, &r);
+	if (k == 0)
+		return 0;
+	if (k < 0 || (r.status == 101 && !(x->pflags & PROXY_UPGRADE))) {
+		upstream_note_fail(up_shared(w, x), UP_ERR_INVALID, w->now_ms);
+		xfer_fail(w, x, 502);
+		return -1;
+	}
+	x->got_bytes = true;
+	*off += (size_t)k;
+	if (r.status < 200 && r.status != 101) {
+		/* Interim (100, 103): passed on, except to HTTP/1.0 clients. */
+		if (!(x->pflags & PROXY_HTTP10)) {
+			int h = upstream_response_head(w->out.p + w->out.len, outbuf_room(&w->out), &r, 0);
+			if (h > 0)
+				w->out.len += (size_t)h;
+		}
+		return 1;
+	}
+	unsigned f = client_framing(w, x, &r);
+	int h = upstream_response_head(w->out.p + w->out.len, outbuf_room(&w->out), &r, f);
+	if (h < 0) {
+		upstream_note_fail(up_shared(w, x), UP_ERR_INVALID, w->now_ms);
+		xfer_fail(w, x, 502);
+		return -1;
+	}
+	upstream_note_ok(up_shared(w, x));
+	w->out.len += (size_t)h;
+	x->head_out = x->from_up = true;
+	x->status = r.status;
+	x->up_keep = r.keep_alive;
+	x->uprflags = (uint8_t)f;
+	x->resp_kind = (uint8_t)r.body;
+	x->resp_left = r.content_length;
+	http_chunked_init(&x->resp_chunked);
+	x->state = X_BODY;
+	if (r.status == 101) {
+		x->state = X_TUNNEL;
+		x->resp_kind = UP_BODY_CLOSE; /* every byte, until either side closes */
+	}
+	free(x->head);
+	x->head = NULL;
+	return 1;
+}
+
+/* Moves body bytes of b[*off..n) into w->out, framed as the client gets
+ * them.  Returns whether the body ended; *bad: it broke its framing. */
+static bool take_resp_body(struct worker *w, struct proxy_xfer *x, const char *b, size_t n,
+			   size_t *off, bool *bad)
+{
+	size_t room = outbuf_room(&w->out), avail = n - *off;
+	if (avail > room)
+		avail = room;
+	const char *p = b + *off;
+	bool done = false;
+	size_t k = avail, out = avail;
+	if (x->resp_kind == UP_BODY_LENGTH) {
+		if (k > x->resp_left)
+			k = out = (size_t)x->resp_left;
+		x->resp_left -= k;
+		done = x->resp_left == 0;
+		outbuf_put(&w->out, p, k);
+	} else if (x->resp_kind == UP_BODY_CHUNKED) {
+		ssize_t m;
+		if (x->uprflags & UPR_DECHUNK) {
+			m = http_chunked_decode(&x->resp_chunked, p, avail, w->out.p + w->out.len, &out,
+						&done);
+			if (m >= 0)
+				w->out.len += out;
+		} else {
+			m = http_chunked_skip(&x->resp_chunked, p, avail, CHUNKED_ANY, &done);
+			if (m >= 0)
+				outbuf_put(&w->out, p, (size_t)m);
+			out = m >= 0 ? (size_t)m : 0;
+		}
+		if (m < 0) {
+			*bad = true;
+			return false;
+		}
+		k = (size_t)m;
+	} else if (x->resp_kind == UP_BODY_NONE) {
+		k = out = 0;
+		done = true;
+	} else {
+		outbuf_put(&w->out, p, k); /* close-delimited, or a tunnel */
+	}
+	x->body_bytes += out;
+	*off += k;
+	return done;
+}
+
+/* Upstream bytes b[0..n) for the client.  Returns the bytes used: all, or
+ * fewer when the client's output went pending (the rest waits).  *gone:
+ * the exchange ended (finished or failed) and x is no more. */
+static size_t relay(struct worker *w, struct proxy_xfer *x, const char *b, size_t n, bool *gone)
+{
+	struct conn *c = x->client;
+	size_t off = 0;
+	*gone = false;
+	up_arm(w, x); /* progress: the stall timeout restarts */
+	for (;;) {
+		bool done = false, bad = false;
+		if (x->state == X_WAITING) {
+			int r = off < n ? take_head(w, x, b, n, &off) : 0;
+			if (r < 0) {
+				*gone = true;
+				return n;
+			}
+			if (r > 0 && x->state == X_BODY && x->resp_kind == UP_BODY_NONE)
+				done = true;
+			else if (r > 0)
+				continue;
+		} else if (off < n) {
+			done = take_resp_body(w, x, b, n, &off, &bad) && x->state == X_BODY;
+		}
+		if (bad) {
+			upstream_note_fail(up_shared(w, x), UP_ERR_INVALID, w->now_ms);
+			xfer_fail(w, x, 502);
+			*gone = true;
+			return n;
+		}
+		if (done) {
+			/* Bytes past the response's end: the upstream is not
+			 * speaking HTTP on this connection any more. */
+			finish(w, x, x->up_keep && off == n);
+			*gone = true;
+			return n;
+		}
+		if (w->out.len && (off == n || !outbuf_room(&w->out))) {
+			int r = engine_transport_out(w, c);
+			if (r < 0) {
+				*gone = true;
+				return n;
+			}
+			if (r == 0)
+				return off;
+		}
+		if (off == n || x->state == X_WAITING)
+			return off;
+	}
+}
+
+/* What the upstream connection has kept goes to the client.  false: x is
+ * gone. */
+static bool pump_up(struct worker *w, struct proxy_xfer *x)
+{
+	struct conn *up = x->up;
+	if (up->in_len && !(x->client->flags & CONN_WRITING)) {
+		char *buf = up->in;
+		uint32_t len = up->in_len;
+		up->in = NULL;
+		up->in_len = up->in_cap = 0;
+		bool gone;
+		size_t used = relay(w, x, buf, len, &gone);
+		if (!gone && used < len && conn_keep_input(up, buf + used, (uint32_t)(len - used)) < 0) {
+			free(buf);
+			xfer_fail(w, x, 502);
+			return false;
+		}
+		free(buf);
+		if (gone)
+			return false;
+	}
+	if (up->in_len || (x->client->flags & CONN_WRITING)) {
+		if (!(up->flags & CONN_PAUSED)) {
+			up->flags |= CONN_PAUSED;
+			w->mech->read_off(w, up);
+		}
+		return true;
+	}
+	if (up->flags & CONN_EOF) {
+		if ((x->state == X_BODY && x->resp_kind == UP_BODY_CLOSE) || x->state == X_TUNNEL) {
+			/* The end of a close-delimited body, or of a tunnel. */
+			x->close_client = true;
+			finish(w, x, false);
+		} else {
+			up_trouble(w, x, UP_ERR_CLOSED);
+		}
+		return false;
+	}
+	if ((up->flags & CONN_PAUSED) && !(up->flags & CONN_WRITING)) {
+		up->flags &= (uint8_t)~CONN_PAUSED;
+		w->mech->read_on(w, up);
+	}
+	/* A tunnel just opened: what the client sent after its request. */
+	if (x->state == X_TUNNEL && x->client->in_len && !(up->flags & CONN_WRITING))
+		return xfer_send(w, x);
+	return true;
+}
+
+void proxy_up_input(struct worker *w, struct conn *up, const char *p, uint32_t n)
+{
+	if (up_idle_event(w, up))
+		return;
+	struct proxy_xfer *x = up->px;
+	if (!up->in_len && !(x->client->flags & CONN_WRITING) && x->state >= X_WAITING &&
+	    x->state != X_FAILED) {
+		bool gone;
+		size_t used = relay(w, x, p, n, &gone);
+		if (gone)
+			return;
+		if (used == n) {
+			(void)pump_up(w, x); /* a tunnel's first client bytes */
+			return;
+		}
+		p += used;
+		n -= (uint32_t)used;
+	}
+	/* Kept: a partial head, or bytes the client cannot take yet. */
+	if (conn_reserve_input(up, n) < 0) {
+		xfer_fail(w, x, 502);
+		return;
+	}
+	memcpy(up->in + up->in_len, p, n);
+	up->in_len += n;
+	if (x->state >= X_WAITING && x->state != X_FAILED)
+		(void)pump_up(w, x);
+}
+
+void proxy_up_end(struct worker *w, struct conn *up)
+{
+	if (up_idle_event(w, up))
+		return;
+	struct proxy_xfer *x = up->px;
+	up->flags |= CONN_EOF;
+	if (x->state == X_FAILED)
+		return;
+	if (x->state < X_WAITING) {
+		up_trouble(w, x, UP_ERR_CLOSED);
+		return;
+	}
+	(void)pump_up(w, x);
+}
+
+void proxy_up_error(struct worker *w, struct conn *up)
+{
+	if (up_idle_event(w, up))
+		return;
+	struct proxy_xfer *x = up->px;
+	if (x->state == X_CONNECTING)
+		up_connect_failed(w, x);
+	else
+		up_trouble(w, x, UP_ERR_CLOSED);
+}
+
+void proxy_client_input(struct worker *w, struct conn *c, const char *p, uint32_t n)
+{
+	struct proxy_xfer *x = c->px;
+	if (c->in_cap - c->in_len < n &&
+	    conn_reserve_input(c, n > c->in_len ? n : c->in_len) < 0) {
+		engine_fail(w, c, HERD_ERR_NOMEM);
+		return;
+	}
+	memcpy(c->in + c->in_len, p, n);
+	c->in_len += n;
+	if (x->up && x->state != X_CONNECTING && x->state != X_FAILED &&
+	    !(x->up->flags & CONN_WRITING)) {
+		if (x->state == X_TUNNEL)
+			up_arm(w, x);
+		(void)xfer_send(w, x);
+		return;
+	}
+	client_flow(w, c);
+}
+
+void proxy_client_drained(struct worker *w, struct conn *c)
+{
+	struct proxy_xfer *x = c->px;
+	if (c->flags & CONN_EOF) {
+		engine_close(w, c);
+		return;
+	}
+	if (x->state == X_FAILED) {
+		local_answer(w, x);
+		return;
+	}
+	engine_set_timer(w, c, CONN_T_PROXIED);
+	if (x->up && x->state >= X_WAITING && !pump_up(w, x))
+		return;
+	client_flow(w, c);
+	if (!(c->flags & CONN_PAUSED))
+		w->mech->read_on(w, c);
+}
+
+void proxy_client_gone(struct worker *w, struct conn *c)
+{
+	struct proxy_xfer *x = c->px;
+	c->px = NULL;
+	int ui = x->up ? x->up->up_index : -1;
+	up_release(w, x, false);
+	if (w->log) {
+		/* 499, as nginx logs a client that left before its answer. */
+		int64_t us = ((int64_t)worker_clock_ns() - x->start_ns) / 1000;
+		access_log_finish(w->log, x->log_line, &c->peer, x->head_out ? x->status : 499,
+				  x->body_bytes, ui >= 0 ? up_name(w, ui) : NULL, (uint64_t)us,
+				  w->clock.sec);
+	} else {
+		free(x->log_line);
+	}
+	free(x->head);
+	free(x);
+}
