@@ -511,16 +511,19 @@ char *px_read_file(const char *path, size_t *n)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return NULL;
-	struct stat st;
-	fstat(fd, &st);
-	char *b = malloc((size_t)st.st_size + 1);
-	ssize_t got = 0, r;
-	while (got < st.st_size && (r = read(fd, b + got, (size_t)(st.st_size - got))) > 0)
-		got += r;
+	/* Read to EOF: /proc files show a size of 0. */
+	size_t cap = 4096, len = 0;
+	char *b = malloc(cap);
+	ssize_t r;
+	while ((r = read(fd, b + len, cap - len - 1)) > 0) {
+		len += (size_t)r;
+		if (cap - len < 1024)
+			b = realloc(b, cap *= 2);
+	}
 	close(fd);
-	b[got] = 0;
+	b[len] = 0;
 	if (n)
-		*n = (size_t)got;
+		*n = len;
 	return b;
 }
 

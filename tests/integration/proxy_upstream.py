@@ -38,6 +38,7 @@ Paths (query arguments in brackets):
   /ws                   WebSocket handshake (101), then echoes raw bytes until EOF
   /health               200 "ok", or 503 after /toggle-health?down=1 (not counted)
   /toggle-health?down=0|1
+  A path whose last segment names one of these (/api/echo) is served as it.
   /count                "requests N", "connections N", "aborted N" (EOF inside a
                         request body), "never_closed N" (/never saw its EOF),
                         "health N", then "path P N" per path.  /count,
@@ -221,9 +222,18 @@ def handle(sock, conn_state):
             pass
 
 
+KNOWN = ("/count", "/health", "/toggle-health", "/echo", "/echo-body", "/big", "/chunked",
+         "/close-delimited", "/slow-head", "/slow-body", "/truncate", "/reset", "/close",
+         "/never", "/garbage", "/huge-head", "/head204", "/304", "/status", "/ws")
+
+
 def dispatch(sock, rf, method, target, version, path, args, fields, fmap, body, chunked,
              conn_state, nreq):
     head_req = method == "HEAD"
+    if path not in KNOWN:  # /api/echo: what a route sends as-is
+        last = "/" + path.rsplit("/", 1)[-1]
+        if last in KNOWN and last not in UNCOUNTED:
+            path = last
 
     def maybe_body(b):
         return b"" if head_req else b

@@ -384,7 +384,7 @@ HTEST(proxy, curl_download_and_upload)
 	snprintf(out, sizeof(out), "%s/out.bin", d);
 	px_write_file(in, want, n);
 	char *o;
-	int rc = px_run(&o, "curl -sS --max-time 25 -o %s http://127.0.0.1:%d/app/chunked?n=%zu",
+	int rc = px_run(&o, "curl -sS --max-time 15 -o %s http://127.0.0.1:%d/app/chunked?n=%zu",
 			out, srv.port, n);
 	cr_assert_eq(rc, 0, "curl download: %s", o);
 	free(o);
@@ -395,7 +395,7 @@ HTEST(proxy, curl_download_and_upload)
 	unlink(out);
 	/* Uploads: Content-Length, then chunked. */
 	for (int chunked = 0; chunked < 2; chunked++) {
-		rc = px_run(&o, "curl -sS --max-time 25 --data-binary @%s %s -o %s "
+		rc = px_run(&o, "curl -sS --max-time 15 --data-binary @%s %s -o %s "
 				"http://127.0.0.1:%d/app/echo-body",
 			    in, chunked ? "-H Transfer-Encoding:chunked" : "", out, srv.port);
 		cr_assert_eq(rc, 0, "curl upload: %s", o);
