@@ -41,7 +41,8 @@ Paths (query arguments in brackets):
   A path whose last segment names one of these (/api/echo) is served as it.
   /count                "requests N", "connections N", "aborted N" (EOF inside a
                         request body), "never_closed N" (/never saw its EOF),
-                        "health N", then "path P N" per path.  /count,
+                        "health N", "idle_closed N" (connections closed by the
+                        peer between requests), then "path P N" per path.  /count,
                         /health and /toggle-health are not counted.
 """
 import base64
@@ -58,7 +59,8 @@ BLOCK = PAT * 1024  # 257024 bytes, a whole number of periods
 UNCOUNTED = ("/count", "/health", "/toggle-health")
 
 lock = threading.Lock()
-stats = {"requests": 0, "connections": 0, "aborted": 0, "never_closed": 0, "health": 0}
+stats = {"requests": 0, "connections": 0, "aborted": 0, "never_closed": 0, "health": 0,
+         "idle_closed": 0}
 paths = {}
 health_down = [False]
 NAME = "up"
@@ -170,6 +172,8 @@ def handle(sock, conn_state):
             except (Closed, OSError):
                 return
             if lines is None:
+                if conn_state["counted"]:
+                    bump("idle_closed")  # closed by the client between requests
                 return
             method, target, version = (lines[0].split(" ", 2) + ["", ""])[:3]
             fields = []

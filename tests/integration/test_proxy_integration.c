@@ -581,6 +581,41 @@ HTEST(proxy, keepalive_reuses_upstream_connection)
 	h_conn_close(&c);
 }
 
+HTEST(proxy, idle_pool_limits)
+{
+	PX_UP(&A, "--name", "A");
+	PX_UP(&B, "--name", "B");
+	/* --proxy-idle-timeout 1: the pooled connection is closed after 1 s. */
+	herd_start(&srv, "--proxy-strip", ROUTE("/a/", &A, NULL), "--proxy-idle-timeout", "1",
+		   "--admin", "127.0.0.1:0");
+	cr_assert_eq(px_status(srv.port, "/a/echo"), 200);
+	long long t0 = h_now_ms();
+	h_sleep_ms(500);
+	cr_assert_eq(px_up_stat(&A, "idle_closed"), 0, "pooled connection closed within 0.5 s");
+	while (px_up_stat(&A, "idle_closed") == 0 && h_now_ms() - t0 < 4000)
+		h_sleep_ms(50);
+	cr_assert_eq(px_up_stat(&A, "idle_closed"), 1,
+		     "pooled connection still open 4 s into --proxy-idle-timeout 1");
+	long long idle = -1;
+	for (int i = 0; i < 20 && idle != 0; i++, h_sleep_ms(50))
+		idle = px_metric(srv.admin_port, "herd_upstream_idle_connections", A.label, NULL);
+	cr_assert_eq(idle, 0, "herd_upstream_idle_connections %lld after the idle close", idle);
+	herd_release(&srv);
+
+	/* --proxy-idle 0: nothing pooled, a connection per request. */
+	herd_start(&srv, "--proxy-strip", ROUTE("/b/", &B, NULL), "--proxy-idle", "0");
+	struct h_conn c;
+	px_open(&c, srv.port);
+	for (int i = 0; i < 3; i++) {
+		struct px_resp r;
+		get_ok(&c, "/b/echo", &r);
+		cr_assert_eq(r.status, 200);
+		px_resp_free(&r);
+	}
+	h_conn_close(&c);
+	cr_assert_eq(px_up_stat(&B, "connections"), 3, "--proxy-idle 0 kept a connection");
+}
+
 HTEST(proxy, body_over_max_body_is_413_without_upstream)
 {
 	PX_UP(&A, "--name", "A");
