@@ -51,6 +51,10 @@ void proxy_start(struct worker *w, struct conn *c, const struct proto_proxy *pp)
 				 .req_done = c->proto.body_kind == HTTP_BODY_NONE};
 	w->up_head.len = 0;
 	c->px = x;
+	/* The body, a tunnel's bytes, or a close: the client is read on (a
+	 * first read may have been tried without waiting for it). */
+	if (!(c->flags & (CONN_WRITING | CONN_PAUSED)))
+		w->mech->read_on(w, c);
 	(void)up_connect(w, x);
 }
 

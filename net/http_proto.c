@@ -1,5 +1,6 @@
 /* HTTP/1.1 over the protocol boundary: frames requests, routes them to the
  * built-in endpoints, skips request bodies so the next request stays framed. */
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 

@@ -262,10 +262,15 @@ int upstream_response_head(char *out, size_t cap, const struct upstream_response
 	puts_(&w, "HTTP/1.1 ");
 	put_u64(&w, (uint64_t)r->status);
 	put(&w, " ", 1);
-	if (r->reason.len)
+	if (r->reason.len) {
 		put_slice(&w, r->reason);
-	else
-		puts_(&w, http_reason(r->status));
+	} else {
+		/* Clients that show the phrase get the standard one; for a
+		 * status without one, empty stays empty rather than made up. */
+		const char *std = http_reason(r->status);
+		if (strcmp(std, "Unknown") != 0)
+			puts_(&w, std);
+	}
 	put(&w, "\r\n", 2);
 
 	connection_named(h, n, drop);

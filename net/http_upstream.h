@@ -13,7 +13,12 @@
 
 #include "net/http_parse.h"
 
-/* Room the builders may need beyond the client's own head (added fields). */
+/* Room the builders may need beyond the head they start from (added
+ * fields, ": " and CRLF where the peer sent ":" and LF): out of
+ * header_bytes + UPSTREAM_HEAD_EXTRA bytes always holds the response head
+ * for the client, and the request head unless the client's Host is longer
+ * than UPSTREAM_HEAD_EXTRA / 2 (it is sent twice: Host, X-Forwarded-Host;
+ * then the builder returns -1). */
 #define UPSTREAM_HEAD_EXTRA 1024
 /* Largest upstream response head herd reads; more is 502. */
 #define UPSTREAM_MAX_HEAD 16384
@@ -66,7 +71,10 @@ struct upstream_response {
 	bool keep_alive;          /* the upstream keeps the connection after this */
 	bool upgrade;             /* 101 with an Upgrade field */
 	enum upstream_body body;
-	uint64_t content_length;  /* valid for UP_BODY_LENGTH */
+	/* valid for UP_BODY_LENGTH; for UP_BODY_NONE the upstream's value when
+	 * it sent one (a HEAD's or 304's: the length a GET would have had),
+	 * else 0 */
+	uint64_t content_length;
 	uint32_t header_bytes;
 	uint32_t nheaders;
 	struct http_header headers[HTTP_MAX_HEADERS];
