@@ -78,6 +78,19 @@ static void drop_front(struct conn *c, uint32_t k)
 	c->in_len -= k;
 }
 
+/* Reads the upstream again once nothing it sent waits for the client.  Not
+ * while its own output is in flight: under epoll the wait for that is the
+ * registration (it comes back here when done). */
+static void up_flow(struct worker *w, struct proxy_xfer *x)
+{
+	struct conn *up = x->up;
+	if (x->state < X_WAITING || x->state == X_FAILED || (up->flags & CONN_WRITING) ||
+	    up->in_len || (x->client->flags & CONN_WRITING))
+		return;
+	up->flags &= (uint8_t)~CONN_PAUSED;
+	w->mech->read_on(w, up); /* the response, or the tunnel's way back */
+}
+
 /* Moves the next piece of the request body (or tunnel bytes) from the
  * client's input to w->out.  0, or -(status) for a body that breaks its
  * framing or --max-body. */
@@ -168,12 +181,9 @@ bool xfer_send(struct worker *w, struct proxy_xfer *x)
 			return false;
 		}
 	}
-	if (!(up->flags & (CONN_WRITING | CONN_PAUSED))) {
-		if (x->state == X_SENDING && x->req_done)
-			x->state = X_WAITING;
-		if (x->state != X_SENDING)
-			w->mech->read_on(w, up); /* the response, or the tunnel's way back */
-	}
+	if (x->state == X_SENDING && x->req_done && !(up->flags & CONN_WRITING))
+		x->state = X_WAITING;
+	up_flow(w, x);
 	client_flow(w, c);
 	return true;
 }
@@ -458,10 +468,7 @@ static bool pump_up(struct worker *w, struct proxy_xfer *x)
 		}
 		return false;
 	}
-	if ((up->flags & CONN_PAUSED) && !(up->flags & CONN_WRITING)) {
-		up->flags &= (uint8_t)~CONN_PAUSED;
-		w->mech->read_on(w, up);
-	}
+	up_flow(w, x);
 	/* A tunnel just opened: what the client sent after its request. */
 	if (x->state == X_TUNNEL && x->client->in_len && !(up->flags & CONN_WRITING))
 		return xfer_send(w, x);
