@@ -138,22 +138,6 @@ HTEST(hardening, metrics_out_of_descriptors, .timeout = 40)
 
 /* ASan and TSan reserve terabytes of address space: a sanitized server
  * cannot start under any RLIMIT_AS, so the test is for the plain build. */
-static bool server_sanitized(const char *bin)
-{
-	int fd = open(bin, O_RDONLY | O_CLOEXEC);
-	cr_assert(fd >= 0, "%s: %s", bin, strerror(errno));
-	struct stat st;
-	cr_assert_eq(fstat(fd, &st), 0);
-	char *img = malloc((size_t)st.st_size);
-	cr_assert(img);
-	cr_assert_eq(read(fd, img, (size_t)st.st_size), st.st_size);
-	close(fd);
-	bool san = memmem(img, (size_t)st.st_size, "__asan_init", 11) ||
-		   memmem(img, (size_t)st.st_size, "__tsan_init", 11);
-	free(img);
-	return san;
-}
-
 /* Holds n connections, each with a head cut short (the server keeps each
  * in memory of its own), until allocations fail; returns those open. */
 static int press(int port, int *fds, int n)
@@ -251,7 +235,7 @@ static enum as_outcome try_as(rlim_t as, char *why, size_t whylen)
 
 HTEST(hardening, tight_address_space, .timeout = 200)
 {
-	if (server_sanitized(getenv("HERD_BIN"))) {
+	if (h_server_sanitized()) {
 		harness_passed();
 		cr_skip_test("the server is sanitized: it cannot start under any RLIMIT_AS");
 	}

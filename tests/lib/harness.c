@@ -283,6 +283,26 @@ static void herd_dump_stderr(const struct herd *h, const char *why)
 	free(t);
 }
 
+bool h_server_sanitized(void)
+{
+	const char *bin = getenv("HERD_BIN");
+	int fd = bin ? open(bin, O_RDONLY | O_CLOEXEC) : -1;
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	char *img = malloc((size_t)st.st_size);
+	bool san = false;
+	if (img && read(fd, img, (size_t)st.st_size) == st.st_size)
+		san = memmem(img, (size_t)st.st_size, "__asan_init", 11) ||
+		      memmem(img, (size_t)st.st_size, "__tsan_init", 11);
+	free(img);
+	close(fd);
+	return san;
+}
+
 /* Reports that sanitizer builds of the server print without necessarily
  * exiting. */
 static const char *const sanitizer_marks[] = {

@@ -207,4 +207,8 @@ char *h_metrics_assert(int admin_port, int line);
  * be NULL); false when PID does not exist. */
 bool h_proc_stat(int pid, char *state, int *ppid, long long *cpu_ms);
 
+/* Whether $HERD_BIN is a sanitizer build (its allocator keeps freed memory
+ * in quarantine, so its RSS says nothing about what the server holds). */
+bool h_server_sanitized(void);
+
 #endif
