@@ -174,6 +174,7 @@ bool xfer_send(struct worker *w, struct proxy_xfer *x)
 			break;
 		enum mech_send r = w->mech->send(w, up, false);
 		w->out.len = 0;
+		up_arm(w, x); /* an upload's progress: the stall timeout restarts */
 		if (r == MECH_PENDING) {
 			up->flags |= CONN_WRITING;
 		} else if (r != MECH_SENT) {

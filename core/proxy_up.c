@@ -268,7 +268,10 @@ void proxy_up_expire(struct worker *w, struct conn *up)
 		up_connect_failed(w, x);
 		return;
 	}
-	upstream_note_fail(up_shared(w, x), UP_ERR_TIMEOUT, w->now_ms);
+	/* An idle tunnel, or a client not taking the response: the stall is
+	 * not the upstream's, and counts against it nowhere. */
+	if (x->state != X_TUNNEL && !(x->client->flags & CONN_WRITING))
+		upstream_note_fail(up_shared(w, x), UP_ERR_TIMEOUT, w->now_ms);
 	xfer_fail(w, x, 504);
 }
 
