@@ -52,7 +52,7 @@ void config_usage(FILE *out)
 	      "                       the upstreams (http://IP:PORT, http://[IPv6]:PORT,\n"
 	      "                       http://localhost:PORT, unix:/path), repeatable\n"
 	      "  --proxy-strip PREFIX=URL[,URL...]  the same, removing PREFIX from the path\n"
-	      "  --proxy-idle N       idle connections kept per upstream per worker (default 32,\n"
+	      "  --proxy-idle N       idle connections kept per upstream per worker (default 64,\n"
 	      "                       0..1024, 0: none)\n"
 	      "  --proxy-idle-timeout S  pooled upstream connections close after S idle (default 30)\n"
 	      "  --proxy-connect-timeout S  connecting to an upstream (default 5)\n"

@@ -28,7 +28,7 @@ bool config_proxy_known(const char *name)
 
 void config_proxy_defaults(struct herd_config *cfg)
 {
-	cfg->proxy_idle = 32;
+	cfg->proxy_idle = 64;
 	cfg->proxy_idle_timeout_s = 30;
 	cfg->proxy_connect_timeout_s = 5;
 	cfg->proxy_timeout_s = 60;

@@ -103,6 +103,10 @@ void engine_fail(struct worker *w, struct conn *c, enum herd_err_kind kind)
 		proxy_up_error(w, c); /* the upstream's statistics count it */
 		return;
 	}
+	if (c->px && proxy_guarded(w, c)) {
+		c->flags |= CONN_ABORT; /* the proxy closes it once its call returned */
+		return;
+	}
 	CTR_ADD(w->ctr, errors[kind], 1);
 	c->flags |= CONN_ABORT;
 	if (kind == HERD_ERR_NOMEM)
@@ -351,6 +355,8 @@ static void serve(struct worker *w, struct conn *c, const char *data, uint32_t l
 		if (env.tally.errors)
 			CTR_ADD(w->ctr, errors[HERD_ERR_PROTOCOL], env.tally.errors);
 		if (conn_keep_input(c, data + used, (uint32_t)(len - used)) < 0) {
+			if (proxy)
+				free(env.proxy.log_line);
 			w->out.len = 0;
 			engine_fail(w, c, HERD_ERR_NOMEM);
 			return;

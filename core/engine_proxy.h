@@ -37,6 +37,10 @@ void proxy_up_expire(struct worker *w, struct conn *up);
 /* The worker closes it (exit). */
 void proxy_up_close(struct worker *w, struct conn *up);
 
+/* Whether a mechanism call on c is under way in the proxy: a failure it
+ * reports is noted (CONN_ABORT), not handled, until the call returned. */
+bool proxy_guarded(const struct worker *w, const struct conn *c);
+
 /* Frees the worker's upstream bookkeeping (every connection is closed). */
 void proxy_worker_free(struct worker *w);
 

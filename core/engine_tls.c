@@ -131,7 +131,7 @@ void engine_tls_input(struct worker *w, struct conn *c, const char *p, uint32_t 
 		engine_receive(w, c, w->plain.p, (uint32_t)w->plain.len);
 	else if (c->flags & CONN_EOF)
 		engine_input_end(w, c);
-	else if (!(c->flags & CONN_WRITING))
+	else if (!(c->flags & CONN_WRITING) && !c->px) /* a proxied exchange waits on its own */
 		engine_settle(w, c);
 }
 

@@ -28,12 +28,17 @@ struct epoll_state {
 	int epfd;
 	uint32_t listen_events;
 	int nevents;
+	/* Connections closed while a batch of events is delivered: another
+	 * event of the batch may still name one (a proxied exchange closes
+	 * its other side), so they return to the pool after the batch. */
+	bool dispatching;
+	struct conn *closed;
 	uint64_t busy_since_ns;
 	struct epoll_event evs[MAX_EVENTS];
 };
 
 /* conn.io[0]: what the connection's registration says. */
-enum { REGISTERED = 1u << 0, WANT_OUT = 1u << 1 };
+enum { REGISTERED = 1u << 0, WANT_OUT = 1u << 1, CLOSED = 1u << 2 };
 
 static int epoll_init(struct worker *w)
 {
@@ -184,6 +189,7 @@ static int listener_of(const struct worker *w, const void *tag)
 static void epoll_dispatch(struct worker *w)
 {
 	struct epoll_state *st = w->io;
+	st->dispatching = true;
 	for (int i = 0; i < st->nevents; i++) {
 		void *tag = st->evs[i].data.ptr;
 		int li = listener_of(w, tag);
@@ -194,6 +200,8 @@ static void epoll_dispatch(struct worker *w)
 		} else {
 			/* Errors and hang-ups surface from the read or send. */
 			struct conn *c = tag;
+			if (c->io[0] & CLOSED)
+				continue;
 			if (c->io[0] & WANT_OUT)
 				on_writable(w, c);
 			else
@@ -201,6 +209,12 @@ static void epoll_dispatch(struct worker *w)
 		}
 	}
 	st->nevents = 0;
+	st->dispatching = false;
+	while (st->closed) {
+		struct conn *c = st->closed;
+		st->closed = c->next;
+		engine_release(w, c);
+	}
 }
 
 static void epoll_conn_start(struct worker *w, struct conn *c, bool data_waiting)
@@ -261,8 +275,16 @@ static void epoll_wait_writable(struct worker *w, struct conn *c)
 
 static void epoll_close(struct worker *w, struct conn *c)
 {
+	struct epoll_state *st = w->io;
 	close(c->fd); /* also takes it out of the epoll set */
-	engine_release(w, c);
+	c->fd = -1;
+	if (!st->dispatching) {
+		engine_release(w, c);
+		return;
+	}
+	c->io[0] = CLOSED;
+	c->next = st->closed; /* off every timer list by now */
+	st->closed = c;
 }
 
 const struct mech mech_epoll = {

@@ -33,9 +33,11 @@
 /* Chunked bodies herd only frames, never holds: no size bound of its own. */
 #define CHUNKED_ANY (UINT64_C(1) << 62)
 
+static bool mcall_read(struct worker *w, struct conn *c, bool on);
+
 void proxy_start(struct worker *w, struct conn *c, const struct proto_proxy *pp)
 {
-	struct proxy_xfer *x = calloc(1, sizeof(*x));
+	struct proxy_xfer *x = up_worker(w) ? calloc(1, sizeof(*x)) : NULL;
 	char *head = x ? malloc(w->up_head.len) : NULL;
 	c->proto.flags &= (uint8_t)~PROTO_PROXY;
 	if (!head) {
@@ -53,42 +55,59 @@ void proxy_start(struct worker *w, struct conn *c, const struct proto_proxy *pp)
 	c->px = x;
 	/* The body, a tunnel's bytes, or a close: the client is read on (a
 	 * first read may have been tried without waiting for it). */
-	if (!(c->flags & (CONN_WRITING | CONN_PAUSED)))
-		w->mech->read_on(w, c);
+	if (!(c->flags & (CONN_WRITING | CONN_PAUSED)) && !mcall_read(w, c, true)) {
+		engine_fail(w, c, HERD_ERR_READ);
+		return;
+	}
 	(void)up_connect(w, x);
 }
 
-/* Stops or resumes reading the client by how much of its input waits. */
-static void client_flow(struct worker *w, struct conn *c)
+/* Response bytes an upstream may send before its request is all out (an
+ * early 413, say) that herd keeps; then it stops reading them. */
+#define UP_EARLY_MAX (64 * 1024)
+
+/* A mechanism call on one side of the exchange.  A failure it reports
+ * comes back as CONN_ABORT (see proxy_guarded) instead of ending the
+ * exchange under its caller.  false: it failed. */
+static bool mcall_read(struct worker *w, struct conn *c, bool on)
 {
+	w->proxy->guard = c;
+	if (on)
+		w->mech->read_on(w, c);
+	else
+		w->mech->read_off(w, c);
+	w->proxy->guard = NULL;
+	return !(c->flags & CONN_ABORT);
+}
+
+bool proxy_guarded(const struct worker *w, const struct conn *c)
+{
+	return w->proxy && w->proxy->guard == c;
+}
+
+/* Stops or resumes reading the client by how much of its input waits.
+ * false: the client's connection failed and is closed (x is gone). */
+static bool client_flow(struct worker *w, struct conn *c)
+{
+	bool ok = true;
 	if (c->in_len > PAUSE_INPUT) {
 		if (!(c->flags & CONN_PAUSED)) {
 			c->flags |= CONN_PAUSED;
-			w->mech->read_off(w, c);
+			ok = mcall_read(w, c, false);
 		}
 	} else if ((c->flags & CONN_PAUSED) && !(c->flags & CONN_WRITING)) {
 		c->flags &= (uint8_t)~CONN_PAUSED;
-		w->mech->read_on(w, c);
+		ok = mcall_read(w, c, true);
 	}
+	if (!ok)
+		engine_fail(w, c, HERD_ERR_READ);
+	return ok;
 }
 
 static void drop_front(struct conn *c, uint32_t k)
 {
 	memmove(c->in, c->in + k, c->in_len - k);
 	c->in_len -= k;
-}
-
-/* Reads the upstream again once nothing it sent waits for the client.  Not
- * while its own output is in flight: under epoll the wait for that is the
- * registration (it comes back here when done). */
-static void up_flow(struct worker *w, struct proxy_xfer *x)
-{
-	struct conn *up = x->up;
-	if (x->state < X_WAITING || x->state == X_FAILED || (up->flags & CONN_WRITING) ||
-	    up->in_len || (x->client->flags & CONN_WRITING))
-		return;
-	up->flags &= (uint8_t)~CONN_PAUSED;
-	w->mech->read_on(w, up); /* the response, or the tunnel's way back */
 }
 
 /* Moves the next piece of the request body (or tunnel bytes) from the
@@ -125,6 +144,36 @@ static int take_body(struct worker *w, struct proxy_xfer *x)
 	return 0;
 }
 
+static void up_trouble(struct worker *w, struct proxy_xfer *x, enum up_err kind);
+
+/* Whether the upstream is read: not while what it sent waits for the
+ * client (the client's output is in flight, or kept bytes await it), and
+ * only a little before its request is all out.  leave_out: its output just
+ * finished, so a writable wait may still be registered (epoll) and must be
+ * left even if reading stays off.  false: x is gone. */
+static bool up_watch(struct worker *w, struct proxy_xfer *x, bool leave_out)
+{
+	struct conn *up = x->up;
+	if (up->flags & CONN_WRITING)
+		return true;
+	bool off = x->state == X_CONNECTING || x->state == X_FAILED;
+	if (x->state == X_SENDING)
+		off = up->in_len >= UP_EARLY_MAX;
+	else if (x->state > X_SENDING)
+		off = (x->client->flags & CONN_WRITING) || (up->in_len && x->state != X_WAITING);
+	bool ok = true;
+	if (!off) {
+		up->flags &= (uint8_t)~CONN_PAUSED;
+		ok = mcall_read(w, up, true);
+	} else if (!(up->flags & CONN_PAUSED) || leave_out) {
+		up->flags |= CONN_PAUSED;
+		ok = (!leave_out || mcall_read(w, up, true)) && mcall_read(w, up, false);
+	}
+	if (!ok)
+		up_trouble(w, x, UP_ERR_CLOSED);
+	return ok;
+}
+
 /* The upstream failed the exchange (closed, reset, or a send failed). */
 static void up_trouble(struct worker *w, struct proxy_xfer *x, enum up_err kind)
 {
@@ -153,7 +202,19 @@ static void request_broken(struct worker *w, struct proxy_xfer *x, int status)
 	xfer_fail(w, x, status);
 }
 
-bool xfer_send(struct worker *w, struct proxy_xfer *x)
+static bool pump_up(struct worker *w, struct proxy_xfer *x);
+
+/* The upstream answered before the request was all out and will take no
+ * more of it: the answer goes to the client, whose connection closes after
+ * (the rest of its body is not read as requests).  false: x is gone. */
+static bool early_answer(struct worker *w, struct proxy_xfer *x)
+{
+	x->state = X_WAITING;
+	x->up->flags |= CONN_EOF;
+	return pump_up(w, x);
+}
+
+bool xfer_send(struct worker *w, struct proxy_xfer *x, bool leave_out)
 {
 	struct conn *c = x->client, *up = x->up;
 	if (x->state == X_FAILED || x->state == X_CONNECTING)
@@ -178,15 +239,18 @@ bool xfer_send(struct worker *w, struct proxy_xfer *x)
 		if (r == MECH_PENDING) {
 			up->flags |= CONN_WRITING;
 		} else if (r != MECH_SENT) {
+			if (up->in_len)
+				return early_answer(w, x); /* it answered, then closed */
 			up_trouble(w, x, UP_ERR_CLOSED);
 			return false;
 		}
 	}
-	if (x->state == X_SENDING && x->req_done && !(up->flags & CONN_WRITING))
+	if (x->state == X_SENDING && x->req_done && !(up->flags & CONN_WRITING)) {
 		x->state = X_WAITING;
-	up_flow(w, x);
-	client_flow(w, c);
-	return true;
+		if (up->in_len && !pump_up(w, x)) /* it answered early */
+			return false;
+	}
+	return up_watch(w, x, leave_out) && client_flow(w, c);
 }
 
 /* Ends the exchange: the upstream pooled (keep) or closed, the line logged,
@@ -417,7 +481,8 @@ static size_t relay(struct worker *w, struct proxy_xfer *x, const char *b, size_
 			*gone = true;
 			return n;
 		}
-		if (w->out.len && (off == n || !outbuf_room(&w->out))) {
+		/* w->out is the worker's: nothing stays in it past this call. */
+		if (w->out.len && (off == n || !outbuf_room(&w->out) || x->state == X_WAITING)) {
 			int r = engine_transport_out(w, c);
 			if (r < 0) {
 				*gone = true;
@@ -431,8 +496,8 @@ static size_t relay(struct worker *w, struct proxy_xfer *x, const char *b, size_
 	}
 }
 
-/* What the upstream connection has kept goes to the client.  false: x is
- * gone. */
+/* What the upstream connection has kept goes to the client, and what its
+ * close means once nothing is kept.  false: x is gone. */
 static bool pump_up(struct worker *w, struct proxy_xfer *x)
 {
 	struct conn *up = x->up;
@@ -452,15 +517,10 @@ static bool pump_up(struct worker *w, struct proxy_xfer *x)
 		if (gone)
 			return false;
 	}
-	if (up->in_len || (x->client->flags & CONN_WRITING)) {
-		if (!(up->flags & CONN_PAUSED)) {
-			up->flags |= CONN_PAUSED;
-			w->mech->read_off(w, up);
-		}
-		return true;
-	}
-	if (up->flags & CONN_EOF) {
-		if ((x->state == X_BODY && x->resp_kind == UP_BODY_CLOSE) || x->state == X_TUNNEL) {
+	/* Kept now: bytes for a client still busy, or a partial head. */
+	if ((up->flags & CONN_EOF) && !(x->client->flags & CONN_WRITING)) {
+		if (!up->in_len &&
+		    ((x->state == X_BODY && x->resp_kind == UP_BODY_CLOSE) || x->state == X_TUNNEL)) {
 			/* The end of a close-delimited body, or of a tunnel. */
 			x->close_client = true;
 			finish(w, x, false);
@@ -469,10 +529,11 @@ static bool pump_up(struct worker *w, struct proxy_xfer *x)
 		}
 		return false;
 	}
-	up_flow(w, x);
+	if (!up_watch(w, x, false))
+		return false;
 	/* A tunnel just opened: what the client sent after its request. */
 	if (x->state == X_TUNNEL && x->client->in_len && !(up->flags & CONN_WRITING))
-		return xfer_send(w, x);
+		return xfer_send(w, x, false);
 	return true;
 }
 
@@ -481,6 +542,7 @@ void proxy_up_input(struct worker *w, struct conn *up, const char *p, uint32_t n
 	if (up_idle_event(w, up))
 		return;
 	struct proxy_xfer *x = up->px;
+	x->got_bytes = true; /* from now on the request is never sent again */
 	if (!up->in_len && !(x->client->flags & CONN_WRITING) && x->state >= X_WAITING &&
 	    x->state != X_FAILED) {
 		bool gone;
@@ -503,6 +565,8 @@ void proxy_up_input(struct worker *w, struct conn *up, const char *p, uint32_t n
 	up->in_len += n;
 	if (x->state >= X_WAITING && x->state != X_FAILED)
 		(void)pump_up(w, x);
+	else if (x->state == X_SENDING)
+		(void)up_watch(w, x, false); /* an early answer: kept, up to a bound */
 }
 
 void proxy_up_end(struct worker *w, struct conn *up)
@@ -513,6 +577,10 @@ void proxy_up_end(struct worker *w, struct conn *up)
 	up->flags |= CONN_EOF;
 	if (x->state == X_FAILED)
 		return;
+	if (x->state == X_SENDING && up->in_len) {
+		(void)early_answer(w, x);
+		return;
+	}
 	if (x->state < X_WAITING) {
 		up_trouble(w, x, UP_ERR_CLOSED);
 		return;
@@ -525,8 +593,14 @@ void proxy_up_error(struct worker *w, struct conn *up)
 	if (up_idle_event(w, up))
 		return;
 	struct proxy_xfer *x = up->px;
+	if (proxy_guarded(w, up)) {
+		up->flags |= CONN_ABORT; /* its caller ends the exchange */
+		return;
+	}
 	if (x->state == X_CONNECTING)
 		up_connect_failed(w, x);
+	else if (x->state == X_SENDING && up->in_len)
+		(void)early_answer(w, x);
 	else
 		up_trouble(w, x, UP_ERR_CLOSED);
 }
@@ -545,10 +619,10 @@ void proxy_client_input(struct worker *w, struct conn *c, const char *p, uint32_
 	    !(x->up->flags & CONN_WRITING)) {
 		if (x->state == X_TUNNEL)
 			up_arm(w, x);
-		(void)xfer_send(w, x);
+		(void)xfer_send(w, x, false);
 		return;
 	}
-	client_flow(w, c);
+	(void)client_flow(w, c);
 }
 
 void proxy_client_drained(struct worker *w, struct conn *c)
@@ -565,9 +639,10 @@ void proxy_client_drained(struct worker *w, struct conn *c)
 	engine_set_timer(w, c, CONN_T_PROXIED);
 	if (x->up && x->state >= X_WAITING && !pump_up(w, x))
 		return;
-	client_flow(w, c);
-	if (!(c->flags & CONN_PAUSED))
-		w->mech->read_on(w, c);
+	if (!client_flow(w, c))
+		return;
+	if (!(c->flags & CONN_PAUSED) && !mcall_read(w, c, true))
+		engine_fail(w, c, HERD_ERR_READ);
 }
 
 void proxy_client_gone(struct worker *w, struct conn *c)

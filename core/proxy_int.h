@@ -46,9 +46,13 @@ struct up_pool {
 struct proxy_worker {
 	struct up_pool pool[HERD_MAX_UPSTREAMS];
 	uint32_t rr[HERD_MAX_ROUTES]; /* ties go round robin */
+	struct conn *guard; /* a mechanism call on it runs (proxy.c: mcall_read) */
 };
 
 /* core/proxy_up.c */
+/* The worker's upstream bookkeeping, made at its first proxied request;
+ * NULL: no memory. */
+struct proxy_worker *up_worker(struct worker *w);
 /* Finds an upstream for x and starts the request on it (a pooled
  * connection or a new one).  false: x is gone (answered 502). */
 bool up_connect(struct worker *w, struct proxy_xfer *x);
@@ -64,8 +68,11 @@ void up_connect_failed(struct worker *w, struct proxy_xfer *x);
 bool up_idle_event(struct worker *w, struct conn *up);
 
 /* core/proxy.c */
-/* The upstream connection is ready for the request. false: x is gone. */
-bool xfer_send(struct worker *w, struct proxy_xfer *x);
+
+/* The upstream connection is ready for (more of) the request.  leave_out:
+ * it reported it can take more (a writable wait may be registered).
+ * false: x is gone. */
+bool xfer_send(struct worker *w, struct proxy_xfer *x, bool leave_out);
 /* Answers the client herd's own status (502, 504) when nothing of the
  * response was sent yet, else cuts the client off. */
 void xfer_fail(struct worker *w, struct proxy_xfer *x, int status);

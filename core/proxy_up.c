@@ -20,7 +20,7 @@
 #include "core/proxy_int.h"
 #include "core/worker.h"
 
-static struct proxy_worker *pw(struct worker *w)
+struct proxy_worker *up_worker(struct worker *w)
 {
 	if (w->proxy)
 		return w->proxy;
@@ -184,7 +184,7 @@ static int open_up(struct worker *w, int i, struct conn **upp, bool *now)
 
 bool up_connect(struct worker *w, struct proxy_xfer *x)
 {
-	if (!pw(w)) {
+	if (!up_worker(w)) {
 		xfer_fail(w, x, 502);
 		return false;
 	}
@@ -222,7 +222,7 @@ bool up_connect(struct worker *w, struct proxy_xfer *x)
 		}
 		x->state = X_SENDING;
 		up_arm(w, x);
-		return xfer_send(w, x);
+		return xfer_send(w, x, false);
 	}
 }
 
@@ -254,7 +254,7 @@ void proxy_up_writable(struct worker *w, struct conn *up)
 		x->state = X_SENDING;
 	}
 	up_arm(w, x);
-	(void)xfer_send(w, x);
+	(void)xfer_send(w, x, true);
 }
 
 void proxy_up_expire(struct worker *w, struct conn *up)
@@ -268,9 +268,18 @@ void proxy_up_expire(struct worker *w, struct conn *up)
 		up_connect_failed(w, x);
 		return;
 	}
-	/* An idle tunnel, or a client not taking the response: the stall is
-	 * not the upstream's, and counts against it nowhere. */
-	if (x->state != X_TUNNEL && !(x->client->flags & CONN_WRITING))
+	if (x->client->flags & CONN_WRITING) {
+		/* The client is not taking the response: its own send timeout
+		 * decides, not the upstream's. */
+		engine_set_timer(w, up, CONN_T_UP_READ);
+		return;
+	}
+	if (x->state == X_SENDING && !x->req_done && !(up->flags & CONN_WRITING)) {
+		xfer_fail(w, x, 408); /* the client's body stopped arriving */
+		return;
+	}
+	/* An idle tunnel is nobody's failure. */
+	if (x->state != X_TUNNEL)
 		upstream_note_fail(up_shared(w, x), UP_ERR_TIMEOUT, w->now_ms);
 	xfer_fail(w, x, 504);
 }

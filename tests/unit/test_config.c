@@ -373,7 +373,7 @@ Test(config, proxy_defaults)
 {
 	cr_assert_eq(PARSE("--listen", "127.0.0.1:0"), CONFIG_OK, "%s", err);
 	cr_assert_eq(cfg.proxy.nroutes, 0);
-	cr_assert_eq(cfg.proxy_idle, 32);
+	cr_assert_eq(cfg.proxy_idle, 64);
 	cr_assert_float_eq(cfg.proxy_idle_timeout_s, 30, 1e-9);
 	cr_assert_float_eq(cfg.proxy_connect_timeout_s, 5, 1e-9);
 	cr_assert_float_eq(cfg.proxy_timeout_s, 60, 1e-9);
