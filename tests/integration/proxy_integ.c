@@ -567,6 +567,49 @@ long px_rss_kib(pid_t pid)
 	return sum;
 }
 
+static long long ticks_of(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	char *s = px_read_file(path, NULL);
+	if (!s)
+		return 0;
+	const char *p = strrchr(s, ')'); /* the name may hold anything */
+	unsigned long long ut = 0, st = 0;
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+			 &st) != 2)
+		ut = st = 0;
+	free(s);
+	return (long long)(ut + st);
+}
+
+long long px_cpu_ticks(pid_t pid)
+{
+	long long sum = ticks_of(pid);
+	char path[96];
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return sum;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		char cp[320];
+		snprintf(cp, sizeof(cp), "/proc/%d/task/%s/children", (int)pid, e->d_name);
+		char *kids = px_read_file(cp, NULL);
+		for (char *k = kids, *end; k && *k; k = end) {
+			long child = strtol(k, &end, 10);
+			if (end == k)
+				break;
+			sum += px_cpu_ticks((pid_t)child);
+		}
+		free(kids);
+	}
+	closedir(d);
+	return sum;
+}
+
 bool px_procs(void)
 {
 	const char *e = getenv("HERD_EXTRA_ARGS");

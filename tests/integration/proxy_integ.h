@@ -113,6 +113,8 @@ void px_write_file(const char *path, const void *p, size_t n);
 char *px_read_file(const char *path, size_t *n);
 /* Sum of VmRSS (KiB) of pid and its descendants. */
 long px_rss_kib(pid_t pid);
+/* CPU time (utime + stime, in clock ticks) of pid and its descendants. */
+long long px_cpu_ticks(pid_t pid);
 /* True when $HERD_EXTRA_ARGS asks for handler processes (--procs). */
 bool px_procs(void);
 /* True when ::1 can be bound here. */

@@ -10,6 +10,9 @@ usage: proxy_upstream.py [--unix PATH | --ipv6] [--name NAME] [--mode MODE]
                  Connection: close (the proxy's pooled connection goes stale)
          drop2   answers the first request of each connection; reads the
                  second one whole, counts it, then closes without a byte
+         partial2 answers the first request of each connection; reads the
+                 second one whole, counts it, sends a partial head
+                 ("HTTP/1.1 200 OK\r\nContent-Le"), then closes
 
 Paths (query arguments in brackets):
   /echo[?close=1]       text/plain: "method M", "target T", "version V",
@@ -36,6 +39,12 @@ Paths (query arguments in brackets):
   /304                  304 with ETag, Content-Length: 7 (no body sent)
   /status?code=N        status N, body "status N"
   /ws                   WebSocket handshake (101), then echoes raw bytes until EOF
+  /split-head?ms=M[&interim=1]  a 200 "split body" whose head stops after
+                        "Content-Le", the rest M ms later (interim=1: a
+                        "100 Continue" head first, in the same write)
+  /early413             reads the head only, answers 413 "too large" with
+                        Connection: close, shuts its side, then reads (and
+                        drops) the request body until EOF or 10 s
   /health               200 "ok", or 503 after /toggle-health?down=1 (not counted)
   /toggle-health?down=0|1
   A path whose last segment names one of these (/api/echo) is served as it.
@@ -194,6 +203,9 @@ def handle(sock, conn_state):
                     paths[path] = paths.get(path, 0) + 1
             conn_state["requests"] += 1
             nreq = conn_state["requests"]
+            if path == "/early413" or path.endswith("/early413"):
+                early_413(sock, rf)
+                return
             # The body, if any.
             chunked = "chunked" in fmap.get("transfer-encoding", "").lower()
             try:
@@ -207,6 +219,9 @@ def handle(sock, conn_state):
                 bump("aborted")
                 return
             if MODE == "drop2" and counted and nreq == 2:
+                return
+            if MODE == "partial2" and counted and nreq == 2:
+                sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Le")
                 return
             close_after = (version == "HTTP/1.0" or
                            "close" in fmap.get("connection", "").lower())
@@ -226,9 +241,26 @@ def handle(sock, conn_state):
             pass
 
 
+def early_413(sock, rf):
+    """Answers before the request body, then drains it until EOF (a close
+    with unread bytes would reset the answer away)."""
+    sock.sendall(simple(413, b"too large", [("Connection", "close")]))
+    try:
+        sock.shutdown(socket.SHUT_WR)
+    except OSError:
+        return
+    sock.settimeout(10)
+    try:
+        while sock.recv(65536):  # what rf buffered is dropped with it
+            pass
+    except OSError:
+        return
+
+
 KNOWN = ("/count", "/health", "/toggle-health", "/echo", "/echo-body", "/big", "/chunked",
          "/close-delimited", "/slow-head", "/slow-body", "/truncate", "/reset", "/close",
-         "/never", "/garbage", "/huge-head", "/head204", "/304", "/status", "/ws")
+         "/never", "/garbage", "/huge-head", "/head204", "/304", "/status", "/ws",
+         "/split-head")
 
 
 def dispatch(sock, rf, method, target, version, path, args, fields, fmap, body, chunked,
@@ -356,6 +388,15 @@ def dispatch(sock, rf, method, target, version, path, args, fields, fmap, body, 
     if path == "/status":
         code = int(args.get("code", "200"))
         return simple(code, b"status %d" % code)
+    if path == "/split-head":
+        full = simple(200, b"split body")
+        cut = full.index(b"Content-Le") + len(b"Content-Le")
+        first = full[:cut]
+        if args.get("interim") == "1":
+            first = b"HTTP/1.1 100 Continue\r\n\r\n" + first
+        sock.sendall(first)
+        time.sleep(int(args.get("ms", "300")) / 1000.0)
+        return full[cut:]
     if path == "/ws":
         key = fmap.get("sec-websocket-key", "")
         if "websocket" not in fmap.get("upgrade", "").lower() or not key:
