@@ -11,77 +11,13 @@
 
 #include <string.h>
 
+#include "net/http_lex.h"
 #include "net/http_path.h"
-
-enum {
-	C_TCHAR = 1,  /* token character (RFC 9110 5.6.2) */
-	C_TARGET = 2, /* request-target byte: VCHAR */
-	C_VALUE = 4,  /* field-value byte: VCHAR, SP, HTAB, obs-text */
-};
-
-#define T (C_TCHAR | C_TARGET | C_VALUE)
-#define V (C_TARGET | C_VALUE)
-#define O C_VALUE
-/* clang-format off */
-static const uint8_t cls[256] = {
-	0,0,0,0,0,0,0,0, 0,O,0,0,0,0,0,0,  0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0, /* HTAB */
-	O,T,V,T,T,T,T,T, V,V,T,T,V,T,T,V,  T,T,T,T,T,T,T,T, T,T,V,V,V,V,V,V, /* SP-? */
-	V,T,T,T,T,T,T,T, T,T,T,T,T,T,T,T,  T,T,T,T,T,T,T,T, T,T,T,V,V,V,T,T, /* @-_ */
-	T,T,T,T,T,T,T,T, T,T,T,T,T,T,T,T,  T,T,T,T,T,T,T,T, T,T,T,V,T,V,T,0, /* `-DEL */
-	/* 0x80-0xFF obs-text: allowed in field values only */
-	O,O,O,O,O,O,O,O, O,O,O,O,O,O,O,O,  O,O,O,O,O,O,O,O, O,O,O,O,O,O,O,O,
-	O,O,O,O,O,O,O,O, O,O,O,O,O,O,O,O,  O,O,O,O,O,O,O,O, O,O,O,O,O,O,O,O,
-	O,O,O,O,O,O,O,O, O,O,O,O,O,O,O,O,  O,O,O,O,O,O,O,O, O,O,O,O,O,O,O,O,
-	O,O,O,O,O,O,O,O, O,O,O,O,O,O,O,O,  O,O,O,O,O,O,O,O, O,O,O,O,O,O,O,O,
-};
-/* clang-format on */
-#undef T
-#undef V
-#undef O
 
 #define ERR(status) (-(status))
 #define MAX_TARGET (HTTP_MAX_HEADER_BYTES / 2)
 #define MAX_LEADING_EMPTY_LINES 8
 #define CL_MAX (UINT64_C(1) << 62)
-
-static inline unsigned char lower(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') ? (unsigned char)(c | 0x20) : c;
-}
-
-static bool ieq(const char *a, const char *b, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
-			return false;
-	return true;
-}
-
-#define IEQ(s, n, lit) ((n) == sizeof(lit) - 1 && ieq((s), lit, (n)))
-
-static bool is_ows(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-/* Iterates the elements of a comma-separated list (RFC 9110 5.6.1), each
- * trimmed of OWS; empty elements are returned too so callers can decide. */
-static bool list_next(const char **pp, const char *end, const char **es, size_t *en)
-{
-	const char *p = *pp;
-	if (!p)
-		return false;
-	const char *c = memchr(p, ',', (size_t)(end - p));
-	const char *e = c ? c : end;
-	*pp = c ? c + 1 : NULL;
-	while (p < e && is_ows(*p))
-		p++;
-	while (e > p && is_ows(e[-1]))
-		e--;
-	*es = p;
-	*en = (size_t)(e - p);
-	return true;
-}
 
 /* Facts gathered from the framing-relevant fields while scanning. */
 struct sem {
@@ -98,7 +34,7 @@ static int parse_content_length(struct sem *s, const char *v, size_t n)
 {
 	const char *p = v, *end = v + n, *es;
 	size_t en;
-	while (list_next(&p, end, &es, &en)) {
+	while (http_list_next(&p, end, &es, &en)) {
 		if (en == 0)
 			return ERR(400);
 		uint64_t x = 0;
@@ -122,12 +58,12 @@ static void parse_transfer_encoding(struct sem *s, const char *v, size_t n)
 	const char *p = v, *end = v + n, *es;
 	size_t en;
 	s->te_seen = true;
-	while (list_next(&p, end, &es, &en)) {
+	while (http_list_next(&p, end, &es, &en)) {
 		if (en == 0)
 			continue; /* RFC 9110 5.6.1: empty elements are ignored */
 		if (s->te_last_chunked)
 			s->te_chunked_not_last = true;
-		s->te_last_chunked = IEQ(es, en, "chunked");
+		s->te_last_chunked = HTTP_IEQ(es, en, "chunked");
 		if (!s->te_last_chunked)
 			s->te_other = true;
 	}
@@ -137,10 +73,10 @@ static void parse_connection(struct sem *s, const char *v, size_t n)
 {
 	const char *p = v, *end = v + n, *es;
 	size_t en;
-	while (list_next(&p, end, &es, &en)) {
-		if (IEQ(es, en, "close"))
+	while (http_list_next(&p, end, &es, &en)) {
+		if (HTTP_IEQ(es, en, "close"))
 			s->conn_close = true;
-		else if (IEQ(es, en, "keep-alive"))
+		else if (HTTP_IEQ(es, en, "keep-alive"))
 			s->conn_keep_alive = true;
 	}
 }
@@ -151,8 +87,8 @@ static void parse_expect(struct sem *s, const char *v, size_t n)
 {
 	const char *p = v, *end = v + n, *es;
 	size_t en;
-	while (list_next(&p, end, &es, &en)) {
-		if (IEQ(es, en, "100-continue"))
+	while (http_list_next(&p, end, &es, &en)) {
+		if (HTTP_IEQ(es, en, "100-continue"))
 			s->expect_continue = true;
 		else if (en)
 			s->expect_unknown = true;
@@ -166,7 +102,7 @@ static int inspect_field(struct sem *s, struct http_request *req, const struct h
 	size_t nl = h->name.len, vl = h->value.len;
 	switch (nl) {
 	case 4:
-		if (IEQ(n, nl, "host")) {
+		if (HTTP_IEQ(n, nl, "host")) {
 			/* RFC 9112 3.2: one Host, and a valid one. */
 			if (++s->hosts > 1 || (vl && !http_authority_valid(v, vl, false)))
 				return ERR(400);
@@ -174,35 +110,35 @@ static int inspect_field(struct sem *s, struct http_request *req, const struct h
 		}
 		break;
 	case 6:
-		if (IEQ(n, nl, "expect"))
+		if (HTTP_IEQ(n, nl, "expect"))
 			parse_expect(s, v, vl);
 		break;
 	case 8:
-		if (IEQ(n, nl, "if-match"))
+		if (HTTP_IEQ(n, nl, "if-match"))
 			req->conditionals |= HTTP_COND_IF_MATCH;
-		else if (IEQ(n, nl, "if-range"))
+		else if (HTTP_IEQ(n, nl, "if-range"))
 			req->conditionals |= HTTP_COND_IF_RANGE;
 		break;
 	case 10:
-		if (IEQ(n, nl, "connection"))
+		if (HTTP_IEQ(n, nl, "connection"))
 			parse_connection(s, v, vl);
 		break;
 	case 13:
-		if (IEQ(n, nl, "if-none-match"))
+		if (HTTP_IEQ(n, nl, "if-none-match"))
 			req->conditionals |= HTTP_COND_IF_NONE_MATCH;
 		break;
 	case 14:
-		if (IEQ(n, nl, "content-length"))
+		if (HTTP_IEQ(n, nl, "content-length"))
 			return parse_content_length(s, v, vl);
 		break;
 	case 17:
-		if (IEQ(n, nl, "transfer-encoding"))
+		if (HTTP_IEQ(n, nl, "transfer-encoding"))
 			parse_transfer_encoding(s, v, vl);
-		else if (IEQ(n, nl, "if-modified-since"))
+		else if (HTTP_IEQ(n, nl, "if-modified-since"))
 			req->conditionals |= HTTP_COND_IF_MODIFIED_SINCE;
 		break;
 	case 19:
-		if (IEQ(n, nl, "if-unmodified-since"))
+		if (HTTP_IEQ(n, nl, "if-unmodified-since"))
 			req->conditionals |= HTTP_COND_IF_UNMODIFIED_SINCE;
 		break;
 	}
@@ -267,7 +203,7 @@ static void split_path(struct http_request *req, const char *p, const char *end)
  * it is one, with path, query and host set. */
 static bool absolute_form(struct http_request *req, const char *t, size_t n)
 {
-	size_t skip = n > 7 && ieq(t, "http://", 7) ? 7 : n > 8 && ieq(t, "https://", 8) ? 8 : 0;
+	size_t skip = n > 7 && http_ieq(t, "http://", 7) ? 7 : n > 8 && http_ieq(t, "https://", 8) ? 8 : 0;
 	if (!skip)
 		return false;
 	const char *a = t + skip, *end = t + n, *e = a;
@@ -319,17 +255,8 @@ static int classify_target(struct http_request *req)
  * done, 0 when the LF after a CR is not in the buffer yet, -400 for bare CR. */
 static int eol(const char **pp, const char *end)
 {
-	const char *p = *pp;
-	if (*p == '\n') {
-		*pp = p + 1;
-		return 1;
-	}
-	if (p + 1 >= end)
-		return 0;
-	if (p[1] != '\n')
-		return ERR(400);
-	*pp = p + 2;
-	return 1;
+	int r = http_eol(pp, end);
+	return r < 0 ? ERR(400) : r;
 }
 
 /* Parses the request line, leaving *pp after its terminator. */
@@ -339,7 +266,7 @@ static int request_line(const char **pp, const char *end, struct http_request *r
 	int r;
 
 	start = p;
-	while (p < end && (cls[(unsigned char)*p] & C_TCHAR))
+	while (p < end && (http_cls[(unsigned char)*p] & HTTP_C_TCHAR))
 		p++;
 	if (p == end)
 		return 0;
@@ -350,7 +277,7 @@ static int request_line(const char **pp, const char *end, struct http_request *r
 	p++;
 
 	start = p;
-	while (p < end && (cls[(unsigned char)*p] & C_TARGET))
+	while (p < end && (http_cls[(unsigned char)*p] & HTTP_C_TARGET))
 		p++;
 	if (p - start > MAX_TARGET)
 		return ERR(414);
@@ -420,42 +347,17 @@ int http_parse_request(const char *buf, size_t len, struct http_request *req)
 			break;
 		}
 
-		const char *name = p;
-		while (p < end && (cls[(unsigned char)*p] & C_TCHAR))
-			p++;
-		if (p == end)
-			goto need_more;
-		/* Catches obs-fold (leading SP/HTAB), whitespace before ':' and
-		 * an empty name alike. */
-		if (*p != ':' || p == name)
+		const char *f[4];
+		if ((r = http_field_line(&p, end, f)) <= 0) {
+			if (r == 0)
+				goto need_more;
 			return ERR(400);
-		const char *name_end = p++;
-
-		while (p < end && is_ows(*p))
-			p++;
-		const char *val = p;
-		while (end - p >= 4 && (cls[(unsigned char)p[0]] & cls[(unsigned char)p[1]] &
-					cls[(unsigned char)p[2]] & cls[(unsigned char)p[3]] & C_VALUE))
-			p += 4;
-		while (p < end && (cls[(unsigned char)*p] & C_VALUE))
-			p++;
-		if (p == end)
-			goto need_more;
-		if (*p != '\r' && *p != '\n')
-			return ERR(400);
-		const char *val_end = p;
-		while (val_end > val && is_ows(val_end[-1]))
-			val_end--;
-		if ((r = eol(&p, end)) <= 0)
-			goto short_or_err;
-
+		}
 		if (req->nheaders == HTTP_MAX_HEADERS)
 			return ERR(431);
 		struct http_header *h = &req->headers[req->nheaders++];
-		h->name.p = name;
-		h->name.len = (uint32_t)(name_end - name);
-		h->value.p = val;
-		h->value.len = (uint32_t)(val_end - val);
+		h->name = (struct http_slice){f[0], (uint32_t)(f[1] - f[0])};
+		h->value = (struct http_slice){f[2], (uint32_t)(f[3] - f[2])};
 		if ((r = inspect_field(&s, req, h)) < 0)
 			return r;
 	}
@@ -479,7 +381,7 @@ const struct http_header *http_find_header(const struct http_request *req, const
 	size_t n = strlen(name);
 	for (uint32_t i = 0; i < req->nheaders; i++) {
 		const struct http_header *h = &req->headers[i];
-		if (h->name.len == n && ieq(h->name.p, name, n))
+		if (h->name.len == n && http_ieq(h->name.p, name, n))
 			return h;
 	}
 	return NULL;

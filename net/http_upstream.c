@@ -81,10 +81,10 @@ static bool hop_by_hop(struct http_slice n)
 {
 	const char *s = n.p;
 	size_t l = n.len;
-	return UP_IEQ(s, l, "connection") || UP_IEQ(s, l, "keep-alive") ||
-	       (l >= 6 && up_ieq(s, "proxy-", 6)) || UP_IEQ(s, l, "te") ||
-	       UP_IEQ(s, l, "trailer") || UP_IEQ(s, l, "transfer-encoding") ||
-	       UP_IEQ(s, l, "upgrade") || UP_IEQ(s, l, "content-length");
+	return HTTP_IEQ(s, l, "connection") || HTTP_IEQ(s, l, "keep-alive") ||
+	       (l >= 6 && http_ieq(s, "proxy-", 6)) || HTTP_IEQ(s, l, "te") ||
+	       HTTP_IEQ(s, l, "trailer") || HTTP_IEQ(s, l, "transfer-encoding") ||
+	       HTTP_IEQ(s, l, "upgrade") || HTTP_IEQ(s, l, "content-length");
 }
 
 /* Marks in drop[] the fields that a Connection field names (RFC 9110
@@ -93,13 +93,13 @@ static bool hop_by_hop(struct http_slice n)
 static void connection_named(const struct http_header *h, uint32_t n, bool *drop)
 {
 	for (uint32_t i = 0; i < n; i++) {
-		if (!UP_IEQ(h[i].name.p, h[i].name.len, "connection"))
+		if (!HTTP_IEQ(h[i].name.p, h[i].name.len, "connection"))
 			continue;
 		const char *p = h[i].value.p, *end = p + h[i].value.len, *es;
 		size_t en;
-		while (up_list_next(&p, end, &es, &en))
+		while (http_list_next(&p, end, &es, &en))
 			for (uint32_t j = 0; en && j < n; j++)
-				if (h[j].name.len == en && up_ieq(h[j].name.p, es, en))
+				if (h[j].name.len == en && http_ieq(h[j].name.p, es, en))
 					drop[j] = true;
 	}
 }
@@ -123,7 +123,7 @@ static void put_joined(struct wr *w, const char *name, const struct http_header 
 	size_t nl = strlen(name);
 	bool any = false;
 	for (uint32_t i = 0; i < n; i++) {
-		if (drop[i] || h[i].name.len != nl || !up_ieq(h[i].name.p, name, nl) ||
+		if (drop[i] || h[i].name.len != nl || !http_ieq(h[i].name.p, name, nl) ||
 		    !h[i].value.len)
 			continue;
 		put_list_sep(w, name, any);
@@ -142,7 +142,7 @@ static void put_joined(struct wr *w, const char *name, const struct http_header 
 static bool named(struct http_slice n, const char *lit)
 {
 	size_t l = strlen(lit);
-	return n.len == l && up_ieq(n.p, lit, l);
+	return n.len == l && http_ieq(n.p, lit, l);
 }
 
 /* ---- request ------------------------------------------------------------ */

@@ -9,30 +9,6 @@
 
 #include "net/http_upstream_int.h"
 
-enum {
-	C_TCHAR = 1, /* token character (RFC 9110 5.6.2) */
-	C_VALUE = 2, /* field-value / reason-phrase byte: VCHAR, SP, HTAB, obs-text */
-};
-
-/* The request parser's classes (its table is private to it). */
-#define T (C_TCHAR | C_VALUE)
-#define V C_VALUE
-/* clang-format off */
-static const uint8_t cls[256] = {
-	0,0,0,0,0,0,0,0, 0,V,0,0,0,0,0,0,  0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0, /* HTAB */
-	V,T,V,T,T,T,T,T, V,V,T,T,V,T,T,V,  T,T,T,T,T,T,T,T, T,T,V,V,V,V,V,V, /* SP-? */
-	V,T,T,T,T,T,T,T, T,T,T,T,T,T,T,T,  T,T,T,T,T,T,T,T, T,T,T,V,V,V,T,T, /* @-_ */
-	T,T,T,T,T,T,T,T, T,T,T,T,T,T,T,T,  T,T,T,T,T,T,T,T, T,T,T,V,T,V,T,0, /* `-DEL */
-	/* 0x80-0xFF obs-text */
-	V,V,V,V,V,V,V,V, V,V,V,V,V,V,V,V,  V,V,V,V,V,V,V,V, V,V,V,V,V,V,V,V,
-	V,V,V,V,V,V,V,V, V,V,V,V,V,V,V,V,  V,V,V,V,V,V,V,V, V,V,V,V,V,V,V,V,
-	V,V,V,V,V,V,V,V, V,V,V,V,V,V,V,V,  V,V,V,V,V,V,V,V, V,V,V,V,V,V,V,V,
-	V,V,V,V,V,V,V,V, V,V,V,V,V,V,V,V,  V,V,V,V,V,V,V,V, V,V,V,V,V,V,V,V,
-};
-/* clang-format on */
-#undef T
-#undef V
-
 /* Same bound as a request's Content-Length: far above any real body, and
  * sums of it cannot overflow. */
 #define CL_MAX (UINT64_C(1) << 62)
@@ -51,7 +27,7 @@ static int content_length(struct rsem *s, const char *v, size_t n)
 {
 	const char *p = v, *end = v + n, *es;
 	size_t en;
-	while (up_list_next(&p, end, &es, &en)) {
+	while (http_list_next(&p, end, &es, &en)) {
 		if (en == 0)
 			return -1;
 		uint64_t x = 0;
@@ -76,10 +52,10 @@ static void transfer_encoding(struct rsem *s, const char *v, size_t n)
 	const char *p = v, *end = v + n, *es;
 	size_t en;
 	s->te_seen = true;
-	while (up_list_next(&p, end, &es, &en)) {
+	while (http_list_next(&p, end, &es, &en)) {
 		if (en == 0)
 			continue; /* RFC 9110 5.6.1: empty elements are ignored */
-		s->te_last_chunked = UP_IEQ(es, en, "chunked");
+		s->te_last_chunked = HTTP_IEQ(es, en, "chunked");
 		s->te_chunked += s->te_last_chunked;
 	}
 }
@@ -88,14 +64,14 @@ static int inspect_field(struct rsem *s, const struct http_header *h)
 {
 	const char *n = h->name.p, *v = h->value.p;
 	size_t nl = h->name.len, vl = h->value.len;
-	if (UP_IEQ(n, nl, "content-length"))
+	if (HTTP_IEQ(n, nl, "content-length"))
 		return content_length(s, v, vl);
-	if (UP_IEQ(n, nl, "transfer-encoding")) {
+	if (HTTP_IEQ(n, nl, "transfer-encoding")) {
 		transfer_encoding(s, v, vl);
-	} else if (UP_IEQ(n, nl, "connection")) {
+	} else if (HTTP_IEQ(n, nl, "connection")) {
 		s->conn_close |= up_list_has(v, vl, "close");
 		s->conn_keep_alive |= up_list_has(v, vl, "keep-alive");
-	} else if (UP_IEQ(n, nl, "upgrade")) {
+	} else if (HTTP_IEQ(n, nl, "upgrade")) {
 		s->upgrade_seen = true;
 	}
 	return 0;
@@ -128,23 +104,6 @@ static int framing(const struct rsem *s, bool head_request, struct upstream_resp
 	return 0;
 }
 
-/* At a CR or LF ending a line: advances past the terminator.  1 when done,
- * 0 when the LF after a CR is not in the buffer yet, -1 for a bare CR. */
-static int eol(const char **pp, const char *end)
-{
-	const char *p = *pp;
-	if (*p == '\n') {
-		*pp = p + 1;
-		return 1;
-	}
-	if (p + 1 >= end)
-		return 0;
-	if (p[1] != '\n')
-		return -1;
-	*pp = p + 2;
-	return 1;
-}
-
 /* "HTTP/1." ("0" / "1") SP 3DIGIT [ SP reason ] EOL, the reason possibly
  * empty with or without its SP (RFC 9112 4 allows the SP-less form to be
  * tolerated, and some servers send it). */
@@ -173,14 +132,14 @@ static int status_line(const char **pp, const char *end, struct upstream_respons
 	else if (*p != '\r' && *p != '\n')
 		return -1;
 	const char *reason = p;
-	while (p < end && (cls[(unsigned char)*p] & C_VALUE))
+	while (p < end && (http_cls[(unsigned char)*p] & HTTP_C_VALUE))
 		p++;
 	if (p == end)
 		return 0;
 	if (*p != '\r' && *p != '\n')
 		return -1;
 	r->reason = (struct http_slice){reason, (uint32_t)(p - reason)};
-	int e = eol(&p, end);
+	int e = http_eol(&p, end);
 	if (e <= 0)
 		return e;
 	*pp = p;
@@ -203,40 +162,18 @@ int http_parse_response(const char *buf, size_t len, bool head_request,
 		if (p == end)
 			goto need_more;
 		if (*p == '\r' || *p == '\n') {
-			if ((e = eol(&p, end)) <= 0)
+			if ((e = http_eol(&p, end)) <= 0)
 				goto short_or_err;
 			break;
 		}
-		const char *name = p;
-		while (p < end && (cls[(unsigned char)*p] & C_TCHAR))
-			p++;
-		if (p == end)
-			goto need_more;
-		/* obs-fold (a leading SP/HTAB), whitespace before ':' and an
-		 * empty name all land here. */
-		if (*p != ':' || p == name)
-			return -1;
-		const char *name_end = p++;
-		while (p < end && up_is_ows(*p))
-			p++;
-		const char *val = p;
-		while (p < end && (cls[(unsigned char)*p] & C_VALUE))
-			p++;
-		if (p == end)
-			goto need_more;
-		if (*p != '\r' && *p != '\n')
-			return -1;
-		const char *val_end = p;
-		while (val_end > val && up_is_ows(val_end[-1]))
-			val_end--;
-		if ((e = eol(&p, end)) <= 0)
+		const char *f[4];
+		if ((e = http_field_line(&p, end, f)) <= 0)
 			goto short_or_err;
-
 		if (r->nheaders == HTTP_MAX_HEADERS)
 			return -1;
 		struct http_header *h = &r->headers[r->nheaders++];
-		h->name = (struct http_slice){name, (uint32_t)(name_end - name)};
-		h->value = (struct http_slice){val, (uint32_t)(val_end - val)};
+		h->name = (struct http_slice){f[0], (uint32_t)(f[1] - f[0])};
+		h->value = (struct http_slice){f[2], (uint32_t)(f[3] - f[2])};
 		if (inspect_field(&s, h) < 0)
 			return -1;
 	}
