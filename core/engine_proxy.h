@@ -5,7 +5,8 @@
  * passes every event of either connection here while the exchange lasts
  * (c->px), and every event of an upstream connection always.
  *
- *   core/proxy.c     the exchange: request out, response (or tunnel) back
+ *   core/proxy.c     the exchange: request out, its end and failures
+ *   core/proxy_relay.c  the response (or tunnel) back
  *   core/proxy_up.c  upstream connections: balancing, connect, the pool */
 #ifndef HERD_ENGINE_PROXY_H
 #define HERD_ENGINE_PROXY_H

@@ -67,7 +67,20 @@ void up_connect_failed(struct worker *w, struct proxy_xfer *x);
 /* An event on a pooled connection: it is closed.  false: it is in use. */
 bool up_idle_event(struct worker *w, struct conn *up);
 
+/* Chunked bodies herd only frames, never holds: no size bound of its own. */
+#define CHUNKED_ANY (UINT64_C(1) << 62)
+
 /* core/proxy.c */
+/* Reads the upstream when nothing it sent waits for the client, and only a
+ * little before its request is all out.  leave_out: its output just ended
+ * (a writable wait may be registered).  false: x is gone. */
+bool xfer_watch(struct worker *w, struct proxy_xfer *x, bool leave_out);
+/* The upstream failed the exchange: one retry where allowed, else its
+ * failure counted and 502/504 (or the client cut off). */
+void xfer_trouble(struct worker *w, struct proxy_xfer *x, enum up_err kind);
+/* Ends the exchange: the upstream pooled (keep) or closed, the line logged,
+ * the client's connection back to the engine with w->out on its way. */
+void xfer_finish(struct worker *w, struct proxy_xfer *x, bool keep);
 
 /* The upstream connection is ready for (more of) the request.  leave_out:
  * it reported it can take more (a writable wait may be registered).
@@ -76,5 +89,12 @@ bool xfer_send(struct worker *w, struct proxy_xfer *x, bool leave_out);
 /* Answers the client herd's own status (502, 504) when nothing of the
  * response was sent yet, else cuts the client off. */
 void xfer_fail(struct worker *w, struct proxy_xfer *x, int status);
+
+/* core/proxy_relay.c */
+/* What the upstream connection kept goes to the client, and what its close
+ * means once nothing is kept.  false: x is gone. */
+bool xfer_pump(struct worker *w, struct proxy_xfer *x);
+/* The upstream answered before the request was all out.  false: x is gone. */
+bool xfer_early_answer(struct worker *w, struct proxy_xfer *x);
 
 #endif
