@@ -45,6 +45,9 @@ int px_dead_port(void);
  * "never_closed", "health", "path /echo"); 0 for a path it never saw;
  * asserts the upstream answers. */
 long px_up_stat(const struct px_up *u, const char *key);
+/* Polls px_up_stat(u, key) every step_ms until it is not 0 or within_ms
+ * have passed; then returns px_up_stat(u, key). */
+long px_up_stat_wait(const struct px_up *u, const char *key, int within_ms, int step_ms);
 /* GET target straight to the upstream, asserting a 200. */
 void px_up_get(const struct px_up *u, const char *target);
 

@@ -200,10 +200,7 @@ HTEST(proxy_edge, stalled_upload_does_not_spin)
 	px_open(&c, srv.port);
 	cr_assert_eq(h_send_str(c.fd, "POST /u/echo-body HTTP/1.1\r\nHost: t\r\n"
 				      "Content-Length: 10\r\n\r\nab"), 0);
-	long long deadline = h_now_ms() + 2000;
-	while (px_up_stat(&A, "path /echo-body") == 0 && h_now_ms() < deadline)
-		h_sleep_ms(20);
-	cr_assert_eq(px_up_stat(&A, "path /echo-body"), 1, "the request never reached the upstream");
+	cr_assert_eq(px_up_stat_wait(&A, "path /echo-body", 2000, 20), 1, "the request never reached the upstream");
 	long long c0 = px_cpu_ticks(srv.pid);
 	h_sleep_ms(1500);
 	long long ticks = px_cpu_ticks(srv.pid) - c0;

@@ -128,10 +128,7 @@ HTEST(proxy_hostile, no_head_in_time_is_504_and_upstream_closed)
 	cr_assert_eq(timed_get("/never", &ms, NULL), 504);
 	cr_assert(ms >= 900 && ms < 2800, "504 after %lld ms with --proxy-timeout 1", ms);
 	/* herd dropped the connection it gave up on. */
-	long long deadline = h_now_ms() + 3000;
-	while (px_up_stat(&A, "never_closed") == 0 && h_now_ms() < deadline)
-		h_sleep_ms(50);
-	cr_assert_eq(px_up_stat(&A, "never_closed"), 1, "the timed-out upstream connection was kept");
+	cr_assert_eq(px_up_stat_wait(&A, "never_closed", 3000, 50), 1, "the timed-out upstream connection was kept");
 	long long v = px_metric(srv.admin_port, "herd_upstream_errors_total", A.label,
 				"kind=\"timeout\"");
 	cr_assert_eq(v, 2, "errors{kind=timeout} %lld, want 2", v);
@@ -286,10 +283,7 @@ HTEST(proxy_hostile, active_health_check_toggles_upstream)
 	herd_start(&srv, "--proxy-strip", ROUTE("/h/", A.url, NULL), "--proxy-health", "/health",
 		   "--proxy-health-interval", "1", "--admin", "127.0.0.1:0");
 	long long t0 = h_now_ms();
-	long long deadline = t0 + 3000;
-	while (px_up_stat(&A, "health") == 0 && h_now_ms() < deadline)
-		h_sleep_ms(50);
-	cr_assert_geq(px_up_stat(&A, "health"), 1, "no probe of /health within 3 s");
+	cr_assert_geq(px_up_stat_wait(&A, "health", 3000, 50), 1, "no probe of /health within 3 s");
 	cr_assert_eq(timed_get("/h/echo", NULL, NULL), 200);
 	cr_assert_eq(px_metric(srv.admin_port, "herd_upstream_up", A.label, NULL), 1);
 
@@ -402,15 +396,9 @@ HTEST(proxy_hostile, client_gone_mid_body_closes_upstream_connection)
 	unsigned char *part = px_pat_buf(0, 1000);
 	cr_assert_eq(h_send(fd, part, 1000, 5000), 0);
 	free(part);
-	long long deadline = h_now_ms() + 3000;
-	while (px_up_stat(&A, "path /echo-body") == 0 && h_now_ms() < deadline)
-		h_sleep_ms(20);
-	cr_assert_eq(px_up_stat(&A, "path /echo-body"), 1, "the request head never reached the upstream");
+	cr_assert_eq(px_up_stat_wait(&A, "path /echo-body", 3000, 20), 1, "the request head never reached the upstream");
 	close(fd);
-	deadline = h_now_ms() + 3000;
-	while (px_up_stat(&A, "aborted") == 0 && h_now_ms() < deadline)
-		h_sleep_ms(50);
-	cr_assert_eq(px_up_stat(&A, "aborted"), 1,
+	cr_assert_eq(px_up_stat_wait(&A, "aborted", 3000, 50), 1,
 		     "the upstream connection of a request whose client left was not closed");
 	/* The next request gets a connection that works. */
 	cr_assert_eq(timed_get("/echo", NULL, NULL), 200);
@@ -421,18 +409,11 @@ HTEST(proxy_hostile, client_gone_waiting_for_head_closes_upstream_connection)
 	PX_UP(&A, "--name", "A");
 	herd_start(&srv, "--proxy", ROUTE("/", A.url, NULL));
 	int fd = h_connect(srv.port);
-	long long deadline;
 	cr_assert(fd >= 0);
 	cr_assert_eq(h_send_str(fd, "GET /never HTTP/1.1\r\nHost: t\r\n\r\n"), 0);
-	deadline = h_now_ms() + 3000;
-	while (px_up_stat(&A, "path /never") == 0 && h_now_ms() < deadline)
-		h_sleep_ms(20);
-	cr_assert_eq(px_up_stat(&A, "path /never"), 1);
+	cr_assert_eq(px_up_stat_wait(&A, "path /never", 3000, 20), 1);
 	close(fd);
-	deadline = h_now_ms() + 3000;
-	while (px_up_stat(&A, "never_closed") == 0 && h_now_ms() < deadline)
-		h_sleep_ms(50);
-	cr_assert_eq(px_up_stat(&A, "never_closed"), 1,
+	cr_assert_eq(px_up_stat_wait(&A, "never_closed", 3000, 50), 1,
 		     "the upstream connection of a client that left stayed open");
 	/* The next request gets a connection that works. */
 	cr_assert_eq(timed_get("/echo", NULL, NULL), 200);
