@@ -407,6 +407,36 @@ long px_pat_diff(const void *buf, size_t n, size_t off)
 	return -1;
 }
 
+size_t px_read_pat_response(int fd, char *buf, size_t chunk, size_t want, int within_ms,
+			    const char *who)
+{
+	char head[4096];
+	size_t hlen = 0, body = 0;
+	bool in_body = false;
+	long long deadline = h_now_ms() + within_ms;
+	while (body < want && h_now_ms() < deadline) {
+		struct pollfd pf = {fd, POLLIN, 0};
+		if (poll(&pf, 1, 200) != 1)
+			continue;
+		ssize_t k = recv(fd, buf, in_body ? chunk : 1, 0);
+		cr_assert(k > 0, "%s: closed after %zu body bytes", who, body);
+		if (!in_body) {
+			head[hlen++] = buf[0];
+			cr_assert(hlen < sizeof(head));
+			if (hlen >= 4 && !memcmp(head + hlen - 4, "\r\n\r\n", 4)) {
+				head[hlen] = 0;
+				in_body = true;
+				cr_assert(!strncmp(head, "HTTP/1.1 200", 12), "%s: %s", who, head);
+			}
+			continue;
+		}
+		cr_assert_eq(px_pat_diff(buf, (size_t)k, body), -1, "%s: body differs near %zu", who,
+			     body);
+		body += (size_t)k;
+	}
+	return body;
+}
+
 /* ---- metrics ---- */
 
 long long px_metric(int admin_port, const char *name, const char *label, const char *extra)
@@ -459,11 +489,17 @@ char *px_read_file(const char *path, size_t *n)
 	return b;
 }
 
-static long long rss_of(pid_t pid)
+/* /proc/PID/name, malloc'd (NULL if absent). */
+static char *proc_file(pid_t pid, const char *name)
 {
 	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	char *s = px_read_file(path, NULL);
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+	return px_read_file(path, NULL);
+}
+
+static long long rss_of(pid_t pid)
+{
+	char *s = proc_file(pid, "status");
 	if (!s)
 		return 0;
 	const char *v = strstr(s, "VmRSS:");
@@ -474,9 +510,7 @@ static long long rss_of(pid_t pid)
 
 static long long ticks_of(pid_t pid)
 {
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	char *s = px_read_file(path, NULL);
+	char *s = proc_file(pid, "stat");
 	if (!s)
 		return 0;
 	const char *p = strrchr(s, ')'); /* the name may hold anything */

@@ -99,6 +99,14 @@ unsigned char *px_pat_buf(size_t off, size_t n);
  * offset off + i, or -1 when all match. */
 long px_pat_diff(const void *buf, size_t n, size_t off);
 
+/* Reads a response off the raw socket fd: its head byte by byte (asserts
+ * "HTTP/1.1 200"), then its body in recv()s of up to chunk bytes into buf,
+ * asserting each matches the pattern, until want body bytes are in or
+ * within_ms have passed (asserts the socket stays open).  who names the
+ * client in messages.  Returns the body bytes read (may pass want). */
+size_t px_read_pat_response(int fd, char *buf, size_t chunk, size_t want, int within_ms,
+			    const char *who);
+
 /* ---- metrics ---- */
 
 /* Value of name{upstream="LABEL"[, extra]} summed over matching series
