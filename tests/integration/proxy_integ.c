@@ -153,68 +153,13 @@ void px_fini(void)
 
 /* ---- responses ---- */
 
-/* One bounded read into c: 1 got bytes, 0 EOF/error, -1 timeout. */
-static int fill(struct h_conn *c, long long deadline)
-{
-	if (c->eof || c->error)
-		return 0;
-	if (c->cap - c->len < 65536)
-		c->buf = realloc(c->buf, c->cap *= 2);
-	for (;;) {
-		int left = (int)(deadline - h_now_ms());
-		struct pollfd p = {c->fd, POLLIN, 0};
-		int pr = poll(&p, 1, left > 0 ? left : 0);
-		if (pr < 0 && errno == EINTR)
-			continue;
-		if (pr != 1)
-			return -1;
-		ssize_t r = recv(c->fd, c->buf + c->len, c->cap - c->len, MSG_DONTWAIT);
-		if (r > 0) {
-			c->len += (size_t)r;
-			return 1;
-		}
-		if (r == 0) {
-			c->eof = true;
-			return 0;
-		}
-		if (errno == EAGAIN || errno == EINTR)
-			continue;
-		c->error = errno;
-		return 0;
-	}
-}
-
-static void consume(struct h_conn *c, size_t n)
-{
-	memmove(c->buf, c->buf + n, c->len - n);
-	c->len -= n;
-}
-
 static int parse_head(struct px_resp *r, const char *p, size_t n)
 {
 	r->head = malloc(n + 1);
 	memcpy(r->head, p, n);
 	r->head[n] = 0;
-	char *save, *line = strtok_r(r->head, "\r\n", &save);
-	int minor;
-	if (!line || sscanf(line, "HTTP/1.%d %3d", &minor, &r->status) != 2 || r->status < 100 ||
-	    r->status > 599 || strlen(line) < 12 || line[12] != ' ')
-		return H_BAD;
-	snprintf(r->version, sizeof(r->version), "%.8s", line);
-	while ((line = strtok_r(NULL, "\r\n", &save))) {
-		char *colon = strchr(line, ':');
-		if (!colon || r->nheaders == H_MAX_HEADERS)
-			return H_BAD;
-		*colon = 0;
-		char *v = colon + 1;
-		while (*v == ' ' || *v == '\t')
-			v++;
-		for (char *e = v + strlen(v); e > v && (e[-1] == ' ' || e[-1] == '\t');)
-			*--e = 0;
-		r->names[r->nheaders] = line;
-		r->values[r->nheaders++] = v;
-	}
-	return H_OK;
+	return h_split_head(r->head, &r->status, r->version, sizeof(r->version), r->names,
+			    r->values, &r->nheaders);
 }
 
 /* Appends n bytes to the body. */
@@ -238,7 +183,7 @@ static int read_chunked(struct h_conn *c, struct px_resp *r, size_t *cap, long l
 		char *eol;
 		int f;
 		while (!(eol = memmem(c->buf, c->len, "\r\n", 2)))
-			if ((f = fill(c, deadline)) <= 0)
+			if ((f = h_conn_fill(c, deadline)) <= 0)
 				return f < 0 ? H_TIMEOUT : H_PARTIAL;
 		char *end;
 		unsigned long long size = strtoull(c->buf, &end, 16);
@@ -250,29 +195,29 @@ static int read_chunked(struct h_conn *c, struct px_resp *r, size_t *cap, long l
 			for (;;) {
 				char *t;
 				while (!(t = memmem(c->buf + line, c->len - line, "\r\n", 2)))
-					if ((f = fill(c, deadline)) <= 0)
+					if ((f = h_conn_fill(c, deadline)) <= 0)
 						return f < 0 ? H_TIMEOUT : H_PARTIAL;
 				size_t tl = (size_t)(t - (c->buf + line));
 				line += tl + 2;
 				if (tl == 0)
 					break;
 			}
-			consume(c, line);
+			h_conn_consume(c, line);
 			r->last_chunk = true;
 			return H_OK;
 		}
 		while (c->len < line + size + 2)
-			if ((f = fill(c, deadline)) <= 0) {
+			if ((f = h_conn_fill(c, deadline)) <= 0) {
 				if (c->len > line) /* what arrived of this chunk */
 					body_add(r, cap, c->buf + line,
 						 c->len - line < size ? c->len - line : size);
-				consume(c, c->len);
+				h_conn_consume(c, c->len);
 				return f < 0 ? H_TIMEOUT : H_PARTIAL;
 			}
 		if (memcmp(c->buf + line + size, "\r\n", 2))
 			return H_BAD;
 		body_add(r, cap, c->buf + line, size);
-		consume(c, line + size + 2);
+		h_conn_consume(c, line + size + 2);
 	}
 }
 
@@ -285,13 +230,13 @@ int px_read(struct h_conn *c, struct px_resp *r, bool head_request, int timeout_
 	char *end;
 	int f;
 	while (!(c->len >= 4 && (end = memmem(c->buf, c->len, "\r\n\r\n", 4)))) {
-		if ((f = fill(c, deadline)) <= 0)
+		if ((f = h_conn_fill(c, deadline)) <= 0)
 			return f < 0 ? H_TIMEOUT : c->len ? H_PARTIAL : H_EOF;
 	}
 	size_t hlen = (size_t)(end - c->buf) + 4;
 	r->head_len = hlen;
 	int rc = parse_head(r, c->buf, hlen - 2);
-	consume(c, hlen);
+	h_conn_consume(c, hlen);
 	if (rc != H_OK)
 		return rc;
 	const char *te = px_header(r, "Transfer-Encoding");
@@ -308,23 +253,23 @@ int px_read(struct h_conn *c, struct px_resp *r, bool head_request, int timeout_
 		r->framing = PX_LENGTH;
 		r->content_length = strtoull(cl, NULL, 10);
 		while (c->len < r->content_length)
-			if ((f = fill(c, deadline)) <= 0) {
+			if ((f = h_conn_fill(c, deadline)) <= 0) {
 				body_add(r, &cap, c->buf, c->len);
-				consume(c, c->len);
+				h_conn_consume(c, c->len);
 				return f < 0 ? H_TIMEOUT : H_PARTIAL;
 			}
 		body_add(r, &cap, c->buf, r->content_length);
-		consume(c, r->content_length);
+		h_conn_consume(c, r->content_length);
 		return H_OK;
 	}
 	r->framing = PX_CLOSE;
-	while ((f = fill(c, deadline)) > 0)
+	while ((f = h_conn_fill(c, deadline)) > 0)
 		if (c->len > (1u << 20)) {
 			body_add(r, &cap, c->buf, c->len);
-			consume(c, c->len);
+			h_conn_consume(c, c->len);
 		}
 	body_add(r, &cap, c->buf, c->len);
-	consume(c, c->len);
+	h_conn_consume(c, c->len);
 	return f < 0 ? H_TIMEOUT : H_OK;
 }
 
@@ -387,24 +332,27 @@ int px_status(int port, const char *path)
 
 /* ---- upstream, directly ---- */
 
-static int up_connect(const struct px_up *u)
+/* Sends req straight to the upstream u and reads the response into r. */
+static int up_send_read(const struct px_up *u, const char *what, const char *req,
+			struct px_resp *r)
 {
-	return h_connect_host(strstr(u->url, "[::1]") ? "::1" : "127.0.0.1", u->port, 0);
+	cr_assert(u->port > 0, "%s: not a TCP upstream", what);
+	int fd = h_connect_host(strstr(u->url, "[::1]") ? "::1" : "127.0.0.1", u->port, 0);
+	cr_assert(fd >= 0, "connect to the upstream %s: %s", u->label, strerror(errno));
+	struct h_conn c;
+	h_conn_init(&c, fd);
+	int rc = px_send_read(&c, req, r, 10000);
+	h_conn_close(&c);
+	return rc;
 }
 
 void px_up_get(const struct px_up *u, const char *target)
 {
-	cr_assert(u->port > 0, "px_up_get: not a TCP upstream");
-	int fd = up_connect(u);
-	cr_assert(fd >= 0, "connect to the upstream %s: %s", u->label, strerror(errno));
-	struct h_conn c;
-	h_conn_init(&c, fd);
 	char req[512];
 	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
 		 target);
 	struct px_resp r;
-	int rc = px_send_read(&c, req, &r, 10000);
-	h_conn_close(&c);
+	int rc = up_send_read(u, "px_up_get", req, &r);
 	cr_assert(rc == H_OK && r.status == 200, "upstream GET %s: %s %d", target,
 		  h_result_str(rc), r.status);
 	px_resp_free(&r);
@@ -412,15 +360,9 @@ void px_up_get(const struct px_up *u, const char *target)
 
 long px_up_stat(const struct px_up *u, const char *key)
 {
-	cr_assert(u->port > 0, "px_up_stat: not a TCP upstream");
-	int fd = up_connect(u);
-	cr_assert(fd >= 0, "connect to the upstream %s: %s", u->label, strerror(errno));
-	struct h_conn c;
-	h_conn_init(&c, fd);
 	struct px_resp r;
-	int rc = px_send_read(&c, "GET /count HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
-			      &r, 10000);
-	h_conn_close(&c);
+	int rc = up_send_read(u, "px_up_stat",
+			      "GET /count HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", &r);
 	cr_assert(rc == H_OK && r.status == 200, "upstream /count: %s", h_result_str(rc));
 	char want[256];
 	snprintf(want, sizeof(want), "%s ", key);
@@ -430,6 +372,14 @@ long px_up_stat(const struct px_up *u, const char *key)
 			v = strtol(l + strlen(want), NULL, 10);
 	px_resp_free(&r);
 	return v;
+}
+
+long px_up_stat_wait(const struct px_up *u, const char *key, int within_ms, int step_ms)
+{
+	long long deadline = h_now_ms() + within_ms;
+	while (px_up_stat(u, key) == 0 && h_now_ms() < deadline)
+		h_sleep_ms(step_ms);
+	return px_up_stat(u, key);
 }
 
 /* ---- the pattern ---- */
@@ -457,6 +407,36 @@ long px_pat_diff(const void *buf, size_t n, size_t off)
 	return -1;
 }
 
+size_t px_read_pat_response(int fd, char *buf, size_t chunk, size_t want, int within_ms,
+			    const char *who)
+{
+	char head[4096];
+	size_t hlen = 0, body = 0;
+	bool in_body = false;
+	long long deadline = h_now_ms() + within_ms;
+	while (body < want && h_now_ms() < deadline) {
+		struct pollfd pf = {fd, POLLIN, 0};
+		if (poll(&pf, 1, 200) != 1)
+			continue;
+		ssize_t k = recv(fd, buf, in_body ? chunk : 1, 0);
+		cr_assert(k > 0, "%s: closed after %zu body bytes", who, body);
+		if (!in_body) {
+			head[hlen++] = buf[0];
+			cr_assert(hlen < sizeof(head));
+			if (hlen >= 4 && !memcmp(head + hlen - 4, "\r\n\r\n", 4)) {
+				head[hlen] = 0;
+				in_body = true;
+				cr_assert(!strncmp(head, "HTTP/1.1 200", 12), "%s: %s", who, head);
+			}
+			continue;
+		}
+		cr_assert_eq(px_pat_diff(buf, (size_t)k, body), -1, "%s: body differs near %zu", who,
+			     body);
+		body += (size_t)k;
+	}
+	return body;
+}
+
 /* ---- metrics ---- */
 
 long long px_metric(int admin_port, const char *name, const char *label, const char *extra)
@@ -473,29 +453,11 @@ long long px_metric(int admin_port, const char *name, const char *label, const c
 
 int px_run(char **out, const char *fmt, ...)
 {
-	char cmd[4096];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	int rc = h_run_shv(out, 30, fmt, ap);
 	va_end(ap);
-	char full[4200];
-	/* cmd must not contain single quotes: the tests' commands do not. */
-	snprintf(full, sizeof(full), "timeout -s KILL 30 sh -c '%s' </dev/null 2>&1", cmd);
-	FILE *p = popen(full, "r");
-	cr_assert(p, "popen %s", cmd);
-	size_t cap = 4096, len = 0, r;
-	char *buf = malloc(cap);
-	while ((r = fread(buf + len, 1, cap - len - 1, p)) > 0) {
-		len += r;
-		if (cap - len < 2048)
-			buf = realloc(buf, cap *= 2);
-	}
-	buf[len] = 0;
-	*out = buf;
-	int st = pclose(p);
-	if (!WIFEXITED(st))
-		return -1;
-	return WEXITSTATUS(st) == 137 ? -1 : WEXITSTATUS(st);
+	return rc;
 }
 
 void px_write_file(const char *path, const void *p, size_t n)
@@ -527,11 +489,17 @@ char *px_read_file(const char *path, size_t *n)
 	return b;
 }
 
-static long rss_of(pid_t pid)
+/* /proc/PID/name, malloc'd (NULL if absent). */
+static char *proc_file(pid_t pid, const char *name)
 {
 	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	char *s = px_read_file(path, NULL);
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+	return px_read_file(path, NULL);
+}
+
+static long long rss_of(pid_t pid)
+{
+	char *s = proc_file(pid, "status");
 	if (!s)
 		return 0;
 	const char *v = strstr(s, "VmRSS:");
@@ -540,38 +508,9 @@ static long rss_of(pid_t pid)
 	return kib;
 }
 
-long px_rss_kib(pid_t pid)
-{
-	long sum = rss_of(pid);
-	char path[96];
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	DIR *d = opendir(path);
-	if (!d)
-		return sum;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		char cp[320];
-		snprintf(cp, sizeof(cp), "/proc/%d/task/%s/children", (int)pid, e->d_name);
-		char *kids = px_read_file(cp, NULL);
-		for (char *k = kids, *end; k && *k; k = end) {
-			long child = strtol(k, &end, 10);
-			if (end == k)
-				break;
-			sum += px_rss_kib((pid_t)child);
-		}
-		free(kids);
-	}
-	closedir(d);
-	return sum;
-}
-
 static long long ticks_of(pid_t pid)
 {
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	char *s = px_read_file(path, NULL);
+	char *s = proc_file(pid, "stat");
 	if (!s)
 		return 0;
 	const char *p = strrchr(s, ')'); /* the name may hold anything */
@@ -583,9 +522,10 @@ static long long ticks_of(pid_t pid)
 	return (long long)(ut + st);
 }
 
-long long px_cpu_ticks(pid_t pid)
+/* of(pid) summed over pid and its descendants (/proc/PID/task/T/children). */
+static long long tree_sum(pid_t pid, long long (*of)(pid_t))
 {
-	long long sum = ticks_of(pid);
+	long long sum = of(pid);
 	char path[96];
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
 	DIR *d = opendir(path);
@@ -602,12 +542,22 @@ long long px_cpu_ticks(pid_t pid)
 			long child = strtol(k, &end, 10);
 			if (end == k)
 				break;
-			sum += px_cpu_ticks((pid_t)child);
+			sum += tree_sum((pid_t)child, of);
 		}
 		free(kids);
 	}
 	closedir(d);
 	return sum;
+}
+
+long px_rss_kib(pid_t pid)
+{
+	return (long)tree_sum(pid, rss_of);
+}
+
+long long px_cpu_ticks(pid_t pid)
+{
+	return tree_sum(pid, ticks_of);
 }
 
 bool px_procs(void)

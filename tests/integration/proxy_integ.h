@@ -45,6 +45,9 @@ int px_dead_port(void);
  * "never_closed", "health", "path /echo"); 0 for a path it never saw;
  * asserts the upstream answers. */
 long px_up_stat(const struct px_up *u, const char *key);
+/* Polls px_up_stat(u, key) every step_ms until it is not 0 or within_ms
+ * have passed; then returns px_up_stat(u, key). */
+long px_up_stat_wait(const struct px_up *u, const char *key, int within_ms, int step_ms);
 /* GET target straight to the upstream, asserting a 200. */
 void px_up_get(const struct px_up *u, const char *target);
 
@@ -95,6 +98,14 @@ unsigned char *px_pat_buf(size_t off, size_t n);
 /* Index of the first byte of buf[0..n) that differs from the pattern at
  * offset off + i, or -1 when all match. */
 long px_pat_diff(const void *buf, size_t n, size_t off);
+
+/* Reads a response off the raw socket fd: its head byte by byte (asserts
+ * "HTTP/1.1 200"), then its body in recv()s of up to chunk bytes into buf,
+ * asserting each matches the pattern, until want body bytes are in or
+ * within_ms have passed (asserts the socket stays open).  who names the
+ * client in messages.  Returns the body bytes read (may pass want). */
+size_t px_read_pat_response(int fd, char *buf, size_t chunk, size_t want, int within_ms,
+			    const char *who);
 
 /* ---- metrics ---- */
 

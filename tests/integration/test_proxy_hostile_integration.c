@@ -128,10 +128,7 @@ HTEST(proxy_hostile, no_head_in_time_is_504_and_upstream_closed)
 	cr_assert_eq(timed_get("/never", &ms, NULL), 504);
 	cr_assert(ms >= 900 && ms < 2800, "504 after %lld ms with --proxy-timeout 1", ms);
 	/* herd dropped the connection it gave up on. */
-	long long deadline = h_now_ms() + 3000;
-	while (px_up_stat(&A, "never_closed") == 0 && h_now_ms() < deadline)
-		h_sleep_ms(50);
-	cr_assert_eq(px_up_stat(&A, "never_closed"), 1, "the timed-out upstream connection was kept");
+	cr_assert_eq(px_up_stat_wait(&A, "never_closed", 3000, 50), 1, "the timed-out upstream connection was kept");
 	long long v = px_metric(srv.admin_port, "herd_upstream_errors_total", A.label,
 				"kind=\"timeout\"");
 	cr_assert_eq(v, 2, "errors{kind=timeout} %lld, want 2", v);
@@ -286,10 +283,7 @@ HTEST(proxy_hostile, active_health_check_toggles_upstream)
 	herd_start(&srv, "--proxy-strip", ROUTE("/h/", A.url, NULL), "--proxy-health", "/health",
 		   "--proxy-health-interval", "1", "--admin", "127.0.0.1:0");
 	long long t0 = h_now_ms();
-	long long deadline = t0 + 3000;
-	while (px_up_stat(&A, "health") == 0 && h_now_ms() < deadline)
-		h_sleep_ms(50);
-	cr_assert_geq(px_up_stat(&A, "health"), 1, "no probe of /health within 3 s");
+	cr_assert_geq(px_up_stat_wait(&A, "health", 3000, 50), 1, "no probe of /health within 3 s");
 	cr_assert_eq(timed_get("/h/echo", NULL, NULL), 200);
 	cr_assert_eq(px_metric(srv.admin_port, "herd_upstream_up", A.label, NULL), 1);
 
@@ -345,19 +339,27 @@ HTEST(proxy_hostile, stale_pooled_connection_is_never_used)
 	cr_assert_eq(px_up_stat(&A, "connections"), 4);
 }
 
-HTEST(proxy_hostile, get_retried_once_on_reused_connection)
+/* Upstream A in drop2 mode (it takes a connection's second request and
+ * closes), herd before it, c open to herd with one GET /echo answered in r
+ * (the caller's to free). */
+static void drop2_first_get(struct h_conn *c, struct px_resp *r)
 {
 	PX_UP(&A, "--name", "A", "--mode", "drop2");
 	herd_start(&srv, "--proxy", ROUTE("/", A.url, NULL));
-	struct h_conn c;
-	px_open(&c, srv.port);
-	struct px_resp r;
-	int rc = px_send_read(&c, "GET /echo HTTP/1.1\r\nHost: t\r\n\r\n", &r, 10000);
+	px_open(c, srv.port);
+	int rc = px_send_read(c, "GET /echo HTTP/1.1\r\nHost: t\r\n\r\n", r, 10000);
 	cr_assert_eq(rc, H_OK);
+}
+
+HTEST(proxy_hostile, get_retried_once_on_reused_connection)
+{
+	struct h_conn c;
+	struct px_resp r;
+	drop2_first_get(&c, &r);
 	cr_assert(strstr(r.body, "\nconn 1 1\n"), "%s", r.body);
 	px_resp_free(&r);
 	/* Reuses connection 1, which takes it and closes: retried on a new one. */
-	rc = px_send_read(&c, "GET /echo HTTP/1.1\r\nHost: t\r\n\r\n", &r, 10000);
+	int rc = px_send_read(&c, "GET /echo HTTP/1.1\r\nHost: t\r\n\r\n", &r, 10000);
 	cr_assert_eq(rc, H_OK, "%s", h_result_str(rc));
 	cr_assert_eq(r.status, 200, "GET failed on a reused connection: %d, want a retry", r.status);
 	cr_assert(strstr(r.body, "\nconn 2 1\n"), "not answered on a fresh connection:\n%s", r.body);
@@ -369,15 +371,11 @@ HTEST(proxy_hostile, get_retried_once_on_reused_connection)
 
 HTEST(proxy_hostile, post_never_retried)
 {
-	PX_UP(&A, "--name", "A", "--mode", "drop2");
-	herd_start(&srv, "--proxy", ROUTE("/", A.url, NULL));
 	struct h_conn c;
-	px_open(&c, srv.port);
 	struct px_resp r;
-	int rc = px_send_read(&c, "GET /echo HTTP/1.1\r\nHost: t\r\n\r\n", &r, 10000);
-	cr_assert_eq(rc, H_OK);
+	drop2_first_get(&c, &r);
 	px_resp_free(&r);
-	rc = px_send_read(&c, "POST /echo-body HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello",
+	int rc = px_send_read(&c, "POST /echo-body HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello",
 			  &r, 10000);
 	cr_assert_eq(rc, H_OK, "%s", h_result_str(rc));
 	cr_assert_eq(r.status, 502, "a POST the upstream took and dropped: %d, want 502", r.status);
@@ -402,15 +400,9 @@ HTEST(proxy_hostile, client_gone_mid_body_closes_upstream_connection)
 	unsigned char *part = px_pat_buf(0, 1000);
 	cr_assert_eq(h_send(fd, part, 1000, 5000), 0);
 	free(part);
-	long long deadline = h_now_ms() + 3000;
-	while (px_up_stat(&A, "path /echo-body") == 0 && h_now_ms() < deadline)
-		h_sleep_ms(20);
-	cr_assert_eq(px_up_stat(&A, "path /echo-body"), 1, "the request head never reached the upstream");
+	cr_assert_eq(px_up_stat_wait(&A, "path /echo-body", 3000, 20), 1, "the request head never reached the upstream");
 	close(fd);
-	deadline = h_now_ms() + 3000;
-	while (px_up_stat(&A, "aborted") == 0 && h_now_ms() < deadline)
-		h_sleep_ms(50);
-	cr_assert_eq(px_up_stat(&A, "aborted"), 1,
+	cr_assert_eq(px_up_stat_wait(&A, "aborted", 3000, 50), 1,
 		     "the upstream connection of a request whose client left was not closed");
 	/* The next request gets a connection that works. */
 	cr_assert_eq(timed_get("/echo", NULL, NULL), 200);
@@ -421,18 +413,11 @@ HTEST(proxy_hostile, client_gone_waiting_for_head_closes_upstream_connection)
 	PX_UP(&A, "--name", "A");
 	herd_start(&srv, "--proxy", ROUTE("/", A.url, NULL));
 	int fd = h_connect(srv.port);
-	long long deadline;
 	cr_assert(fd >= 0);
 	cr_assert_eq(h_send_str(fd, "GET /never HTTP/1.1\r\nHost: t\r\n\r\n"), 0);
-	deadline = h_now_ms() + 3000;
-	while (px_up_stat(&A, "path /never") == 0 && h_now_ms() < deadline)
-		h_sleep_ms(20);
-	cr_assert_eq(px_up_stat(&A, "path /never"), 1);
+	cr_assert_eq(px_up_stat_wait(&A, "path /never", 3000, 20), 1);
 	close(fd);
-	deadline = h_now_ms() + 3000;
-	while (px_up_stat(&A, "never_closed") == 0 && h_now_ms() < deadline)
-		h_sleep_ms(50);
-	cr_assert_eq(px_up_stat(&A, "never_closed"), 1,
+	cr_assert_eq(px_up_stat_wait(&A, "never_closed", 3000, 50), 1,
 		     "the upstream connection of a client that left stayed open");
 	/* The next request gets a connection that works. */
 	cr_assert_eq(timed_get("/echo", NULL, NULL), 200);
@@ -458,30 +443,7 @@ HTEST(proxy_hostile, slow_reader_keeps_memory_flat)
 	cr_assert_eq(h_send_str(fd, "GET /big?n=67108864 HTTP/1.1\r\nHost: t\r\n\r\n"), 0);
 	/* Read the head and the first MiB, then stop reading. */
 	char *buf = malloc(1 << 20);
-	size_t body = 0;
-	bool in_body = false;
-	char head[4096];
-	size_t hlen = 0;
-	long long deadline = h_now_ms() + 10000;
-	while (body < MIB && h_now_ms() < deadline) {
-		struct pollfd pf = {fd, POLLIN, 0};
-		if (poll(&pf, 1, 200) != 1)
-			continue;
-		ssize_t k = recv(fd, buf, in_body ? 65536 : 1, 0);
-		cr_assert(k > 0, "closed after %zu body bytes", body);
-		if (!in_body) {
-			head[hlen++] = buf[0];
-			cr_assert(hlen < sizeof(head));
-			if (hlen >= 4 && !memcmp(head + hlen - 4, "\r\n\r\n", 4)) {
-				head[hlen] = 0;
-				in_body = true;
-				cr_assert(!strncmp(head, "HTTP/1.1 200", 12), "%s", head);
-			}
-			continue;
-		}
-		cr_assert_eq(px_pat_diff(buf, (size_t)k, body), -1, "body differs near %zu", body);
-		body += (size_t)k;
-	}
+	size_t body = px_read_pat_response(fd, buf, 65536, MIB, 10000, "slow reader");
 	cr_assert_geq(body, MIB, "the first MiB did not arrive");
 	h_sleep_ms(1500); /* herd would fill its memory with the rest now */
 	long rss1 = px_rss_kib(srv.pid);
@@ -492,7 +454,7 @@ HTEST(proxy_hostile, slow_reader_keeps_memory_flat)
 		     "herd grew by %ld KiB while a client read a 64 MiB response slowly "
 		     "(the upstream's body is buffered instead of backpressured)", rss1 - rss0);
 	/* The rest arrives whole. */
-	deadline = h_now_ms() + 40000;
+	long long deadline = h_now_ms() + 40000;
 	while (body < n && h_now_ms() < deadline) {
 		struct pollfd pf = {fd, POLLIN, 0};
 		if (poll(&pf, 1, 500) != 1)

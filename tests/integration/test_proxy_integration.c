@@ -76,6 +76,14 @@ static void assert_upstream(const struct px_resp *r, const char *name, const cha
 		  u ? u : "(none: not proxied)", name);
 }
 
+/* r's body is n bytes of the upstreams' pattern. */
+static void assert_pat_body(const struct px_resp *r, size_t n)
+{
+	cr_assert_eq(r->body_len, n, "body %zu bytes, want %zu", r->body_len, n);
+	long d = px_pat_diff(r->body, n, 0);
+	cr_assert_eq(d, -1, "body differs at %ld", d);
+}
+
 /* ---- routes ---- */
 
 HTEST(proxy, routes_strip_and_longest_prefix)
@@ -244,9 +252,7 @@ HTEST(proxy, http10_client)
 	cr_assert_eq(rc, H_OK, "%s", h_result_str(rc));
 	cr_assert_eq(r.status, 200);
 	cr_assert_null(px_header(&r, "Transfer-Encoding"), "chunked sent to an HTTP/1.0 client");
-	cr_assert_eq(r.body_len, n, "body %zu bytes, want %zu", r.body_len, n);
-	cr_assert_eq(px_pat_diff(r.body, n, 0), -1, "body differs at %ld",
-		     px_pat_diff(r.body, n, 0));
+	assert_pat_body(&r, n);
 	px_resp_free(&r);
 	cr_assert_eq(h_conn_wait_eof(&c, 3000), 1);
 	h_conn_close(&c);
@@ -258,8 +264,7 @@ HTEST(proxy, http10_client)
 		rc = px_send_read(&c, "GET /big?n=1000 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", &r,
 				  10000);
 		cr_assert_eq(rc, H_OK, "request %d: %s", i, h_result_str(rc));
-		cr_assert_eq(r.body_len, 1000);
-		cr_assert_eq(px_pat_diff(r.body, 1000, 0), -1);
+		assert_pat_body(&r, 1000);
 		px_resp_free(&r);
 	}
 	h_conn_close(&c);
@@ -286,9 +291,7 @@ HTEST(proxy, upload_content_length_5mib)
 	cr_assert_eq(r.status, 200);
 	cr_assert_str_eq(px_header(&r, "X-Chunked"), "0");
 	cr_assert_eq(strtoull(px_header(&r, "X-Body-Length"), NULL, 10), n);
-	cr_assert_eq(r.body_len, n);
-	cr_assert_eq(px_pat_diff(r.body, n, 0), -1, "echoed body differs at %ld",
-		     px_pat_diff(r.body, n, 0));
+	assert_pat_body(&r, n);
 	px_resp_free(&r);
 	h_conn_close(&c);
 	free(body);
@@ -325,9 +328,7 @@ HTEST(proxy, upload_chunked_5mib_forwarded_chunked)
 	cr_assert_eq(r.status, 200);
 	cr_assert_str_eq(px_header(&r, "X-Chunked"), "1", "a chunked request must go up chunked");
 	cr_assert_eq(strtoull(px_header(&r, "X-Body-Length"), NULL, 10), n);
-	cr_assert_eq(r.body_len, n);
-	cr_assert_eq(px_pat_diff(r.body, n, 0), -1, "body differs at %ld",
-		     px_pat_diff(r.body, n, 0));
+	assert_pat_body(&r, n);
 	px_resp_free(&r);
 	/* The connection is still usable. */
 	get_ok(&c, "/echo", &r);
@@ -349,8 +350,7 @@ HTEST(proxy, download_chunked_length_and_close_delimited)
 	cr_assert_eq(r.status, 200);
 	cr_assert_eq(r.framing, PX_CHUNKED, "a chunked body to a 1.1 client is passed chunked");
 	cr_assert(r.last_chunk);
-	cr_assert_eq(r.body_len, n);
-	cr_assert_eq(px_pat_diff(r.body, n, 0), -1, "differs at %ld", px_pat_diff(r.body, n, 0));
+	assert_pat_body(&r, n);
 	px_resp_free(&r);
 
 	get_ok(&c, "/big?n=5242883", &r);
@@ -366,8 +366,7 @@ HTEST(proxy, download_chunked_length_and_close_delimited)
 	const char *conn = px_header(&r, "Connection");
 	cr_assert(conn && !strcasecmp(conn, "close"), "Connection: %s, want close",
 		  conn ? conn : "(none)");
-	cr_assert_eq(r.body_len, n, "close-delimited body: %zu bytes, want %zu", r.body_len, n);
-	cr_assert_eq(px_pat_diff(r.body, n, 0), -1);
+	assert_pat_body(&r, n);
 	px_resp_free(&r);
 	h_conn_close(&c);
 }
@@ -455,8 +454,7 @@ HTEST(proxy, head_204_304_carry_no_body)
 	/* The connection is intact: a normal request still frames right. */
 	get_ok(&c, "/big?n=5000", &r);
 	cr_assert_eq(r.status, 200);
-	cr_assert_eq(r.body_len, 5000);
-	cr_assert_eq(px_pat_diff(r.body, 5000, 0), -1);
+	assert_pat_body(&r, 5000);
 	px_resp_free(&r);
 	h_conn_close(&c);
 }
@@ -729,8 +727,7 @@ HTEST(proxy, ipv6_upstream)
 	cr_assert_eq(rc, H_OK, "%s", h_result_str(rc));
 	cr_assert_eq(r.status, 200);
 	assert_upstream(&r, "six", "IPv6 upstream");
-	cr_assert_eq(r.body_len, 100000);
-	cr_assert_eq(px_pat_diff(r.body, 100000, 0), -1);
+	assert_pat_body(&r, 100000);
 	px_resp_free(&r);
 }
 

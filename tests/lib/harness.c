@@ -6,10 +6,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define MAX_SERVERS 8
@@ -405,4 +407,29 @@ bool h_proc_stat(int pid, char *state, int *ppid, long long *cpu_ms)
 	if (cpu_ms)
 		*cpu_ms = (long long)(ut + st) * 1000 / sysconf(_SC_CLK_TCK);
 	return true;
+}
+
+int h_run_shv(char **out, int timeout_s, const char *fmt, va_list ap)
+{
+	char cmd[4096];
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	char full[4200];
+	/* cmd must not contain single quotes: the tests' commands do not. */
+	snprintf(full, sizeof(full), "timeout -s KILL %d sh -c '%s' </dev/null 2>&1", timeout_s,
+		 cmd);
+	FILE *p = popen(full, "r");
+	cr_assert(p, "popen %s", cmd);
+	size_t cap = 4096, len = 0, r;
+	char *buf = malloc(cap);
+	while ((r = fread(buf + len, 1, cap - len - 1, p)) > 0) {
+		len += r;
+		if (cap - len < 2048)
+			buf = realloc(buf, cap *= 2);
+	}
+	buf[len] = 0;
+	*out = buf;
+	int st = pclose(p);
+	if (!WIFEXITED(st))
+		return -1;
+	return WEXITSTATUS(st) == 137 ? -1 : WEXITSTATUS(st);
 }

@@ -5,6 +5,7 @@
 #ifndef HERD_TEST_HARNESS_H
 #define HERD_TEST_HARNESS_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -143,6 +144,16 @@ enum h_read_result {
 
 void h_conn_init(struct h_conn *c, int fd);
 void h_conn_close(struct h_conn *c);
+/* One bounded read into c's buffer (grown as needed): 1 got bytes, 0 EOF or
+ * an error (c->eof / c->error), -1 nothing before deadline (h_now_ms). */
+int h_conn_fill(struct h_conn *c, long long deadline);
+/* Drops the first n buffered bytes. */
+void h_conn_consume(struct h_conn *c, size_t n);
+/* Splits a response head (status line and fields, NUL-terminated, no blank
+ * line) in place: the status, version ("HTTP/1.x"), names/values (at most
+ * H_MAX_HEADERS, counted from *nheaders on).  H_OK or H_BAD. */
+int h_split_head(char *head, int *status, char *version, size_t vlen, char **names,
+		 char **values, int *nheaders);
 /* Reads exactly one response.  head_request: the response has no body
  * whatever its Content-Length says.  Extra bytes stay buffered in c. */
 int h_read_response(struct h_conn *c, struct h_resp *r, bool head_request, int timeout_ms);
@@ -210,5 +221,10 @@ bool h_proc_stat(int pid, char *state, int *ppid, long long *cpu_ms);
 /* Whether $HERD_BIN is a sanitizer build (its allocator keeps freed memory
  * in quarantine, so its RSS says nothing about what the server holds). */
 bool h_server_sanitized(void);
+
+/* Runs `sh -c CMD` (CMD from fmt and ap, without single quotes; stdin
+ * /dev/null, stderr into the output), SIGKILLed after timeout_s; returns its
+ * exit status (-1 if killed); *out gets the malloc'd, NUL-terminated text. */
+int h_run_shv(char **out, int timeout_s, const char *fmt, va_list ap);
 
 #endif

@@ -106,8 +106,7 @@ void h_conn_close(struct h_conn *c)
 	c->buf = NULL;
 }
 
-/* One bounded read into the buffer: 1 got bytes, 0 EOF/error, -1 timeout. */
-static int fill(struct h_conn *c, long long deadline)
+int h_conn_fill(struct h_conn *c, long long deadline)
 {
 	if (c->eof || c->error)
 		return 0;
@@ -137,10 +136,35 @@ static int fill(struct h_conn *c, long long deadline)
 	}
 }
 
-static void consume(struct h_conn *c, size_t n)
+void h_conn_consume(struct h_conn *c, size_t n)
 {
 	memmove(c->buf, c->buf + n, c->len - n);
 	c->len -= n;
+}
+
+int h_split_head(char *head, int *status, char *version, size_t vlen, char **names,
+		 char **values, int *nheaders)
+{
+	char *save, *line = strtok_r(head, "\r\n", &save);
+	int minor;
+	if (!line || sscanf(line, "HTTP/1.%d %3d", &minor, status) != 2 || *status < 100 ||
+	    *status > 599 || strlen(line) < 12 || line[12] != ' ')
+		return H_BAD;
+	snprintf(version, vlen, "%.8s", line);
+	while ((line = strtok_r(NULL, "\r\n", &save))) {
+		char *colon = strchr(line, ':');
+		if (!colon || *nheaders == H_MAX_HEADERS)
+			return H_BAD;
+		*colon = 0;
+		char *v = colon + 1;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		for (char *e = v + strlen(v); e > v && (e[-1] == ' ' || e[-1] == '\t');)
+			*--e = 0;
+		names[*nheaders] = line;
+		values[(*nheaders)++] = v;
+	}
+	return H_OK;
 }
 
 static int parse_head(struct h_resp *r, const char *p, size_t n)
@@ -149,25 +173,9 @@ static int parse_head(struct h_resp *r, const char *p, size_t n)
 		return H_BAD;
 	memcpy(r->head, p, n);
 	r->head[n] = 0;
-	char *save, *line = strtok_r(r->head, "\r\n", &save);
-	int minor;
-	if (!line || sscanf(line, "HTTP/1.%d %3d", &minor, &r->status) != 2 ||
-	    r->status < 100 || r->status > 599 || line[12] != ' ')
+	if (h_split_head(r->head, &r->status, r->version, sizeof(r->version), r->names, r->values,
+			 &r->nheaders) != H_OK)
 		return H_BAD;
-	snprintf(r->version, sizeof(r->version), "%.8s", line);
-	while ((line = strtok_r(NULL, "\r\n", &save))) {
-		char *colon = strchr(line, ':');
-		if (!colon || r->nheaders == H_MAX_HEADERS)
-			return H_BAD;
-		*colon = 0;
-		char *v = colon + 1;
-		while (*v == ' ' || *v == '\t')
-			v++;
-		for (char *e = v + strlen(v); e > v && (e[-1] == ' ' || e[-1] == '\t');)
-			*--e = 0;
-		r->names[r->nheaders] = line;
-		r->values[r->nheaders++] = v;
-	}
 	const char *cl = h_header(r, "Content-Length");
 	if (cl) {
 		char *end;
@@ -191,14 +199,14 @@ int h_read_response(struct h_conn *c, struct h_resp *r, bool head_request, int t
 	char *end;
 	int f;
 	while (!(c->len >= 4 && (end = memmem(c->buf, c->len, "\r\n\r\n", 4)))) {
-		if ((f = fill(c, deadline)) <= 0)
+		if ((f = h_conn_fill(c, deadline)) <= 0)
 			return f < 0 ? H_TIMEOUT : c->len ? H_PARTIAL : H_EOF;
 	}
 	size_t hlen = (size_t)(end - c->buf) + 4;
 	int rc = parse_head(r, c->buf, hlen - 2);
 	if (rc != H_OK)
 		return rc;
-	consume(c, hlen);
+	h_conn_consume(c, hlen);
 
 	bool bodyless = head_request || r->status < 200 || r->status == 204 || r->status == 304;
 	if (bodyless) {
@@ -207,11 +215,11 @@ int h_read_response(struct h_conn *c, struct h_resp *r, bool head_request, int t
 	}
 	if (r->has_length) {
 		while (c->len < r->content_length)
-			if ((f = fill(c, deadline)) <= 0)
+			if ((f = h_conn_fill(c, deadline)) <= 0)
 				return f < 0 ? H_TIMEOUT : H_PARTIAL;
 		r->body_len = r->content_length;
 	} else { /* close-delimited */
-		while ((f = fill(c, deadline)) > 0)
+		while ((f = h_conn_fill(c, deadline)) > 0)
 			;
 		if (f < 0)
 			return H_TIMEOUT;
@@ -220,7 +228,7 @@ int h_read_response(struct h_conn *c, struct h_resp *r, bool head_request, int t
 	r->body = malloc(r->body_len + 1);
 	memcpy(r->body, c->buf, r->body_len);
 	r->body[r->body_len] = 0;
-	consume(c, r->body_len);
+	h_conn_consume(c, r->body_len);
 	return H_OK;
 }
 
@@ -229,7 +237,7 @@ int h_conn_wait_eof(struct h_conn *c, int timeout_ms)
 	if (c->len)
 		return -1;
 	long long deadline = h_now_ms() + timeout_ms;
-	int f = fill(c, deadline);
+	int f = h_conn_fill(c, deadline);
 	return f == 0 ? 1 : f < 0 ? 0 : -1;
 }
 
