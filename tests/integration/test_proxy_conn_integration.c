@@ -194,6 +194,47 @@ HTEST(proxy, websocket_tunnel)
 	h_conn_close(&c);
 }
 
+/* herd in front of herd: the upstream's keep-alive and pipelining as
+ * another herd speaks them. */
+HTEST(proxy, herd_as_upstream)
+{
+	static struct herd up;
+	herd_start(&up, "--workers", "1");
+	char spec[64];
+	snprintf(spec, sizeof(spec), "/h/=http://127.0.0.1:%d", up.port);
+	herd_start(&srv, "--proxy-strip", spec, "--admin", "127.0.0.1:0");
+	struct h_conn c;
+	px_open(&c, srv.port);
+	for (int i = 0; i < 50; i++) {
+		struct px_resp r;
+		get_ok(&c, "/h/plaintext", &r);
+		cr_assert_eq(r.status, 200, "request %d", i);
+		cr_assert_eq(r.body_len, strlen(PLAIN));
+		cr_assert(!memcmp(r.body, PLAIN, r.body_len), "request %d", i);
+		px_resp_free(&r);
+	}
+	/* Eight at once, answered in order. */
+	char batch[8 * 64];
+	size_t n = 0;
+	for (int i = 0; i < 8; i++)
+		n += (size_t)snprintf(batch + n, sizeof(batch) - n,
+				      "GET /h/%s HTTP/1.1\r\nHost: t\r\n\r\n",
+				      i % 2 ? "json" : "plaintext");
+	cr_assert_eq(h_send(c.fd, batch, n, 5000), 0);
+	for (int i = 0; i < 8; i++) {
+		struct px_resp r;
+		cr_assert_eq(px_read(&c, &r, false, 10000), H_OK, "pipelined response %d", i);
+		cr_assert_eq(r.status, 200);
+		cr_assert(strstr(r.body, i % 2 ? "message" : PLAIN), "pipelined %d: %s", i, r.body);
+		px_resp_free(&r);
+	}
+	h_conn_close(&c);
+	char label[64];
+	snprintf(label, sizeof(label), "127.0.0.1:%d", up.port);
+	long long reqs = px_metric(srv.admin_port, "herd_upstream_requests_total", label, NULL);
+	cr_assert_eq(reqs, 58, "herd_upstream_requests_total{upstream=\"%s\"} = %lld", label, reqs);
+}
+
 HTEST(proxy, unix_socket_upstream)
 {
 	char path[160];

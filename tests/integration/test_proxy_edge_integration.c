@@ -215,6 +215,34 @@ HTEST(proxy_edge, stalled_upload_does_not_spin)
 	h_conn_close(&c);
 }
 
+/* A proxied request dribbled one byte at a time, head and chunked body
+ * alike, then a second one on the same connection: both reach the upstream
+ * whole and are answered in order. */
+HTEST(proxy_edge, request_split_into_single_bytes)
+{
+	PX_UP(&A, "--name", "A");
+	herd_start(&srv, "--proxy-strip", route_u(&A));
+	struct h_conn c;
+	px_open(&c, srv.port);
+	static const char req[] = "POST /u/echo-body HTTP/1.1\r\nHost: t\r\n"
+				  "Transfer-Encoding: chunked\r\n\r\n"
+				  "3;ext=1\r\nabc\r\n4\r\ndefg\r\n0\r\nTrailer-X: y\r\n\r\n";
+	for (int round = 0; round < 2; round++) {
+		for (size_t i = 0; i < sizeof(req) - 1; i++) {
+			cr_assert_eq(h_send(c.fd, req + i, 1, 2000), 0, "byte %zu", i);
+			if (i % 8 == 0)
+				h_sleep_ms(1);
+		}
+		struct px_resp r;
+		int rc = px_read(&c, &r, false, 5000);
+		cr_assert_eq(rc, H_OK, "round %d: %s", round, h_result_str(rc));
+		cr_assert_eq(r.status, 200, "round %d", round);
+		cr_assert_str_eq(r.body, "abcdefg", "round %d", round);
+		px_resp_free(&r);
+	}
+	h_conn_close(&c);
+}
+
 /* ---- 5: an early answer during an upload ---- */
 
 HTEST(proxy_edge, early_answer_during_upload_reaches_client)
@@ -331,7 +359,9 @@ HTEST(proxy_edge, client_not_reading_is_not_upstream_timeout)
  * and io_uring): it guards the TLS upload path but does not reproduce the
  * partial-record bug. */
 
-HTEST(proxy_edge, tls_client_upload_in_small_writes_is_echoed)
+/* herd on a TLS listener in front of A, and a client connected to it
+ * (*ctx, *fd and the SSL are the caller's to free). */
+static SSL *tls_proxy_client(SSL_CTX **ctx, int *fd)
 {
 	PX_UP(&A, "--name", "A");
 	char crt[200], key[200];
@@ -339,17 +369,46 @@ HTEST(proxy_edge, tls_client_upload_in_small_writes_is_echoed)
 					key, sizeof(crt)), 0);
 	herd_start(&srv, "--listen-tls", "127.0.0.1:0", "--tls-cert", crt, "--tls-key", key,
 		   "--proxy-strip", route_u(&A), "--max-body", "4000000");
-	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-	cr_assert(ctx);
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-	int fd = h_connect(srv.port);
-	cr_assert(fd >= 0);
+	*ctx = SSL_CTX_new(TLS_client_method());
+	cr_assert(*ctx);
+	SSL_CTX_set_verify(*ctx, SSL_VERIFY_NONE, NULL);
+	*fd = h_connect(srv.port);
+	cr_assert(*fd >= 0);
 	struct timeval tv = {5, 0};
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	SSL *ssl = SSL_new(ctx);
-	SSL_set_fd(ssl, fd);
+	setsockopt(*fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(*fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	SSL *ssl = SSL_new(*ctx);
+	SSL_set_fd(ssl, *fd);
 	cr_assert_eq(SSL_connect(ssl), 1, "TLS handshake with herd failed");
+	return ssl;
+}
+
+/* Over HTTPS the upstream is told so. */
+HTEST(proxy_edge, tls_client_forwarded_proto_is_https)
+{
+	SSL_CTX *ctx;
+	int fd;
+	SSL *ssl = tls_proxy_client(&ctx, &fd);
+	static const char req[] = "GET /u/echo HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+	cr_assert_eq(SSL_write(ssl, req, (int)sizeof(req) - 1), (int)sizeof(req) - 1);
+	char resp[8192];
+	size_t len = 0;
+	int k;
+	while (len < sizeof(resp) - 1 && (k = SSL_read(ssl, resp + len, (int)(sizeof(resp) - 1 - len))) > 0)
+		len += (size_t)k;
+	resp[len] = 0;
+	cr_assert(!strncmp(resp, "HTTP/1.1 200", 12), "%.200s", resp);
+	cr_assert(strstr(resp, "\nh x-forwarded-proto: https\n"), "the upstream saw: %s", resp);
+	SSL_free(ssl);
+	close(fd);
+	SSL_CTX_free(ctx);
+}
+
+HTEST(proxy_edge, tls_client_upload_in_small_writes_is_echoed)
+{
+	SSL_CTX *ctx;
+	int fd;
+	SSL *ssl = tls_proxy_client(&ctx, &fd);
 	const size_t n = 1u << 20, piece = 4000;
 	char head[128];
 	int hl = snprintf(head, sizeof(head), "POST /u/echo-body HTTP/1.1\r\nHost: t\r\n"
