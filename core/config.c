@@ -231,7 +231,7 @@ long config_default_max_conns(long nofile_limit, int workers)
 	return nofile_limit > headroom + 1 ? nofile_limit - headroom : 1;
 }
 
-static int parse_seconds(const char *s, double min, double max, double *out)
+int config_parse_seconds(const char *s, double min, double max, double *out)
 {
 	char *end;
 	errno = 0;
@@ -377,19 +377,19 @@ enum config_result config_parse(struct herd_config *cfg, int argc, char **argv,
 			else
 				return config_fail(err, errlen, "bad --proto '%s': want http or echo", val);
 		} else if (strcmp(name, "--grace") == 0) {
-			if (parse_seconds(val, 0, 3600, &cfg->grace_s) < 0)
+			if (config_parse_seconds(val, 0, 3600, &cfg->grace_s) < 0)
 				return config_fail(err, errlen, "bad --grace '%s': want 0..3600 seconds", val);
 		} else if (strcmp(name, "--drain-delay") == 0) {
-			if (parse_seconds(val, 0, 3600, &cfg->drain_delay_s) < 0)
+			if (config_parse_seconds(val, 0, 3600, &cfg->drain_delay_s) < 0)
 				return config_fail(err, errlen, "bad --drain-delay '%s': want 0..3600 seconds", val);
 		} else if (strcmp(name, "--header-timeout") == 0) {
-			if (parse_seconds(val, 0.01, 3600, &cfg->header_timeout_s) < 0)
+			if (config_parse_seconds(val, 0.01, 3600, &cfg->header_timeout_s) < 0)
 				return config_fail(err, errlen, "bad --header-timeout '%s': want 0.01..3600 seconds", val);
 		} else if (strcmp(name, "--keepalive-timeout") == 0) {
-			if (parse_seconds(val, 0.01, 86400, &cfg->keepalive_timeout_s) < 0)
+			if (config_parse_seconds(val, 0.01, 86400, &cfg->keepalive_timeout_s) < 0)
 				return config_fail(err, errlen, "bad --keepalive-timeout '%s': want 0.01..86400 seconds", val);
 		} else if (strcmp(name, "--send-timeout") == 0) {
-			if (parse_seconds(val, 0.01, 3600, &cfg->send_timeout_s) < 0)
+			if (config_parse_seconds(val, 0.01, 3600, &cfg->send_timeout_s) < 0)
 				return config_fail(err, errlen, "bad --send-timeout '%s': want 0.01..3600 seconds", val);
 		} else if (strcmp(name, "--max-conns") == 0) {
 			if (parse_long(val, 1, 100000000, &n) < 0)
@@ -402,13 +402,13 @@ enum config_result config_parse(struct herd_config *cfg, int argc, char **argv,
 			*(name[2] == 'm' && name[3] == 'i' ? &cfg->min_workers : &cfg->max_workers) =
 				(int)n;
 		} else if (strcmp(name, "--scale-interval") == 0) {
-			if (parse_seconds(val, 0.01, 60, &cfg->scale_interval_s) < 0)
+			if (config_parse_seconds(val, 0.01, 60, &cfg->scale_interval_s) < 0)
 				return config_fail(err, errlen, "bad --scale-interval '%s': want 0.01..60 seconds", val);
 		} else if (strcmp(name, "--scale-up-busy") == 0) {
-			if (parse_seconds(val, 0.01, 1, &cfg->scale_up_busy) < 0)
+			if (config_parse_seconds(val, 0.01, 1, &cfg->scale_up_busy) < 0)
 				return config_fail(err, errlen, "bad --scale-up-busy '%s': want 0.01..1", val);
 		} else if (strcmp(name, "--scale-down-busy") == 0) {
-			if (parse_seconds(val, 0, 1, &cfg->scale_down_busy) < 0)
+			if (config_parse_seconds(val, 0, 1, &cfg->scale_down_busy) < 0)
 				return config_fail(err, errlen, "bad --scale-down-busy '%s': want 0..1", val);
 		} else if (strcmp(name, "--scale-queue") == 0) {
 			if (parse_long(val, 1, 1 << 30, &n) < 0)

@@ -135,6 +135,9 @@ enum config_result config_proxy_check(const struct herd_config *cfg, char *err, 
 bool config_proxy_known(const char *name);
 void config_proxy_defaults(struct herd_config *cfg);
 
+/* A number of seconds in [min, max] (fractions allowed).  0, or -1. */
+int config_parse_seconds(const char *s, double min, double max, double *out);
+
 /* Seconds from the command line as the milliseconds timers count in. */
 static inline int64_t config_ms(double seconds)
 {

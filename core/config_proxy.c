@@ -35,21 +35,10 @@ void config_proxy_defaults(struct herd_config *cfg)
 	cfg->proxy_health_interval_s = 2;
 }
 
-static int seconds(const char *s, double min, double max, double *out)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || *end || !(v >= min && v <= max))
-		return -1;
-	*out = v;
-	return 0;
-}
-
 static enum config_result timeout(const char *name, const char *val, double min, double max,
 				  double *out, char *err, size_t errlen)
 {
-	if (seconds(val, min, max, out) < 0)
+	if (config_parse_seconds(val, min, max, out) < 0)
 		return config_fail(err, errlen, "bad %s '%s': want %g..%g seconds", name, val, min,
 				   max);
 	return CONFIG_OK;

@@ -60,6 +60,33 @@ static inline bool http_list_next(const char **pp, const char *end, const char *
 	return true;
 }
 
+/* A Content-Length value (RFC 9112 6.3, RFC 9110 8.6): a list of identical
+ * decimal values may be collapsed into one, up to max.  Merged into *seen /
+ * *cl with any earlier field.  0, or -1 for an empty element, a non-digit,
+ * a value over max, or values that differ (the body's end is unknowable). */
+static inline int http_content_length(const char *v, size_t n, uint64_t max, bool *seen,
+				      uint64_t *cl)
+{
+	const char *p = v, *end = v + n, *es;
+	size_t en;
+	while (http_list_next(&p, end, &es, &en)) {
+		if (en == 0)
+			return -1;
+		uint64_t x = 0;
+		for (size_t i = 0; i < en; i++) {
+			unsigned d = (unsigned)((unsigned char)es[i] - '0');
+			if (d > 9 || x > (max - d) / 10)
+				return -1;
+			x = x * 10 + d;
+		}
+		if (*seen && *cl != x)
+			return -1;
+		*seen = true;
+		*cl = x;
+	}
+	return 0;
+}
+
 /* At a CR or LF ending a line: advances past the terminator (a lone LF is
  * tolerated, RFC 9112 2.2).  1 when done, 0 when the LF after a CR is not in
  * the buffer yet, -1 for a bare CR. */

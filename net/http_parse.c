@@ -32,25 +32,7 @@ struct sem {
 
 static int parse_content_length(struct sem *s, const char *v, size_t n)
 {
-	const char *p = v, *end = v + n, *es;
-	size_t en;
-	while (http_list_next(&p, end, &es, &en)) {
-		if (en == 0)
-			return ERR(400);
-		uint64_t x = 0;
-		for (size_t i = 0; i < en; i++) {
-			unsigned d = (unsigned)((unsigned char)es[i] - '0');
-			if (d > 9 || x > (CL_MAX - d) / 10)
-				return ERR(400);
-			x = x * 10 + d;
-		}
-		/* RFC 9110 8.6: a list of identical values may be collapsed. */
-		if (s->cl_seen && s->cl != x)
-			return ERR(400);
-		s->cl_seen = true;
-		s->cl = x;
-	}
-	return 0;
+	return http_content_length(v, n, CL_MAX, &s->cl_seen, &s->cl) < 0 ? ERR(400) : 0;
 }
 
 static void parse_transfer_encoding(struct sem *s, const char *v, size_t n)

@@ -25,26 +25,7 @@ struct rsem {
 
 static int content_length(struct rsem *s, const char *v, size_t n)
 {
-	const char *p = v, *end = v + n, *es;
-	size_t en;
-	while (http_list_next(&p, end, &es, &en)) {
-		if (en == 0)
-			return -1;
-		uint64_t x = 0;
-		for (size_t i = 0; i < en; i++) {
-			unsigned d = (unsigned)((unsigned char)es[i] - '0');
-			if (d > 9 || x > (CL_MAX - d) / 10)
-				return -1;
-			x = x * 10 + d;
-		}
-		/* RFC 9110 8.6: identical values may be collapsed; differing
-		 * ones leave the body's end unknowable. */
-		if (s->cl_seen && s->cl != x)
-			return -1;
-		s->cl_seen = true;
-		s->cl = x;
-	}
-	return 0;
+	return http_content_length(v, n, CL_MAX, &s->cl_seen, &s->cl);
 }
 
 static void transfer_encoding(struct rsem *s, const char *v, size_t n)

@@ -46,6 +46,12 @@ static void *serve(void *arg)
 				break;
 		}
 		buf[got] = 0;
+		if (!got) {
+			/* A probe abandoned before it wrote (the prober stopping
+			 * mid-round, or its timeout under load): no request. */
+			close(fd);
+			continue;
+		}
 		atomic_fetch_add(&requests, 1);
 		if (strcmp(buf, want) != 0)
 			atomic_fetch_add(&bad_requests, 1);
