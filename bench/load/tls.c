@@ -63,19 +63,36 @@ static bool is_ip_literal(const char *host)
 
 /*
  * TLS 1.3 tickets arrive after the handshake, while the response is read,
- * so the session worth keeping is the one this callback is handed, not the
- * one SSL_get1_session returns when SSL_connect finishes.  The last ticket
- * of the thread's last connection wins.
+ * so the sessions worth keeping are the ones this callback is handed, not
+ * the one SSL_get1_session returns when SSL_connect finishes.  Each is
+ * kept for one connection, as a browser does; when the store is full the
+ * oldest goes.
  */
 static int keep_session(SSL *ssl, SSL_SESSION *sess)
 {
 	struct load_worker *w = SSL_get_app_data(ssl);
 	if (!w || !SSL_SESSION_is_resumable(sess))
 		return 0;
-	if (w->tls_session)
-		SSL_SESSION_free(w->tls_session);
-	w->tls_session = sess;
+	if (w->tls_nsessions == LOAD_TLS_SESSIONS) {
+		SSL_SESSION_free(w->tls_sessions[0]);
+		memmove(w->tls_sessions, w->tls_sessions + 1,
+			sizeof(w->tls_sessions[0]) * (LOAD_TLS_SESSIONS - 1));
+		w->tls_nsessions--;
+	}
+	w->tls_sessions[w->tls_nsessions++] = sess;
 	return 1; /* the reference is ours now */
+}
+
+/* The newest ticket not used yet, or NULL (a full handshake). */
+static SSL_SESSION *take_session(struct load_worker *w)
+{
+	while (w->tls_nsessions > 0) {
+		SSL_SESSION *s = w->tls_sessions[--w->tls_nsessions];
+		if (SSL_SESSION_is_resumable(s))
+			return s;
+		SSL_SESSION_free(s);
+	}
+	return NULL;
 }
 
 static SSL_CTX *ctx_fail(SSL_CTX *ctx, char *err, size_t errlen, const char *what)
@@ -211,8 +228,11 @@ int load_tls_start(struct load_worker *w, struct load_conn *c, enum err_kind *ki
 	/* RFC 6066: SNI carries host names only, never an address */
 	if (!is_ip_literal(host))
 		SSL_set_tlsext_host_name(ssl, host);
-	if (w->tls_session)
-		SSL_set_session(ssl, w->tls_session);
+	SSL_SESSION *sess = take_session(w);
+	if (sess) {
+		SSL_set_session(ssl, sess);
+		SSL_SESSION_free(sess); /* the connection holds it now */
+	}
 	c->ssl = ssl;
 	return load_tls_handshake(c, kind);
 }
@@ -284,7 +304,6 @@ void load_tls_end(struct load_conn *c, bool clean)
 
 void load_tls_worker_end(struct load_worker *w)
 {
-	if (w->tls_session)
-		SSL_SESSION_free(w->tls_session);
-	w->tls_session = NULL;
+	while (w->tls_nsessions > 0)
+		SSL_SESSION_free(w->tls_sessions[--w->tls_nsessions]);
 }

@@ -27,6 +27,10 @@
 #include "resp.h"
 #include "stats.h"
 
+/* Unused TLS tickets kept per thread (--tls-resume): more than the
+ * connections a thread has open at once in any bundled test or benchmark. */
+#define LOAD_TLS_SESSIONS 256
+
 #define LOAD_RBUF_SIZE (64 * 1024)  /* per-thread receive buffer */
 #define RETRY_NS (20 * 1000000ULL)  /* back-off after a failed connect */
 #define SCAN_NS (20 * 1000000ULL)   /* timeout / retry scan period */
@@ -108,7 +112,11 @@ struct load_worker {
 	uint64_t t_last;      /* last completed response */
 	bool stopping;
 	bool nodelay;
-	struct ssl_session_st *tls_session; /* --tls-resume: the latest session one got */
+	/* --tls-resume: tickets got and not used yet, newest last.  A TLS 1.3
+	 * ticket is good for one resumption (RFC 8446 C.4; OpenSSL's client
+	 * marks it used), so concurrent connections each need their own. */
+	struct ssl_session_st *tls_sessions[LOAD_TLS_SESSIONS];
+	int tls_nsessions;
 	uint64_t rng;         /* picks the URL of each request */
 	/* --conn-rate: connections due that no free slot has taken yet */
 	uint64_t cr_owed, cr_owed_t;

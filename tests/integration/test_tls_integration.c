@@ -229,7 +229,9 @@ HTEST(tls, resumption_across_workers)
 	long long hs = h_json_number(json, "tls_handshakes"), res = h_json_number(json, "tls_resumed");
 	free(json);
 	cr_assert_geq(hs, 800);
-	cr_assert_gt(res, 400, "only %lld of %lld handshakes resumed", res, hs);
+	/* Only the 8 first connections have no ticket to offer: each later
+	 * one takes a ticket of its own (a TLS 1.3 ticket is used once). */
+	cr_assert_geq(res, hs * 95 / 100, "only %lld of %lld handshakes resumed", res, hs);
 	char *m = h_metrics_assert(srv.admin_port, __LINE__);
 	long long sres = MSUM(m, "herd_tls_handshakes_total", "result=\"resumed\"");
 	long long sfull = MSUM(m, "herd_tls_handshakes_total", "result=\"full\"");
@@ -237,7 +239,7 @@ HTEST(tls, resumption_across_workers)
 	cr_expect_eq(sres + sfull, hs, "server: %lld + %lld handshakes, client %lld", sres, sfull,
 		     hs);
 	/* Every worker resumed some: sessions got on one worker were taken by
-	 * another (8 clients, each offering its previous connection's ticket,
+	 * another (8 clients, each offering a ticket got earlier,
 	 * spread over the workers). */
 	int workers = MPOS(m, "herd_tls_connections_total");
 	int resumers = MPOS(m, "herd_tls_handshakes_total", "result=\"resumed\"");
