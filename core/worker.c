@@ -73,6 +73,7 @@ int worker_init(struct worker *w)
 	w->timers[CONN_T_UP_CONNECT].timeout_ms = w->timeouts.up_connect_ms;
 	w->timers[CONN_T_UP_READ].timeout_ms = w->timeouts.up_read_ms;
 	w->timers[CONN_T_UP_IDLE].timeout_ms = w->timeouts.up_idle_ms;
+	w->timers[CONN_T_APP].timeout_ms = w->timeouts.app_ms;
 	/* The upstream's own timer always fires first. */
 	w->timers[CONN_T_PROXIED].timeout_ms =
 		w->timeouts.up_connect_ms + w->timeouts.up_read_ms + 1000;
