@@ -73,9 +73,9 @@ int app_post(struct app_runtime *rt, int worker, void (*fn)(void *arg), void *ar
 	int fd = s->wake_fd;
 	pthread_mutex_unlock(&s->mu);
 	/* One wake-up per batch: the worker takes the whole queue. */
-	uint64_t one = 1;
-	if (first && write(fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		return 0; /* queued; the worker finds it at its next turn */
+	uint64_t post = WORKER_WAKE_POST;
+	if (first && write(fd, &post, sizeof(post)) < 0 && errno != EAGAIN)
+		return 0; /* queued all the same: the worker's next turn finds it */
 	return 0;
 }
 

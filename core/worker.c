@@ -181,11 +181,12 @@ void worker_release(struct worker *w)
 	w->wake_fd = -1;
 }
 
-void worker_clear_wake(struct worker *w)
+uint64_t worker_clear_wake(struct worker *w)
 {
-	uint64_t v;
+	uint64_t v, sum = 0;
 	while (read(w->wake_fd, &v, sizeof(v)) > 0)
-		;
+		sum += v;
+	return sum;
 }
 
 bool worker_stop_requested(struct worker *w)

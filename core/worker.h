@@ -156,8 +156,11 @@ uint64_t worker_clock_ns(void);
 
 int64_t worker_monotonic_ms(void);
 int64_t worker_realtime_sec(void);
-/* Reads the wake eventfd empty. */
-void worker_clear_wake(struct worker *w);
+/* Reads the wake eventfd empty; returns the sum of what was written.  A
+ * function posted to the worker (core/app.c) writes WORKER_WAKE_POST, every
+ * other waker 1, so the race can tell a post from a nudge. */
+#define WORKER_WAKE_POST (UINT64_C(1) << 32)
+uint64_t worker_clear_wake(struct worker *w);
 /* The stop flag, checked once per loop turn: true exactly once, when the
  * worker must start draining. */
 bool worker_stop_requested(struct worker *w);
