@@ -159,9 +159,17 @@ static void res_free(struct herd_response *h)
 
 void app_orphan(struct herd_response *h)
 {
+	if (h->ready) {
+		/* herd_complete() was called (while output was in flight, or
+		 * in the handler itself): the application let go of it. */
+		res_free(h);
+		return;
+	}
 	h->conn = NULL;
 	atomic_store_explicit(&h->orphaned, true, memory_order_release);
 }
+
+static void answer(struct worker *w, struct conn *c, struct herd_response *h);
 
 void app_wait(struct worker *w, struct conn *c, struct herd_response *h)
 {
@@ -169,6 +177,10 @@ void app_wait(struct worker *w, struct conn *c, struct herd_response *h)
 	h->conn = c;
 	if (c->flags & CONN_WRITING)
 		return; /* app_output_done() once the answers before it are out */
+	if (h->ready) {
+		answer(w, c, h); /* completed within its handler */
+		return;
+	}
 	engine_set_timer(w, c, CONN_T_APP);
 	/* Reading goes on: a client that leaves is noticed, a pipelined
 	 * request waits in c->in (engine_receive). */
@@ -211,8 +223,8 @@ int herd_complete(struct herd_response *h)
 	struct worker *w = aw->owner;
 	struct conn *c = h->conn;
 	h->ready = true;
-	if (c->flags & CONN_WRITING)
-		return 0; /* app_output_done() sends it after what is in flight */
+	if (!c || (c->flags & CONN_WRITING))
+		return 0; /* app_wait() or app_output_done() sends it */
 	answer(w, c, h);
 	return 0;
 }

@@ -503,6 +503,7 @@ void app_answer(struct proto_state *st, struct proto_env *env, const struct http
 	struct herd_response *r = &aw->scratch;
 	app_res_reset(r);
 	r->worker = aw->id;
+	r->aw = aw;
 	struct herd_request hr = {.req = req, .body = body, .peer = env->peer, .aw = aw};
 	int rc = rt->fn(&hr, r, rt->user);
 	if (r->deferred) {
