@@ -2,6 +2,8 @@
  * from the command line and the setters, parsed together by config_parse
  * at herd_run, which then becomes what the binary's main would: a server,
  * a supervisor of handler processes, or one of its handlers. */
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +36,18 @@ struct herd {
 
 struct herd *herd_new(void)
 {
+	/* herd_run takes these through a signalfd (balance/supervise.c); a
+	 * thread of the program's started before it, with them unblocked,
+	 * would take one instead and die of it, skipping the drain.  Blocked
+	 * here, every thread started from now on inherits the mask. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	struct herd *h = calloc(1, sizeof(*h));
 	if (!h)
 		return NULL;

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/engine.h"
@@ -54,8 +55,14 @@ int app_post(struct app_runtime *rt, int worker, void (*fn)(void *arg), void *ar
 	if (!rt || !fn || worker < 0 || worker >= rt->nslots)
 		return -1;
 	struct app_post *p = malloc(sizeof(*p));
+	/* The caller may hold a response it can complete nowhere else: wait
+	 * a little for memory rather than fail at once. */
+	for (int i = 0; !p && i < 1000; i++) {
+		nanosleep(&(struct timespec){0, 1000 * 1000}, NULL);
+		p = malloc(sizeof(*p));
+	}
 	if (!p)
-		return -1;
+		return -2;
 	*p = (struct app_post){.fn = fn, .arg = arg};
 	struct app_slot *s = &rt->slots[worker];
 	pthread_mutex_lock(&s->mu);
@@ -202,6 +209,9 @@ static void answer(struct worker *w, struct conn *c, struct herd_response *h)
 				   (flags & HTTP_RESP_HEAD) ? 0 : w->out.last_length, w->clock.sec);
 	res_free(h);
 	engine_set_timer(w, c, CONN_T_NONE);
+	/* Requests pipelined behind it wait in c->in, unfed. */
+	if (c->in_len)
+		c->flags |= CONN_UNFED;
 	int sent = w->out.len ? engine_transport_out(w, c) : 1;
 	if (sent == 1)
 		engine_output_done(w, c);

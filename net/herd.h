@@ -69,7 +69,10 @@ struct herd_str {
 
 /* ---- Configuration ---------------------------------------------------- */
 
-/* A server with herd's defaults and no routes; NULL: out of memory. */
+/* A server with herd's defaults and no routes; NULL: out of memory.
+ * Blocks SIGTERM, SIGINT, SIGHUP, SIGUSR1 and SIGUSR2 in the calling
+ * thread, so threads the program starts afterwards inherit the mask and
+ * herd_run (which takes them through a signalfd) sees them all. */
 struct herd *herd_new(void);
 /* Frees a server, run or not (see herd_run). */
 void herd_free(struct herd *h);
@@ -114,9 +117,10 @@ enum herd_match {
 
 /* Registers fn for method ("GET", "POST", any token; NULL or "*": every
  * method) and path.  A GET route answers HEAD too (herd drops the body).
- * An exact route wins over a prefix, a longer prefix over a shorter, a
- * named method over "*".  A path no route takes is 404; a path whose routes
- * take other methods is 405 with Allow.  The strings are copied.  0, or -1
+ * Of the routes that take a request's method and path, an exact one wins
+ * over a prefix, a longer prefix over a shorter, a named method over "*".
+ * A path no route takes is 404; a path whose routes all take other methods
+ * is 405 with Allow naming them.  The strings are copied.  0, or -1
  * (a bad method or path, a duplicate, or more than 256 routes). */
 int herd_route(struct herd *h, const char *method, const char *path, enum herd_match match,
 	       herd_handler fn, void *user);
@@ -196,7 +200,9 @@ int herd_res_worker(const struct herd_response *res);
 int herd_complete(struct herd_response *res);
 
 /* Runs fn(arg) on worker's thread soon (from any thread, also a handler's).
- * 0, or -1 when that worker is not running (fn is not called). */
+ * 0; -1 when that worker is not running (fn is not called; a response it
+ * owned is orphaned); -2 when no memory could be had for a second (nothing
+ * was queued: try again). */
 int herd_post(struct herd *h, int worker, void (*fn)(void *arg), void *arg);
 
 /* ---- Running ------------------------------------------------------------ */

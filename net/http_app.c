@@ -92,59 +92,46 @@ static void allow_add(struct app_match *m, const char *name, size_t len)
 	m->allow_len += (uint32_t)len;
 }
 
-/* The most specific group of routes whose path matches (all exact ones, or
- * the prefix routes of the longest matching prefix), then the route in it
- * for the method: a named one before "*". */
+/* Of the routes whose path matches, the most specific one that takes the
+ * method: exact over prefix, longer prefix over shorter, a named method
+ * over "*".  None takes it: 405 naming what they take, or 404 when no path
+ * matched (501 for a method herd does not know either way). */
 void app_table_match(const struct app_table *t, const struct http_request *req,
 		     struct app_match *m)
 {
 	const struct http_slice *path = &req->path;
-	int64_t best = -1; /* plen of the best prefix; INT32_MAX + 1: exact */
-	const int64_t exact = (int64_t)UINT32_MAX + 1;
-	for (int i = 0; i < t->n; i++) {
-		const struct app_route *r = &t->routes[i];
-		if (r->plen > path->len || memcmp(r->path, path->p, r->plen) != 0)
-			continue;
-		if (!r->prefix) {
-			if (r->plen == path->len)
-				best = exact;
-		} else if ((int64_t)r->plen > best) {
-			best = r->plen;
-		}
-	}
+	uint64_t best = 0; /* (specificity << 1 | named) + 1 of the route chosen */
+	bool any_path = false;
 	m->route = -1;
-	m->allow_len = 0;
-	if (best < 0) {
-		m->status = req->method == HTTP_M_OTHER ? 501 : 404;
-		return;
-	}
-	int any = -1;
 	memcpy(m->allow, "Allow: ", 7);
 	m->allow_len = 7;
 	for (int i = 0; i < t->n; i++) {
 		const struct app_route *r = &t->routes[i];
-		bool in_group = best == exact ? !r->prefix && r->plen == path->len
-					      : r->prefix && r->plen == best;
-		if (!in_group || memcmp(r->path, path->p, r->plen) != 0)
+		if (r->plen > path->len || memcmp(r->path, path->p, r->plen) != 0 ||
+		    (!r->prefix && r->plen != path->len))
 			continue;
+		any_path = true;
 		if (method_takes(r, req)) {
-			if (r->method) {
+			uint64_t spec = r->prefix ? r->plen : (uint64_t)UINT32_MAX + 1;
+			uint64_t score = ((spec << 1) | (r->method != NULL)) + 1;
+			if (score > best) {
+				best = score;
 				m->route = i;
-				return;
 			}
-			any = i;
-		}
-		if (r->method) {
+		} else if (r->method) {
 			allow_add(m, r->method, r->mlen);
 			if (r->mlen == 3 && memcmp(r->method, "GET", 3) == 0)
 				allow_add(m, "HEAD", 4);
 		}
 	}
-	if (any >= 0) {
-		m->route = any;
+	if (m->route >= 0)
+		return;
+	if (req->method == HTTP_M_OTHER || !any_path) {
+		m->status = req->method == HTTP_M_OTHER ? 501 : 404;
+		m->allow_len = 0;
 		return;
 	}
-	m->status = req->method == HTTP_M_OTHER ? 501 : 405;
+	m->status = 405;
 	memcpy(m->allow + m->allow_len, "\r\n", 2);
 	m->allow_len += 2;
 }

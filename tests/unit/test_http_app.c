@@ -290,3 +290,16 @@ Test(http_app, parse_args_refuses_a_flag_without_its_value)
 	cr_assert_eq(herd_parse_args(h, &argc, argv), -1);
 	herd_free(h);
 }
+
+/* A route for one method does not hide a less specific one for another. */
+Test(http_app, a_method_finds_its_route_past_a_more_specific_path)
+{
+	cr_assert_eq(app_table_add(&fx.table, "DELETE", "/api/items", false, false, h_name, "del"), 0);
+	feed(L("GET /api/items HTTP/1.1\r\n" HOST "\r\n"), 4096);
+	cr_assert_str_eq(fx.seen, "api:GET:/api/items::");
+	feed(L("DELETE /api/items HTTP/1.1\r\n" HOST "\r\n"), 4096);
+	cr_assert_str_eq(fx.seen, "del:DELETE:/api/items::");
+	fx.out.len = 0;
+	feed(L("PUT /api/items HTTP/1.1\r\n" HOST "Content-Length: 0\r\n\r\n"), 4096);
+	cr_assert(strstr(out_str(), "Allow: GET, HEAD, DELETE\r\n"), "%s", out_str());
+}
