@@ -16,6 +16,7 @@
 #include "balance/supervise.h"
 #include "balance/worker_set.h"
 #include "core/acceptor.h"
+#include "core/app.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/mech.h"
@@ -153,6 +154,9 @@ static void worker_template(struct server *s, struct worker *t)
 	t->upstreams = cfg->proxy.nroutes ? &cfg->proxy : NULL;
 	t->up_shared = t->upstreams ? s->up : NULL;
 	t->up_idle_max = cfg->proxy_idle;
+	t->timeouts.app_ms = config_ms(cfg->handler_timeout_s);
+	t->app_rt = cfg->app;
+	t->app_table = cfg->app ? cfg->app->table : NULL;
 	t->max_body = cfg->max_body;
 	t->root_fd = s->root_fd;
 	t->root_path = s->root_path;

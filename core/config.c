@@ -9,9 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef HERD_VERSION
-#define HERD_VERSION "0.1.0"
-#endif
 
 const char *const herd_accept_mode_names[HERD_ACCEPT_MODES] = {
 	[HERD_ACCEPT_EXCLUSIVE] = "exclusive", [HERD_ACCEPT_URING] = "uring",
@@ -43,6 +40,8 @@ void config_usage(FILE *out)
 	      "  --header-timeout S   a request (head and body) must arrive within S (default 10)\n"
 	      "  --keepalive-timeout S  idle keep-alive connections close after S (default 60)\n"
 	      "  --send-timeout S     a client must take some output within S (default 60)\n"
+	      "  --handler-timeout S  an embedding program's deferred answer within S, else 504\n"
+	      "                       (default 60)\n"
 	      "  --max-conns N        open connections over all workers (default: from RLIMIT_NOFILE)\n"
 	      "  --max-body BYTES     largest request body; larger is 413 (default 1048576)\n"
 	      "  --root DIR           serve GET/HEAD for files under DIR (default: built-ins only)\n"
@@ -217,6 +216,7 @@ static void set_defaults(struct herd_config *cfg)
 	cfg->header_timeout_s = 10.0;
 	cfg->keepalive_timeout_s = 60.0;
 	cfg->send_timeout_s = 60.0;
+	cfg->handler_timeout_s = 60.0;
 	cfg->max_body = 1024 * 1024;
 	cfg->scale_interval_s = 0.25;
 	cfg->scale_up_busy = 0.75;
@@ -275,6 +275,29 @@ static enum config_result check_procs(struct herd_config *cfg, char *err, size_t
 	return CONFIG_OK;
 }
 
+bool config_flag_known(const char *name, bool *takes_value)
+{
+	static const char *const known[] = {
+		"--listen",         "--workers",           "--cpus",
+		"--accept",         "--backlog",           "--proto",
+		"--admin",          "--grace",             "--header-timeout",
+		"--keepalive-timeout", "--send-timeout",   "--max-conns",
+		"--max-body",       "--min-workers",       "--max-workers",
+		"--scale-interval", "--scale-up-busy",     "--scale-down-busy",
+		"--scale-queue",    "--root",              "--access-log",
+		"--procs",          "--min-procs",         "--max-procs",
+		"--sendfile",       "--drain-delay",       "--handler-timeout"};
+	*takes_value = true;
+	for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
+		if (strcmp(name, known[k]) == 0)
+			return true;
+	if (config_listen_known(name) || config_proxy_known(name))
+		return true;
+	*takes_value = false;
+	return strcmp(name, "--redirect-https") == 0 || strcmp(name, "--help") == 0 ||
+	       strcmp(name, "-h") == 0 || strcmp(name, "--version") == 0;
+}
+
 enum config_result config_parse(struct herd_config *cfg, int argc, char **argv,
 				FILE *out, char *err, size_t errlen)
 {
@@ -306,20 +329,7 @@ enum config_result config_parse(struct herd_config *cfg, int argc, char **argv,
 			return config_fail(err, errlen, "unknown option '%s'", arg);
 		memcpy(name, arg, nlen);
 		name[nlen] = 0;
-		static const char *const known[] = {
-			"--listen",         "--workers",           "--cpus",
-			"--accept",         "--backlog",           "--proto",
-			"--admin",          "--grace",             "--header-timeout",
-			"--keepalive-timeout", "--send-timeout",   "--max-conns",
-			"--max-body",       "--min-workers",       "--max-workers",
-			"--scale-interval", "--scale-up-busy",     "--scale-down-busy",
-			"--scale-queue",    "--root",              "--access-log",
-			"--procs",          "--min-procs",         "--max-procs",
-			"--sendfile",       "--drain-delay"};
-		bool is_known = false;
-		for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
-			is_known |= strcmp(name, known[k]) == 0;
-		is_known |= config_listen_known(name) || config_proxy_known(name);
+		bool is_known = config_flag_known(name, &(bool){false});
 		if (strcmp(name, "--redirect-https") == 0) {
 			if (eq)
 				return config_fail(err, errlen, "--redirect-https takes no value");
@@ -382,6 +392,9 @@ enum config_result config_parse(struct herd_config *cfg, int argc, char **argv,
 		} else if (strcmp(name, "--drain-delay") == 0) {
 			if (config_parse_seconds(val, 0, 3600, &cfg->drain_delay_s) < 0)
 				return config_fail(err, errlen, "bad --drain-delay '%s': want 0..3600 seconds", val);
+		} else if (strcmp(name, "--handler-timeout") == 0) {
+			if (config_parse_seconds(val, 0.01, 86400, &cfg->handler_timeout_s) < 0)
+				return config_fail(err, errlen, "bad --handler-timeout '%s': want 0.01..86400 seconds", val);
 		} else if (strcmp(name, "--header-timeout") == 0) {
 			if (config_parse_seconds(val, 0.01, 3600, &cfg->header_timeout_s) < 0)
 				return config_fail(err, errlen, "bad --header-timeout '%s': want 0.01..3600 seconds", val);

@@ -11,6 +11,12 @@
 #include "net/listen.h"
 #include "net/upstream.h"
 
+struct app_runtime;
+
+#ifndef HERD_VERSION
+#define HERD_VERSION "0.1.0"
+#endif
+
 #define HERD_MAX_CPUS 1024
 #define HERD_MAX_WORKERS 256
 #define HERD_MAX_PROCS 64
@@ -86,6 +92,10 @@ struct herd_config {
 	const char *proxy_health;       /* --proxy-health PATH, or NULL: no active checks */
 	double proxy_health_interval_s;
 	const char *proxy_flag;         /* the first --proxy* flag given, for errors */
+	/* Application routes (libherd, core/app.h): set by herd_run, NULL
+	 * for a configuration parsed alone; a deferred answer's limit. */
+	struct app_runtime *app;
+	double handler_timeout_s;
 	/* Handler processes (balance/supervisor.c): one process when max_procs == 1. */
 	int procs, min_procs, max_procs;
 	char **argv; /* as given: handler processes are started with it */
@@ -134,6 +144,10 @@ enum config_result config_proxy_flag(struct herd_config *cfg, const char *name, 
 enum config_result config_proxy_check(const struct herd_config *cfg, char *err, size_t errlen);
 bool config_proxy_known(const char *name);
 void config_proxy_defaults(struct herd_config *cfg);
+
+/* Whether `name` ("--workers") is one of herd's flags, and whether it
+ * takes a value (--help, --version and --redirect-https do not). */
+bool config_flag_known(const char *name, bool *takes_value);
 
 /* A number of seconds in [min, max] (fractions allowed).  0, or -1. */
 int config_parse_seconds(const char *s, double min, double max, double *out);

@@ -23,6 +23,7 @@ enum conn_timer {
 	CONN_T_UP_READ,    /* request out, waiting for (more of) the response */
 	CONN_T_UP_IDLE,    /* pooled upstream connection, unused */
 	CONN_T_PROXIED,    /* a client waiting on its upstream (whose timer fires first) */
+	CONN_T_APP,        /* a handler's deferred answer (--handler-timeout) */
 	CONN_T_COUNT,
 	CONN_T_NONE = CONN_T_COUNT,
 };
@@ -40,6 +41,7 @@ enum {
 
 struct tls_conn;
 struct proxy_xfer;
+struct herd_response;
 
 struct conn {
 	int fd;
@@ -57,6 +59,8 @@ struct conn {
 	/* A request being proxied: on the client's connection and on the
 	 * upstream's while they serve it (core/proxy.c); NULL otherwise. */
 	struct proxy_xfer *px;
+	/* A handler deferred its answer (core/app.c); NULL otherwise. */
+	struct herd_response *app;
 	struct peer_addr peer; /* filled only when the access log or a proxy is on */
 	uint8_t up_index;      /* CONN_UPSTREAM: which upstream */
 };

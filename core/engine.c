@@ -27,11 +27,13 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/engine_app.h"
 #include "core/engine_seam.h"
 #include "core/mech.h"
 #include "core/engine_proxy.h"
 #include "core/worker.h"
 #include "net/file_cache.h"
+#include "net/http_app.h"
 #include "net/tls.h"
 #include "net/transport.h"
 
@@ -78,6 +80,18 @@ void engine_send_last(struct worker *w, struct conn *c, struct outbuf *o)
 	(void)w;
 }
 
+void engine_send_answer_last(struct worker *w, struct conn *c)
+{
+	if (c->tls) {
+		if (tls_conn_output(c->tls, w->out.p, w->out.len, &w->wire) == 0)
+			engine_send_last(w, c, &w->wire);
+		w->wire.len = 0;
+	} else {
+		engine_send_last(w, c, &w->out);
+	}
+	w->out.len = 0;
+}
+
 void engine_close(struct worker *w, struct conn *c)
 {
 	if (c->flags & CONN_UPSTREAM) {
@@ -86,6 +100,8 @@ void engine_close(struct worker *w, struct conn *c)
 	}
 	if (c->px)
 		proxy_client_gone(w, c);
+	if (c->app || c->proto.app_in || c->proto.app_out)
+		app_conn_close(w, c);
 	if (c->tls)
 		engine_tls_close(w, c);
 	drop_file(w, c);
@@ -193,15 +209,25 @@ static void wait_writable(struct worker *w, struct conn *c, bool progress)
 	w->mech->wait_writable(w, c);
 }
 
-static void file_done(struct worker *w, struct conn *c)
+void engine_next(struct worker *w, struct conn *c)
 {
-	drop_file(w, c);
-	/* The protocol stopped at the file: requests pipelined behind it come
+	/* The protocol stopped at a body: requests pipelined behind it come
 	 * next, unless this answer was the last. */
 	if (c->in_len && !(c->proto.flags & (PROTO_CLOSE | PROTO_LINGER)))
 		serve(w, c, c->in, c->in_len);
 	else
 		engine_settle(w, c);
+}
+
+void engine_yield(struct worker *w, struct conn *c)
+{
+	wait_writable(w, c, true);
+}
+
+static void file_done(struct worker *w, struct conn *c)
+{
+	drop_file(w, c);
+	engine_next(w, c);
 }
 
 /* A transport that must see every byte gets the file read into the output
@@ -345,7 +371,8 @@ static void serve(struct worker *w, struct conn *c, const char *data, uint32_t l
 					.files = w->files, .log = w->log, .peer = &c->peer,
 					.https_port = c->tls ? 0 : w->https_port,
 					.routes = w->upstreams, .up_head = &w->up_head,
-					.https = c->tls != NULL};
+					.https = c->tls != NULL, .app = w->app_table,
+					.aw = w->aw};
 		c->proto.flags &= (uint8_t)~PROTO_OUT_FULL;
 		c->flags &= (uint8_t)~CONN_UNFED;
 		size_t used = w->proto->feed(&c->proto, data, len, &env);
@@ -370,10 +397,22 @@ static void serve(struct worker *w, struct conn *c, const char *data, uint32_t l
 			proxy_start(w, c, &env.proxy);
 			return;
 		}
+		if (env.deferred) {
+			/* The same for an answer the application gives later. */
+			if (sent >= 0)
+				app_wait(w, c, env.deferred);
+			else
+				app_orphan(env.deferred);
+			return;
+		}
 		if (sent <= 0)
 			return;
 		if (c->proto.flags & PROTO_FILE) {
 			send_file(w, c);
+			return;
+		}
+		if (c->proto.flags & PROTO_BODY) {
+			app_send_body(w, c);
 			return;
 		}
 		if (!(c->proto.flags & PROTO_OUT_FULL) || round + 1 == SERVE_ROUNDS)
@@ -403,9 +442,9 @@ void engine_receive(struct worker *w, struct conn *c, const char *p, uint32_t n)
 		proxy_client_input(w, c, p, n);
 		return;
 	}
-	if (c->flags & CONN_WRITING) {
+	if ((c->flags & CONN_WRITING) || c->app) {
 		/* Backpressure: the protocol sees no more input until the
-		 * client took our output. */
+		 * client took our output (or the application answered). */
 		if (append_input(c, p, n) < 0) {
 			engine_fail(w, c, HERD_ERR_NOMEM);
 			return;
@@ -506,8 +545,12 @@ void engine_output_done(struct worker *w, struct conn *c)
 	}
 	if (c->px)
 		proxy_client_drained(w, c);
+	else if (c->app)
+		app_output_done(w, c);
 	else if (c->proto.flags & PROTO_FILE)
 		send_file(w, c);
+	else if (c->proto.flags & PROTO_BODY)
+		app_send_body(w, c);
 	else if ((c->proto.flags & PROTO_OUT_FULL) || (c->flags & CONN_UNFED))
 		serve(w, c, c->in, c->in_len);
 	else
@@ -548,20 +591,17 @@ void engine_expire(struct worker *w, struct conn *c)
 		proxy_up_expire(w, c);
 		return;
 	}
+	if (c->timer == CONN_T_APP) {
+		app_expire(w, c);
+		return;
+	}
 	if (c->timer == CONN_T_READ && c->in_len && w->proto->timeout_answer) {
 		/* A request that never completed gets an answer (HTTP: 408),
 		 * best effort: the connection closes right after. */
 		struct proto_env env = {.out = &w->out, .clock = &w->clock, .draining = true,
 					.log = w->log, .peer = &c->peer};
 		w->proto->timeout_answer(&c->proto, c->in, c->in_len, &env);
-		if (c->tls) {
-			if (tls_conn_output(c->tls, w->out.p, w->out.len, &w->wire) == 0)
-				engine_send_last(w, c, &w->wire);
-			w->wire.len = 0;
-		} else {
-			engine_send_last(w, c, &w->out);
-		}
-		w->out.len = 0;
+		engine_send_answer_last(w, c);
 	}
 	engine_close(w, c);
 }

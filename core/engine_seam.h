@@ -32,6 +32,12 @@ void engine_receive(struct worker *w, struct conn *c, const char *p, uint32_t n)
 void engine_serve(struct worker *w, struct conn *c);
 /* o straight to the socket, best effort, unless output is in flight. */
 void engine_send_last(struct worker *w, struct conn *c, struct outbuf *o);
+/* w->out (encrypted under TLS) the same way: a last answer before a close. */
+void engine_send_answer_last(struct worker *w, struct conn *c);
+/* An answer's body is out: the next request, or the wait for one. */
+void engine_next(struct worker *w, struct conn *c);
+/* Waits for the socket's room after a bounded step of a body. */
+void engine_yield(struct worker *w, struct conn *c);
 
 /* core/engine_tls.c */
 /* The TLS state of a connection from a TLS listener; NULL: no memory. */

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "core/app.h"
 #include "core/engine.h"
 #include "core/log.h"
 #include "core/mech.h"
@@ -84,9 +85,16 @@ void *worker_loop(void *arg)
 
 	tls_thread_cache(w);
 	tick_clocks(w);
+	if (app_worker_begin(w) < 0) {
+		herd_log("worker %d: out of memory for the application's state", w->id);
+		atomic_store(&w->left_race, true);
+		atomic_store_explicit(&w->finished, true, memory_order_release);
+		return NULL;
+	}
 	if (m->start(w) < 0) {
 		herd_log("worker %d: cannot start its %s loop: %s", w->id, m->name,
 			 strerror(errno));
+		app_worker_end(w);
 		atomic_store(&w->left_race, true);
 		atomic_store_explicit(&w->finished, true, memory_order_release);
 		return NULL;
@@ -104,6 +112,7 @@ void *worker_loop(void *arg)
 		if (drain_now)
 			race_sync(w);
 		m->dispatch(w);
+		app_worker_turn(w, w->app_slot);
 		race_tick(w);
 		if (drain_now)
 			engine_begin_drain(w);
@@ -115,6 +124,7 @@ void *worker_loop(void *arg)
 			break;
 	}
 	engine_close_all(w);
+	app_worker_end(w);
 	race_close_all(w);
 	w->exiting = true;
 	race_sync(w);

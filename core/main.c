@@ -1,16 +1,9 @@
-/* Ties the roles together: the one file that reaches every layer.  A
- * process is a handler (its supervisor set HERD_HANDLER), the supervisor of
- * handler processes (--procs 2 or more), or the whole server. */
+/* The herd binary: libherd (net/herd.h) with two routes of its own, the
+ * same API an embedding program uses.  --root adds the files under "/". */
 #include <stdio.h>
-#include <stdlib.h>
-#include <time.h>
+#include <string.h>
 
-#include "balance/control.h"
-#include "balance/handler.h"
-#include "balance/server.h"
-#include "balance/supervisor.h"
-#include "core/config.h"
-#include "core/cpus.h"
+#include "net/herd.h"
 
 /* Read by jemalloc when it starts (other allocators ignore it).  jemalloc
  * sets up a thread's cache (and, with several arenas, its arena) at that
@@ -29,39 +22,57 @@
  * main thread's own first malloc crashed. */
 const char *malloc_conf = "narenas:1,tcache:false";
 
+static const char plaintext_body[] = "Hello, World!";
+static const char json_body[] = "{\"message\":\"Hello, World!\"}";
+
+/* The benchmarks' endpoints (TechEmpower's plaintext and JSON tests). */
+static int plaintext(struct herd_request *req, struct herd_response *res, void *user)
+{
+	(void)req;
+	(void)user;
+	herd_res_type(res, "text/plain");
+	herd_res_body_borrow(res, plaintext_body, sizeof(plaintext_body) - 1, NULL, NULL);
+	return HERD_DONE;
+}
+
+static int json(struct herd_request *req, struct herd_response *res, void *user)
+{
+	(void)req;
+	(void)user;
+	herd_res_type(res, "application/json");
+	herd_res_body_borrow(res, json_body, sizeof(json_body) - 1, NULL, NULL);
+	return HERD_DONE;
+}
+
 int main(int argc, char **argv)
 {
-	/* The time zone, once, before any thread: glibc sets it up lazily at
-	 * the first call that needs it (reading TZ and /etc/localtime, with a
-	 * malloc and a descriptor), whichever thread that is.  herd itself
-	 * formats times without libc (net/http_date.h). */
-	tzset();
-	static struct herd_config cfg; /* large (CPU table): not on the stack */
-	char err[256];
-
-	switch (config_parse(&cfg, argc, argv, stdout, err, sizeof(err))) {
-	case CONFIG_OK:
-		break;
-	case CONFIG_EXIT_HELP:
-	case CONFIG_EXIT_VERSION:
-		return 0;
-	case CONFIG_ERROR:
-		fprintf(stderr, "herd: %s\n", err);
-		config_usage(stderr);
-		return 2;
+	struct herd *h = herd_new();
+	if (!h) {
+		fprintf(stderr, "herd: out of memory\n");
+		return 1;
 	}
-	for (int i = 0; i < cfg.ncpus; i++) {
-		if (!cpus_usable(cfg.cpus[i])) {
-			fprintf(stderr, "herd: bad --cpus: CPU %d is not available to this process\n",
-				cfg.cpus[i]);
-			return 2;
-		}
+	int rc = herd_parse_args(h, &argc, argv);
+	if (rc == 0 && argc > 1) {
+		/* Nothing is left for a program of its own here. */
+		if (strncmp(argv[1], "--", 2) == 0)
+			fprintf(stderr, "herd: unknown option '%.*s'\n", (int)strcspn(argv[1], "="),
+				argv[1]);
+		else
+			fprintf(stderr, "herd: unexpected argument '%s'\n", argv[1]);
+		herd_usage(stderr);
+		rc = -1;
 	}
-	setvbuf(stderr, NULL, _IOLBF, 0);
-	const char *he = getenv(HANDLER_ENV);
-	if (he)
-		return handler_main(&cfg, he);
-	if (cfg.max_procs > 1)
-		return supervisor_run(&cfg);
-	return server_run(&cfg, NULL);
+	if (rc != 0) {
+		herd_free(h);
+		return rc < 0 ? 2 : 0;
+	}
+	if (herd_route(h, "GET", "/plaintext", HERD_EXACT, plaintext, NULL) < 0 ||
+	    herd_route(h, "GET", "/json", HERD_EXACT, json, NULL) < 0) {
+		fprintf(stderr, "herd: out of memory\n");
+		herd_free(h);
+		return 1;
+	}
+	rc = herd_run(h);
+	herd_free(h);
+	return rc;
 }

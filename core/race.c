@@ -290,11 +290,12 @@ static void take_handoffs(struct worker *w)
 
 void race_woken(struct worker *w)
 {
-	worker_clear_wake(w);
+	uint64_t v = worker_clear_wake(w);
 	if (w->handoff)
 		take_handoffs(w);
-	else if (w->in_race)
+	else if (w->in_race && v % WORKER_WAKE_POST)
 		w->accept_more = race_all_listeners(w); /* a peer stepped out: ours now */
+	/* Only a post (core/app.c): the loop runs it, nobody handed us the race. */
 }
 
 void race_close_all(struct worker *w)

@@ -73,6 +73,7 @@ int worker_init(struct worker *w)
 	w->timers[CONN_T_UP_CONNECT].timeout_ms = w->timeouts.up_connect_ms;
 	w->timers[CONN_T_UP_READ].timeout_ms = w->timeouts.up_read_ms;
 	w->timers[CONN_T_UP_IDLE].timeout_ms = w->timeouts.up_idle_ms;
+	w->timers[CONN_T_APP].timeout_ms = w->timeouts.app_ms;
 	/* The upstream's own timer always fires first. */
 	w->timers[CONN_T_PROXIED].timeout_ms =
 		w->timeouts.up_connect_ms + w->timeouts.up_read_ms + 1000;
@@ -180,11 +181,12 @@ void worker_release(struct worker *w)
 	w->wake_fd = -1;
 }
 
-void worker_clear_wake(struct worker *w)
+uint64_t worker_clear_wake(struct worker *w)
 {
-	uint64_t v;
+	uint64_t v, sum = 0;
 	while (read(w->wake_fd, &v, sizeof(v)) > 0)
-		;
+		sum += v;
+	return sum;
 }
 
 bool worker_stop_requested(struct worker *w)

@@ -24,6 +24,7 @@ struct worker_timeouts {
 	/* Reverse proxy: connect, response head (and any stall after it), and
 	 * how long a pooled upstream connection may stay idle. */
 	int64_t up_connect_ms, up_read_ms, up_idle_ms;
+	int64_t app_ms; /* --handler-timeout: a deferred answer's wait */
 };
 
 struct handoff;
@@ -34,6 +35,10 @@ struct tls_slot;
 struct upstream_table;
 struct upstream_shared;
 struct proxy_worker;
+struct app_runtime;
+struct app_table;
+struct app_worker;
+struct app_slot;
 
 struct worker {
 	/* Set by the supervisor before start, then read-only. */
@@ -61,6 +66,12 @@ struct worker {
 	const struct upstream_table *upstreams;
 	struct upstream_shared *up_shared;
 	int up_idle_max;
+	/* Application routes (libherd): the process's routes and hooks, or
+	 * NULL; the worker's own side of them, made at its start. */
+	struct app_runtime *app_rt;
+	const struct app_table *app_table;
+	struct app_worker *aw;
+	struct app_slot *app_slot;
 	int root_fd;              /* --root (O_PATH), or -1 */
 	const char *root_path;    /* --root made absolute: each worker follows it */
 	int log_fd;               /* --access-log, or -1 */
@@ -145,8 +156,11 @@ uint64_t worker_clock_ns(void);
 
 int64_t worker_monotonic_ms(void);
 int64_t worker_realtime_sec(void);
-/* Reads the wake eventfd empty. */
-void worker_clear_wake(struct worker *w);
+/* Reads the wake eventfd empty; returns the sum of what was written.  A
+ * function posted to the worker (core/app.c) writes WORKER_WAKE_POST, every
+ * other waker 1, so the race can tell a post from a nudge. */
+#define WORKER_WAKE_POST (UINT64_C(1) << 32)
+uint64_t worker_clear_wake(struct worker *w);
 /* The stop flag, checked once per loop turn: true exactly once, when the
  * worker must start draining. */
 bool worker_stop_requested(struct worker *w);

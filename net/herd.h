@@ -22,7 +22,9 @@
  *             if (rc != 0)
  *                     return rc < 0 ? 2 : 0;               // error, or --help/--version
  *             herd_route(h, "GET", "/hello", HERD_EXACT, hello, NULL);
- *             return herd_run(h);
+ *             rc = herd_run(h);                            // until SIGTERM
+ *             herd_free(h);
+ *             return rc;
  *     }
  *
  *     cc app.c $(pkg-config --cflags --libs herd)
@@ -47,6 +49,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -68,7 +71,7 @@ struct herd_str {
 
 /* A server with herd's defaults and no routes; NULL: out of memory. */
 struct herd *herd_new(void);
-/* Frees a server that was not run (herd_run frees its own). */
+/* Frees a server, run or not (see herd_run). */
 void herd_free(struct herd *h);
 
 /* Takes herd's own flags (every flag of `herd --help`, as `--flag value`
@@ -80,9 +83,10 @@ void herd_free(struct herd *h);
 int herd_parse_args(struct herd *h, int *argc, char **argv);
 
 /* Sets any flag by its command-line name, e.g. herd_set(h, "--workers",
- * "4") or herd_set(h, "--redirect-https", NULL).  Later settings win over
- * earlier ones and over the command line.  0, or -1 for a name herd does
- * not know (the value is checked by herd_run, like the command line's). */
+ * "4") or herd_set(h, "--redirect-https", NULL).  A setting wins over
+ * the same flag given before it, on the command line (herd_parse_args) or
+ * by a setter.  0, or -1 for a name herd does not know (the value is
+ * checked by herd_run, like the command line's). */
 int herd_set(struct herd *h, const char *flag, const char *value);
 /* The common ones. */
 int herd_set_listen(struct herd *h, const char *addr); /* "127.0.0.1:8080", "[::1]:0", ":80" */
@@ -91,6 +95,8 @@ int herd_set_procs(struct herd *h, int n);
 int herd_set_root(struct herd *h, const char *dir);   /* serve files under "/" */
 int herd_set_max_body(struct herd *h, uint64_t bytes);
 int herd_set_admin(struct herd *h, const char *addr); /* /metrics, /health */
+/* herd's flags, as `herd --help` prints them. */
+void herd_usage(FILE *out);
 
 /* ---- Routes ----------------------------------------------------------- */
 
@@ -175,6 +181,12 @@ int herd_res_fd(struct herd_response *res, int fd, uint64_t off, uint64_t len, i
 
 /* ---- Answering later ---------------------------------------------------- */
 
+/* Keeps the answer for later: returns the response to fill in and pass to
+ * herd_complete() (res itself, like the request, is only valid during the
+ * handler's call), or NULL when out of memory (answer now instead).  The
+ * handler then returns HERD_DEFER.  Meanwhile the connection reads no
+ * further request; a client that leaves orphans the response. */
+struct herd_response *herd_defer(struct herd_response *res);
 int herd_res_worker(const struct herd_response *res);
 /* Sends a response whose handler returned HERD_DEFER, on its worker's
  * thread; then res is gone.  Returns 0, or -1 when the client left (or the
@@ -189,9 +201,11 @@ int herd_post(struct herd *h, int worker, void (*fn)(void *arg), void *arg);
 
 /* ---- Running ------------------------------------------------------------ */
 
-/* Serves until SIGTERM or SIGINT (graceful: the drain of the binary), and
- * frees h.  Returns the process's exit status: 0, 1 (could not start),
- * 2 (bad configuration, printed on stderr). */
+/* Serves until SIGTERM or SIGINT (graceful: the drain of the binary).
+ * Returns the process's exit status: 0, 1 (could not start), 2 (bad
+ * configuration, printed on stderr).  Every worker has stopped by then, and
+ * herd_post() refuses; h stays valid until herd_free(h), which the program
+ * calls once none of its threads can still call herd_post(). */
 int herd_run(struct herd *h);
 
 #ifdef __cplusplus

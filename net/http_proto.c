@@ -2,9 +2,11 @@
  * built-in endpoints, skips request bodies so the next request stays framed. */
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "net/access_log.h"
+#include "net/http_app.h"
 #include "net/file_cache.h"
 #include "net/http_range.h"
 #include "net/http_redirect.h"
@@ -19,21 +21,9 @@
 
 static const char continue_100[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
-static int route(const struct http_slice *path)
-{
-	if (path->len == 10 && memcmp(path->p, "/plaintext", 10) == 0)
-		return HTTP_CANNED_PLAINTEXT;
-	if (path->len == 5 && memcmp(path->p, "/json", 5) == 0)
-		return HTTP_CANNED_JSON;
-	return -1;
-}
-
-/* Answers decided from the head alone (the built-in endpoints, and what
- * comes before any resource is looked at). */
+/* Answers decided from the head alone, before or instead of a route's. */
 enum plan {
 	PLAN_NONE,
-	PLAN_PLAINTEXT,
-	PLAN_JSON,
 	PLAN_NOT_FOUND,
 	PLAN_NOT_ALLOWED,
 	PLAN_NOT_IMPLEMENTED,
@@ -45,7 +35,6 @@ enum plan {
 };
 
 static const uint16_t plan_status[PLAN_COUNT] = {
-	[PLAN_PLAINTEXT] = 200,		  [PLAN_JSON] = 200,
 	[PLAN_NOT_FOUND] = 404,		  [PLAN_NOT_ALLOWED] = 405,
 	[PLAN_NOT_IMPLEMENTED] = 501,	  [PLAN_EXPECTATION_FAILED] = 417,
 	[PLAN_PRECONDITION_FAILED] = 412, [PLAN_NOT_MODIFIED] = 304,
@@ -66,25 +55,22 @@ static enum plan plan_early(const struct http_request *req)
 	return PLAN_NONE;
 }
 
-static enum plan plan_builtin(const struct http_request *req, int which)
+/* A route's resource exists, and has no validators herd knows of: only
+ * "*" conditions are decided here (RFC 9110 13.1). */
+static enum plan plan_conditional(const struct http_request *req)
 {
-	if (which < 0)
-		return PLAN_NOT_FOUND;
-	if (req->method != HTTP_M_GET && req->method != HTTP_M_HEAD)
-		return PLAN_NOT_ALLOWED;
-	if (req->conditionals) {
-		/* No validators: only "*" matches, as the resource exists. */
-		static const struct http_validators none = {0};
-		switch (http_preconditions(req, true, &none)) {
-		case HTTP_PRECOND_FAILED:
-			return PLAN_PRECONDITION_FAILED;
-		case HTTP_PRECOND_NOT_MODIFIED:
-			return PLAN_NOT_MODIFIED;
-		case HTTP_PRECOND_PASS:
-			break;
-		}
+	if (!req->conditionals || (req->method != HTTP_M_GET && req->method != HTTP_M_HEAD))
+		return PLAN_NONE;
+	static const struct http_validators none = {0};
+	switch (http_preconditions(req, true, &none)) {
+	case HTTP_PRECOND_FAILED:
+		return PLAN_PRECONDITION_FAILED;
+	case HTTP_PRECOND_NOT_MODIFIED:
+		return PLAN_NOT_MODIFIED;
+	case HTTP_PRECOND_PASS:
+		break;
 	}
-	return which == HTTP_CANNED_PLAINTEXT ? PLAN_PLAINTEXT : PLAN_JSON;
+	return PLAN_NONE;
 }
 
 /* "<status> <reason>\n" as a text/plain answer (headers only for HEAD). */
@@ -95,17 +81,23 @@ static void status_text(struct proto_env *env, int status, unsigned flags)
 	http_response(env->out, env->clock, status, "text/plain", body, (size_t)n, flags);
 }
 
+/* 405 naming the methods the path's routes take. */
+static void not_allowed(struct proto_state *st, struct proto_env *env, const struct app_match *m,
+			unsigned flags)
+{
+	static const char body[] = "405 Method Not Allowed\n";
+	if (flags & HTTP_RESP_CLOSE)
+		st->flags |= PROTO_CLOSE;
+	http_response_head(env->out, env->clock, 405, "text/plain", sizeof(body) - 1, m->allow,
+			   m->allow_len, flags & ~(unsigned)HTTP_RESP_HEAD);
+	outbuf_put(env->out, body, sizeof(body) - 1);
+}
+
 static void emit(struct proto_state *st, struct proto_env *env, enum plan plan, unsigned flags)
 {
 	if (flags & HTTP_RESP_CLOSE)
 		st->flags |= PROTO_CLOSE;
 	switch (plan) {
-	case PLAN_PLAINTEXT:
-	case PLAN_JSON:
-		http_response_builtin(env->out, env->clock,
-				      plan == PLAN_PLAINTEXT ? HTTP_CANNED_PLAINTEXT : HTTP_CANNED_JSON,
-				      flags);
-		break;
 	case PLAN_NOT_ALLOWED:
 		status_text(env, 405, (flags & ~(unsigned)HTTP_RESP_HEAD) | HTTP_RESP_ALLOW_GET);
 		break;
@@ -208,9 +200,107 @@ static void proxy_request(struct proto_state *st, const struct http_request *req
 	st->flags |= PROTO_PROXY;
 }
 
+/* A request for an application route: answered now, or once its body
+ * was read whole (st->app_in: the head is kept with it, as the handler
+ * sees the request whole). */
+static void app_request(struct proto_state *st, const struct http_request *req,
+			struct proto_env *env, const char *raw, int route, unsigned flags)
+{
+	if (req->body == HTTP_BODY_NONE) {
+		app_answer(st, env, req, route, (struct herd_str){NULL, 0}, flags);
+		return;
+	}
+	size_t cap = req->header_bytes +
+		     (req->body == HTTP_BODY_LENGTH ? (size_t)req->content_length : 4096);
+	struct app_collect *c = malloc(sizeof(*c) + cap);
+	if (!c) {
+		fail(st, env, 503);
+		return;
+	}
+	*c = (struct app_collect){.route = route, .head_len = req->header_bytes,
+				  .len = req->header_bytes, .cap = cap};
+	memcpy(c->buf, raw, req->header_bytes);
+	st->app_in = c;
+}
+
+/* A body read whole for its handler: the handler's turn.  false: no room
+ * for the answer yet (PROTO_OUT_FULL). */
+static bool app_collected(struct proto_state *st, struct proto_env *env)
+{
+	if (outbuf_room(env->out) < APP_HEAD_ROOM) {
+		st->flags |= PROTO_OUT_FULL;
+		return false;
+	}
+	struct app_collect *c = st->app_in;
+	st->app_in = NULL;
+	struct http_request req;
+	(void)http_parse_request(c->buf, c->head_len, &req); /* parsed before */
+	unsigned flags = conn_flags(&req, env) | (req.method == HTTP_M_HEAD ? HTTP_RESP_HEAD : 0);
+	app_answer(st, env, &req, c->route,
+		   (struct herd_str){c->buf + c->head_len, c->len - c->head_len}, flags);
+	if (env->log && !(st->flags & PROTO_APP))
+		access_log_request(env->log, env->peer, &req, env->out->last_status,
+				   req.method == HTTP_M_HEAD ? 0 : env->out->last_length,
+				   env->clock->sec);
+	free(c);
+	return true;
+}
+
+/* Body bytes for a handler.  false: over --max-body (answered 413). */
+static bool app_collect_more(struct proto_state *st, struct proto_env *env, const char *p,
+			     size_t n, bool chunked, size_t *used, bool *done)
+{
+	struct app_collect *c = st->app_in;
+	if (!chunked) {
+		memcpy(c->buf + c->len, p, n); /* cap is the announced length */
+		c->len += n;
+		*used = n;
+		return true;
+	}
+	if (c->cap - c->len < n) { /* decoded bytes are never more than these */
+		size_t cap = c->len + n > 2 * c->cap ? c->len + n : 2 * c->cap;
+		struct app_collect *g = realloc(c, sizeof(*c) + cap);
+		if (!g) {
+			fail(st, env, 503);
+			return false;
+		}
+		c = st->app_in = g;
+		c->cap = cap;
+	}
+	size_t out = 0;
+	ssize_t k = http_chunked_decode(&st->chunked, p, n, c->buf + c->len, &out, done);
+	if (k < 0) {
+		fail(st, env, 400);
+		return false;
+	}
+	c->len += out;
+	if (env->max_body && c->len - c->head_len > env->max_body) {
+		fail(st, env, 413);
+		return false;
+	}
+	*used = (size_t)k;
+	return true;
+}
+
+/* A body a handler will not see (malformed, over --max-body, no memory):
+ * fail() answered; the log names its request. */
+static void app_collect_failed(struct proto_state *st, struct proto_env *env)
+{
+	struct app_collect *c = st->app_in;
+	st->app_in = NULL;
+	st->body_kind = HTTP_BODY_NONE;
+	if (env->log && c) {
+		struct http_request req;
+		(void)http_parse_request(c->buf, c->head_len, &req);
+		access_log_request(env->log, env->peer, &req, env->out->last_status,
+				   env->out->last_length, env->clock->sec);
+	}
+	free(c);
+}
+
 /* Answers a parsed head, or holds the answer back (see deferred_kind). */
 static void answer(struct proto_state *st, const struct http_request *req,
-		   struct proto_env *env)
+		   struct proto_env *env, const char *raw)
 {
 	unsigned flags = conn_flags(req, env);
 	unsigned head = req->method == HTTP_M_HEAD ? HTTP_RESP_HEAD : 0;
@@ -236,16 +326,39 @@ static void answer(struct proto_state *st, const struct http_request *req,
 			return;
 		}
 	}
-	if (plan == PLAN_NONE) {
-		int which = route(&req->path);
-		if (which < 0 && env->files) {
-			if (flags & HTTP_RESP_CLOSE)
-				st->flags |= PROTO_CLOSE;
-			http_static_answer(st, req, env, flags);
-			return;
+	if (env->app && (plan == PLAN_NONE || plan == PLAN_NOT_IMPLEMENTED)) {
+		struct app_match m;
+		app_table_match(env->app, req, &m);
+		if (m.route >= 0 && env->app->routes[m.route].files) {
+			if (plan == PLAN_NONE) {
+				if (flags & HTTP_RESP_CLOSE)
+					st->flags |= PROTO_CLOSE;
+				http_static_answer(st, req, env, flags);
+				return;
+			}
+		} else if (m.route >= 0) {
+			plan = plan_conditional(req);
+			if (plan == PLAN_NONE) {
+				app_request(st, req, env, raw, m.route, flags | head);
+				return;
+			}
+		} else if (plan == PLAN_NONE && m.status == 405) {
+			static const char get_head[] = "Allow: GET, HEAD\r\n";
+			if (req->body != HTTP_BODY_CHUNKED || !env->max_body ||
+			    m.allow_len != sizeof(get_head) - 1 ||
+			    memcmp(m.allow, get_head, m.allow_len) != 0) {
+				not_allowed(st, env, &m, flags);
+				return;
+			}
+			/* The common Allow fits the answer held behind a
+			 * chunked body (below); other lists are sent now. */
+			plan = PLAN_NOT_ALLOWED;
+		} else if (plan == PLAN_NONE) {
+			plan = PLAN_NOT_FOUND;
 		}
-		plan = plan_builtin(req, which);
 	}
+	if (plan == PLAN_NONE)
+		plan = PLAN_NOT_FOUND;
 	if (req->body == HTTP_BODY_CHUNKED && env->max_body) {
 		st->deferred_kind = (uint8_t)plan;
 		st->deferred_flags = (uint8_t)(flags | head);
@@ -259,17 +372,44 @@ size_t http_feed(struct proto_state *st, const char *in, size_t len, struct prot
 	size_t off = 0;
 
 	size_t room = env->files ? HTTP_STATIC_ROOM : HTTP_RESPONSE_MAX;
+	if (env->app && room < APP_HEAD_ROOM)
+		room = APP_HEAD_ROOM;
 	if (env->https_port)
 		room = HTTP_REDIRECT_ROOM;
-	while (off < len) {
+	for (;;) {
+		/* A body read whole: its handler answers before anything
+		 * that follows it is parsed. */
+		if (st->app_in && st->body_kind == HTTP_BODY_NONE && !app_collected(st, env))
+			break;
+		if (off >= len)
+			break;
 		/* After a final response nothing more is read as a request. */
 		if (st->flags & (PROTO_CLOSE | PROTO_LINGER))
 			return len;
-		/* A file body goes out before anything that follows it; a
-		 * proxied request's body and answer are the engine's. */
-		if (st->flags & (PROTO_FILE | PROTO_PROXY))
+		/* A file or a handler's body goes out before anything that
+		 * follows it; a proxied request's body and answer are the
+		 * engine's, and so is a deferred answer's wait. */
+		if (st->flags & (PROTO_FILE | PROTO_PROXY | PROTO_APP | PROTO_BODY))
 			break;
 
+		if (st->body_kind != HTTP_BODY_NONE && st->app_in) {
+			size_t n = len - off, used = 0;
+			bool chunked = st->body_kind == HTTP_BODY_CHUNKED, done = false;
+			if (!chunked && n > st->body_left)
+				n = (size_t)st->body_left;
+			if (!app_collect_more(st, env, in + off, n, chunked, &used, &done)) {
+				app_collect_failed(st, env);
+				return len;
+			}
+			off += used;
+			if (!chunked) {
+				st->body_left -= used;
+				done = st->body_left == 0;
+			}
+			if (done)
+				st->body_kind = HTTP_BODY_NONE;
+			continue;
+		}
 		if (st->body_kind == HTTP_BODY_LENGTH) {
 			size_t n = len - off;
 			if (n > st->body_left)
@@ -330,7 +470,9 @@ size_t http_feed(struct proto_state *st, const char *in, size_t len, struct prot
 		env->tally.requests++;
 		if (req.body != HTTP_BODY_NONE && req.expect_continue && !req.expect_unknown)
 			outbuf_put(env->out, continue_100, sizeof(continue_100) - 1);
-		answer(st, &req, env);
+		answer(st, &req, env, in + off - r);
+		if (st->flags & PROTO_APP)
+			break; /* a deferred answer: logged when it is sent */
 		if (st->flags & PROTO_PROXY) {
 			st->body_kind = (uint8_t)req.body;
 			if (req.body == HTTP_BODY_LENGTH)
@@ -341,7 +483,7 @@ size_t http_feed(struct proto_state *st, const char *in, size_t len, struct prot
 		}
 		if (env->log && st->deferred_kind)
 			st->log_ticket = access_log_hold(env->log, env->peer, &req, env->clock->sec);
-		else if (env->log)
+		else if (env->log && !st->app_in) /* logged once its handler answered */
 			access_log_request(env->log, env->peer, &req, env->out->last_status,
 					   req.method == HTTP_M_HEAD ? 0 : env->out->last_length,
 					   env->clock->sec);

@@ -20,6 +20,8 @@ enum {
 	PROTO_OUT_FULL = 1u << 2, /* stopped early: the output buffer is full */
 	PROTO_FILE = 1u << 3,     /* stopped: st->file's bytes follow the output */
 	PROTO_PROXY = 1u << 4,    /* stopped: env->proxy names a request for an upstream */
+	PROTO_APP = 1u << 5,      /* stopped: env->deferred waits on the application */
+	PROTO_BODY = 1u << 6,     /* stopped: st->app_out's bytes follow the output */
 };
 
 struct file_entry;
@@ -27,6 +29,11 @@ struct file_cache;
 struct access_log;
 struct peer_addr;
 struct upstream_table;
+struct app_table;
+struct app_worker;
+struct herd_response;
+struct app_collect;
+struct app_body;
 
 /* A request the protocol hands to a reverse-proxy route (PROTO_PROXY): its
  * head for the upstream is in env->up_head, its body's framing in the
@@ -63,6 +70,10 @@ struct proto_state {
 	 * sends [file_off, file_off + file_left) and drops the reference. */
 	struct file_entry *file;
 	uint64_t file_off, file_left;
+	/* Application routes (net/http_app.h): a request body being read
+	 * for a handler, a response body being sent after its head. */
+	struct app_collect *app_in;
+	struct app_body *app_out;
 };
 
 /* What one feed counted; the engine adds it to the worker's counters, so a
@@ -96,6 +107,11 @@ struct proto_env {
 	struct outbuf *up_head;
 	bool https; /* the client's connection is TLS (X-Forwarded-Proto) */
 	struct proto_proxy proxy;
+	/* Application routes (libherd): the table (NULL: none, every path is
+	 * 404), the worker's side of them, and what a PROTO_APP stop says. */
+	const struct app_table *app;
+	struct app_worker *aw;
+	struct herd_response *deferred;
 };
 
 /* Consumes a prefix of in[0..len) and appends the answers to env->out.

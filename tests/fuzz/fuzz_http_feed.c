@@ -9,14 +9,17 @@
 #include <fcntl.h>
 
 #include "net/access_log.h"
+#include "net/http_app.h"
 #include "net/http_response.h"
 #include "net/proto.h"
+
+#include "app_routes.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static char outmem[4096];
+	static char outmem[65536]; /* a worker's output buffer */
 	static char kept[2 * HTTP_MAX_HEADER_BYTES + 256];
 	struct http_clock clk;
 	struct proto_state st;
@@ -34,6 +37,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	struct proto_env env = {.out = &out, .clock = &clk, .max_body = 4096,
 				.log = &log, .peer = &peer};
+	/* The binary's routes and POST /echo, whose bodies are read whole. */
+	static struct proto_env routes;
+	if (!routes.app)
+		app_routes_attach(&routes, false);
+	env.app = routes.app;
+	env.aw = routes.aw;
 
 	/* First byte: piece size; the rest is the stream. */
 	size_t piece = (size_t)(data[0] % 64) + 1;
@@ -55,9 +64,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			memmove(kept, kept + used, kept_len - used);
 			kept_len -= used;
 			out.len = 0; /* "sent" */
+			if (st.flags & PROTO_BODY) { /* a handler's body: "sent" */
+				app_drop(&st);
+				st.flags |= PROTO_OUT_FULL;
+			}
 		} while ((st.flags & PROTO_OUT_FULL) && kept_len);
-		if (st.flags & (PROTO_CLOSE | PROTO_LINGER))
+		if (st.flags & (PROTO_CLOSE | PROTO_LINGER)) {
+			app_drop(&st);
 			return 0;
+		}
 		/* A kept head never grows past the limit without an answer. */
 		if (st.body_kind == HTTP_BODY_NONE && kept_len > HTTP_MAX_HEADER_BYTES + 64)
 			abort();
@@ -69,5 +84,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (out.len > out.cap)
 			abort();
 	}
+	app_drop(&st); /* the connection closes */
 	return 0;
 }

@@ -15,6 +15,7 @@
 #include "net/http_response.h"
 #include "net/proto.h"
 
+#include "app_routes.h"
 #include "unit_util.h"
 
 #define NOW 1700000000 /* Tue, 14 Nov 2023 22:13:20 GMT */
@@ -44,6 +45,7 @@ static void fx_init(void)
 	http_clock_tick(&fx.clk, NOW);
 	fx.env = (struct proto_env){.out = &fx.out, .clock = &fx.clk, .max_body = 1000,
 				    .log = &fx.log, .peer = &fx.peer};
+	app_routes_attach(&fx.env, false);
 }
 
 static void fx_fini(void)

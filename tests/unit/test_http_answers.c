@@ -17,6 +17,7 @@
 #include "net/http_response.h"
 #include "net/proto.h"
 
+#include "app_routes.h"
 #include "unit_util.h"
 
 #define PLAIN "Hello, World!"
@@ -42,6 +43,7 @@ static void fx_init(void)
 	http_clock_tick(&fx.clk, 1700000000);
 	fx.env = (struct proto_env){.out = &fx.out, .clock = &fx.clk,
 				    .max_body = 1 << 20, .peer = &fx.peer};
+	app_routes_attach(&fx.env, false);
 	fx.at = fx.mem;
 }
 
@@ -63,6 +65,7 @@ static void fx_root(void)
 	cr_assert(root_fd >= 0);
 	cr_assert_eq(file_cache_init(&fx.fc, root_fd, 16), 0);
 	fx.env.files = &fx.fc;
+	app_routes_attach(&fx.env, true);
 }
 
 static void fx_fini(void)

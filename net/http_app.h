@@ -1,0 +1,142 @@
+/* Application routes (libherd, net/herd.h) over the HTTP protocol: the
+ * route table, the request view a handler sees, the response it fills and
+ * how that response becomes bytes.  The engine's side (deferred answers,
+ * posts, per-worker hooks) is core/app.c; configuring and running is
+ * balance/herd_app.c. */
+#ifndef HERD_HTTP_APP_H
+#define HERD_HTTP_APP_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net/herd.h"
+#include "net/http_parse.h"
+#include "net/proto.h"
+
+#define APP_MAX_ROUTES 256
+/* Fields a handler may add to one response. */
+#define APP_HEADERS_MAX 4096
+/* Output room an application answer's head needs. */
+#define APP_HEAD_ROOM (HTTP_RESPONSE_MAX + APP_HEADERS_MAX)
+
+struct file_entry;
+
+struct app_route {
+	char *method;   /* NULL: every method */
+	char *path;
+	uint32_t mlen, plen;
+	bool prefix;
+	bool files;     /* --root: the static files (http_static_answer) */
+	herd_handler fn;
+	void *user;
+};
+
+/* Read-only once the server runs: every worker reads it. */
+struct app_table {
+	struct app_route routes[APP_MAX_ROUTES];
+	int n;
+	struct herd *server;
+};
+
+/* 0, or -1 (bad method or path, duplicate, table full). */
+int app_table_add(struct app_table *t, const char *method, const char *path, bool prefix,
+		  bool files, herd_handler fn, void *user);
+
+/* What the table says of a request: a route to call, or an answer. */
+struct app_match {
+	int route;       /* >= 0: the route; -1: none (status says why) */
+	int status;      /* 404 (no path matches), 405 (other methods), 501 */
+	char allow[128]; /* 405: "Allow: ...\r\n" */
+	uint32_t allow_len;
+};
+void app_table_match(const struct app_table *t, const struct http_request *req,
+		     struct app_match *m);
+
+enum app_body_kind { APP_BODY_NONE, APP_BODY_COPY, APP_BODY_BORROW, APP_BODY_FILE };
+
+struct app_worker;
+
+struct herd_response {
+	int status;
+	uint8_t kind;       /* enum app_body_kind */
+	bool bad;           /* a setter failed: answer 500 */
+	bool deferred;      /* herd_defer() was called on this (scratch) response */
+	uint32_t hlen;
+	const char *body;
+	size_t body_len;
+	char *own;          /* APP_BODY_COPY: the buffer (body points into it) */
+	size_t own_cap;
+	void (*done)(void *arg);
+	void *done_arg;
+	struct file_entry *file;
+	uint64_t file_off, file_len;
+	/* A deferred answer: the connection's, and herd_complete's. */
+	struct herd_response *handle; /* scratch: the heap copy herd_defer made */
+	struct app_worker *aw;
+	void *conn;                   /* core's struct conn; NULL once orphaned */
+	_Atomic bool orphaned;
+	bool ready;                   /* completed while output was in flight */
+	int worker;
+	unsigned resp_flags;          /* HTTP_RESP_* of the request */
+	uint32_t log_ticket;
+	char hdrs[APP_HEADERS_MAX];
+};
+
+/* Per worker: its id and data, the response handlers fill in (no
+ * allocation per request) and what herd_complete and herd_post need. */
+struct app_worker {
+	int id;
+	void *data;
+	struct herd *server;
+	void *owner; /* core's struct worker */
+	unsigned long thread; /* pthread_t of the worker */
+	struct herd_response scratch;
+};
+
+struct herd_request {
+	const struct http_request *req;
+	struct herd_str body;
+	const struct peer_addr *peer;
+	struct app_worker *aw;
+	char peer_text[48];
+};
+
+/* A request body being read for a handler (struct proto_state.app_in). */
+struct app_collect {
+	int route;
+	uint32_t head_len;
+	size_t len, cap; /* head + body bytes so far */
+	bool done;
+	char buf[];
+};
+
+/* A body that leaves after the head, a piece per hand-over
+ * (struct proto_state.app_out, PROTO_BODY). */
+struct app_body {
+	const char *p;
+	size_t len, off;
+	void (*done)(void *arg);
+	void *arg;
+};
+
+/* The response state a handler starts from. */
+void app_res_reset(struct herd_response *r);
+/* Frees what the response holds (its copied body, its file; calls done). */
+void app_res_release(struct herd_response *r);
+
+/* The protocol's side (net/http_proto.c): answers a request the table
+ * matched to route (its body, if any, in body), into env->out or with
+ * PROTO_BODY / PROTO_FILE / PROTO_APP (deferred). */
+void app_answer(struct proto_state *st, struct proto_env *env, const struct http_request *req,
+		int route, struct herd_str body, unsigned resp_flags);
+/* Writes a finished response (head, and its body or the stop that sends
+ * it); the response gives its body up to the connection. */
+void app_emit(struct proto_state *st, struct proto_env *env, struct herd_response *r,
+	      unsigned resp_flags);
+/* Whatever a connection's protocol state holds for the application: a
+ * body being read, a body being sent.  On close. */
+void app_drop(struct proto_state *st);
+
+#endif
