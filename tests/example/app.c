@@ -17,6 +17,7 @@
 #include <herd.h>
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,21 +121,11 @@ static int crash(struct herd_request *req, struct herd_response *res, void *user
 
 /* ---- Per-worker state --------------------------------------------------- */
 
-/* One per worker thread (where an application would keep, say, a database
- * connection).  Only its worker touches `served`: no lock.  `deferred` is
- * shared with the job thread (below), under jobs.lock. */
+/* One per worker thread, where an application would keep, say, a database
+ * connection.  Only its worker touches it: no lock. */
 struct worker_state {
 	unsigned long served;
-	int deferred; /* this worker's /slow answers the job thread holds */
 };
-
-static struct {
-	pthread_mutex_t lock;
-	pthread_cond_t more, done; /* a job was queued; a job was handed back */
-	struct job *head, *tail;
-	bool quit;
-} jobs = {.lock = PTHREAD_MUTEX_INITIALIZER, .more = PTHREAD_COND_INITIALIZER,
-	  .done = PTHREAD_COND_INITIALIZER};
 
 static void *worker_start(int worker, void *user)
 {
@@ -144,19 +135,12 @@ static void *worker_start(int worker, void *user)
 	return ws;
 }
 
-/* After the worker's last connection closed.  It waits for the job thread to
- * hand back this worker's deferred answers: once the last worker stopped,
- * herd_run() frees the server, which no thread may herd_post() to then. */
+/* On the same thread, after the worker's last connection closed. */
 static void worker_stop(int worker, void *data, void *user)
 {
 	(void)user;
-	struct worker_state *ws = data;
-	pthread_mutex_lock(&jobs.lock);
-	while (ws && ws->deferred > 0)
-		pthread_cond_wait(&jobs.done, &jobs.lock);
-	pthread_mutex_unlock(&jobs.lock);
 	fprintf(stderr, "example: worker %d stop (pid %d)\n", worker, (int)getpid());
-	free(ws);
+	free(data);
 }
 
 static int counter(struct herd_request *req, struct herd_response *res, void *user)
@@ -183,23 +167,27 @@ struct job {
 	struct herd *server;
 	struct herd_response *res; /* the persistent handle from herd_defer() */
 	int worker;                /* where to complete it */
-	struct worker_state *ws;
 };
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t more;
+	struct job *head, *tail;
+	bool quit;
+} jobs = {.lock = PTHREAD_MUTEX_INITIALIZER, .more = PTHREAD_COND_INITIALIZER};
 
 static int slow(struct herd_request *req, struct herd_response *res, void *user)
 {
 	(void)user;
-	struct worker_state *ws = herd_req_worker_data(req);
-	struct job *j = ws ? calloc(1, sizeof(*j)) : NULL;
+	struct job *j = calloc(1, sizeof(*j));
 	struct herd_response *later = j ? herd_defer(res) : NULL;
 	if (!later) { /* out of memory: answer now */
 		free(j);
 		herd_res_status(res, 503);
 		return HERD_DONE;
 	}
-	*j = (struct job){NULL, herd_req_server(req), later, herd_res_worker(later), ws};
+	*j = (struct job){NULL, herd_req_server(req), later, herd_res_worker(later)};
 	pthread_mutex_lock(&jobs.lock);
-	j->ws->deferred++;
 	*(jobs.tail ? &jobs.tail->next : &jobs.head) = j;
 	jobs.tail = j;
 	pthread_cond_signal(&jobs.more);
@@ -234,15 +222,11 @@ static void *job_thread(void *arg)
 		pthread_mutex_unlock(&jobs.lock);
 
 		nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL); /* the blocking work */
-		struct worker_state *ws = j->ws; /* j may be gone once posted */
 		if (herd_post(j->server, j->worker, slow_finish, j) != 0) {
 			herd_complete(j->res); /* the worker stopped: this only frees it */
 			free(j);
 		}
-
 		pthread_mutex_lock(&jobs.lock);
-		ws->deferred--;
-		pthread_cond_broadcast(&jobs.done);
 	}
 	pthread_mutex_unlock(&jobs.lock);
 	return NULL;
@@ -299,17 +283,29 @@ int main(int argc, char **argv)
 	}
 	herd_on_worker(h, worker_start, worker_stop, NULL);
 
+	/* herd takes SIGTERM and the like through a signalfd: a thread of ours
+	 * must not take them instead (it would die of them), so it starts with
+	 * every signal blocked. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
 	pthread_t jt;
-	if (pthread_create(&jt, NULL, job_thread, NULL) != 0) {
+	int err = pthread_create(&jt, NULL, job_thread, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
 		herd_free(h);
 		return 1;
 	}
-	rc = herd_run(h); /* until SIGTERM or SIGINT; frees h */
+	rc = herd_run(h); /* until SIGTERM or SIGINT */
 
+	/* Every worker has stopped: what the job thread still holds is orphaned,
+	 * and herd_post() refuses it.  Once the thread is done, nothing can call
+	 * herd_post() any more, and the server can go. */
 	pthread_mutex_lock(&jobs.lock);
 	jobs.quit = true;
 	pthread_cond_signal(&jobs.more);
 	pthread_mutex_unlock(&jobs.lock);
 	pthread_join(jt, NULL);
+	herd_free(h);
 	return rc;
 }

@@ -5,6 +5,7 @@
  *
  *   cli                  app flags after herd's; unknown ones exit 2; --help
  *   routes               exact and prefix routes, HEAD, 404, 405 with Allow
+ *   prefix_and_exact_share_a_path  GET /api/ and DELETE /api/items on /api/items
  *   greet                the query and a request header; --greeting
  *   echo_bodies          Content-Length (small, 512 KiB) and chunked bodies,
  *                        100-continue, byte-exact, the connection reused
@@ -296,16 +297,14 @@ HTEST(app, routes)
 	cr_assert(r.has_length && r.content_length == strlen("{\"path\":\"/api/x\"}\n"));
 	h_resp_free(&r);
 	/* The prefix route: anything under /api/, the path without the query. */
-	send_req(&c, "GET /api/items HTTP/1.1\r\nHost: t\r\n\r\n");
-	expect_text(&c, 200, "{\"path\":\"/api/items\"}\n", "application/json", "GET /api/items");
+	send_req(&c, "GET /api/things HTTP/1.1\r\nHost: t\r\n\r\n");
+	expect_text(&c, 200, "{\"path\":\"/api/things\"}\n", "application/json", "GET /api/things");
 	send_req(&c, "GET /api/a/b?x=1&y=2 HTTP/1.1\r\nHost: t\r\n\r\n");
 	expect_text(&c, 200, "{\"path\":\"/api/a/b\"}\n", "application/json", "GET /api/a/b?x=1");
+	send_req(&c, "GET /api/a\"b\\c HTTP/1.1\r\nHost: t\r\n\r\n"); /* herd passes both */
+	expect_text(&c, 200, "{\"path\":\"/api/a\\\"b\\\\c\"}\n", NULL, "GET /api/a\"b\\c");
 	send_req(&c, "GET /api/ HTTP/1.1\r\nHost: t\r\n\r\n");
 	expect_text(&c, 200, "{\"path\":\"/api/\"}\n", NULL, "GET /api/");
-	/* DELETE /api/items: its own exact route. */
-	send_req(&c, "DELETE /api/items HTTP/1.1\r\nHost: t\r\n\r\n");
-	expect(&c, &r, false, 204, "DELETE /api/items");
-	h_resp_free(&r);
 	/* No route: 404, and the connection stays usable. */
 	static const char *const missing[] = {"/nope", "/hello/", "/hell", "/Hello", "/api",
 					      "/apix", "/crash", "/file", "/"};
@@ -324,10 +323,26 @@ HTEST(app, routes)
 	expect_405("POST /hello HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n",
 		   (const char *const[]){"GET", "HEAD", NULL});
 	expect_405("GET /echo HTTP/1.1\r\nHost: t\r\n\r\n", (const char *const[]){"POST", NULL});
-	expect_405("PUT /api/items HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nhi",
-		   (const char *const[]){"GET", "HEAD", "DELETE", NULL});
 	expect_405("DELETE /api/other HTTP/1.1\r\nHost: t\r\n\r\n",
 		   (const char *const[]){"GET", "HEAD", NULL});
+}
+
+/* GET /api/ (prefix) and DELETE /api/items (exact) both match /api/items:
+ * each takes its method there, and the 405 of a third names both. */
+HTEST(app, prefix_and_exact_share_a_path)
+{
+	herd_start(&srv, "--workers", "2");
+	struct h_conn c = open_conn();
+	struct h_resp r;
+	send_req(&c, "DELETE /api/items HTTP/1.1\r\nHost: t\r\n\r\n");
+	expect(&c, &r, false, 204, "DELETE /api/items");
+	h_resp_free(&r);
+	send_req(&c, "GET /api/items HTTP/1.1\r\nHost: t\r\n\r\n");
+	expect_text(&c, 200, "{\"path\":\"/api/items\"}\n", "application/json",
+		    "GET /api/items (the GET /api/ prefix route; DELETE /api/items is exact)");
+	h_conn_close(&c);
+	expect_405("PUT /api/items HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nhi",
+		   (const char *const[]){"GET", "HEAD", "DELETE", NULL});
 }
 
 HTEST(app, greet)
