@@ -17,7 +17,6 @@
 #include <herd.h>
 
 #include <pthread.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -283,16 +282,10 @@ int main(int argc, char **argv)
 	}
 	herd_on_worker(h, worker_start, worker_stop, NULL);
 
-	/* herd takes SIGTERM and the like through a signalfd: a thread of ours
-	 * must not take them instead (it would die of them), so it starts with
-	 * every signal blocked. */
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
+	/* Our own thread, for blocking work.  herd_new() blocked the signals
+	 * herd takes (SIGTERM...) and it inherits that: they stay herd's. */
 	pthread_t jt;
-	int err = pthread_create(&jt, NULL, job_thread, NULL);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (err) {
+	if (pthread_create(&jt, NULL, job_thread, NULL) != 0) {
 		herd_free(h);
 		return 1;
 	}
