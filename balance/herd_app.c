@@ -293,7 +293,7 @@ int herd_run(struct herd *h)
 	 * (a longer prefix or an exact path wins; one of its own at "/" for
 	 * the same method too). */
 	if (cfg->root)
-		(void)app_table_add(&h->table, NULL, "/", true, true, NULL, NULL);
+		(void)app_table_add(&h->table, "GET", "/", true, true, NULL, NULL);
 	if (app_runtime_init(&h->rt, cfg->max_workers) < 0) {
 		fprintf(stderr, "herd: out of memory\n");
 		return 1;

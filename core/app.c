@@ -151,6 +151,7 @@ void app_worker_end(struct worker *w)
 	if (rt->stop)
 		rt->stop(w->id, w->aw->data, rt->user);
 	free(w->aw->scratch.own);
+	app_worker_spares_free(w->aw);
 	free(w->aw);
 	w->aw = NULL;
 }

@@ -136,6 +136,39 @@ void app_table_match(const struct app_table *t, const struct http_request *req,
 	m->allow_len += 2;
 }
 
+/* ---- body buffers ---- */
+
+struct app_collect *app_collect_get(struct app_worker *aw, size_t cap)
+{
+	for (int i = aw->nspare - 1; i >= 0; i--) {
+		struct app_collect *c = aw->spare[i];
+		if (c->cap >= cap) {
+			aw->spare[i] = aw->spare[--aw->nspare];
+			return c;
+		}
+	}
+	if (cap < APP_SPARE_MIN)
+		cap = APP_SPARE_MIN;
+	struct app_collect *c = malloc(sizeof(*c) + cap);
+	if (c)
+		c->cap = cap;
+	return c;
+}
+
+void app_collect_put(struct app_worker *aw, struct app_collect *c)
+{
+	if (aw->nspare < APP_SPARE && c->cap <= APP_SPARE_MAX)
+		aw->spare[aw->nspare++] = c;
+	else
+		free(c);
+}
+
+void app_worker_spares_free(struct app_worker *aw)
+{
+	while (aw->nspare)
+		free(aw->spare[--aw->nspare]);
+}
+
 /* ---- the request view ---- */
 
 struct herd_str herd_req_method(const struct herd_request *req)

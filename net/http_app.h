@@ -84,6 +84,12 @@ struct herd_response {
 	char hdrs[APP_HEADERS_MAX];
 };
 
+/* Body buffers a worker keeps for the next request with a body, so a
+ * stream of such requests costs no allocation each. */
+#define APP_SPARE 4
+#define APP_SPARE_MIN (16 * 1024)
+#define APP_SPARE_MAX (256 * 1024)
+
 /* Per worker: its id and data, the response handlers fill in (no
  * allocation per request) and what herd_complete and herd_post need. */
 struct app_worker {
@@ -93,6 +99,8 @@ struct app_worker {
 	void *owner; /* core's struct worker */
 	unsigned long thread; /* pthread_t of the worker */
 	struct herd_response scratch;
+	struct app_collect *spare[APP_SPARE];
+	int nspare;
 };
 
 struct herd_request {
@@ -111,6 +119,13 @@ struct app_collect {
 	bool done;
 	char buf[];
 };
+
+/* A buffer for a request's head and at least cap - head bytes of body
+ * (c->cap says how much it holds), or NULL; back with app_collect_put. */
+struct app_collect *app_collect_get(struct app_worker *aw, size_t cap);
+void app_collect_put(struct app_worker *aw, struct app_collect *c);
+/* Frees the worker's spare buffers (its end). */
+void app_worker_spares_free(struct app_worker *aw);
 
 /* A body that leaves after the head, a piece per hand-over
  * (struct proto_state.app_out, PROTO_BODY). */

@@ -212,13 +212,13 @@ static void app_request(struct proto_state *st, const struct http_request *req,
 	}
 	size_t cap = req->header_bytes +
 		     (req->body == HTTP_BODY_LENGTH ? (size_t)req->content_length : 4096);
-	struct app_collect *c = malloc(sizeof(*c) + cap);
+	struct app_collect *c = app_collect_get(env->aw, cap);
 	if (!c) {
 		fail(st, env, 503);
 		return;
 	}
 	*c = (struct app_collect){.route = route, .head_len = req->header_bytes,
-				  .len = req->header_bytes, .cap = cap};
+				  .len = req->header_bytes, .cap = c->cap};
 	memcpy(c->buf, raw, req->header_bytes);
 	st->app_in = c;
 }
@@ -242,7 +242,7 @@ static bool app_collected(struct proto_state *st, struct proto_env *env)
 		access_log_request(env->log, env->peer, &req, env->out->last_status,
 				   req.method == HTTP_M_HEAD ? 0 : env->out->last_length,
 				   env->clock->sec);
-	free(c);
+	app_collect_put(env->aw, c);
 	return true;
 }
 
@@ -295,7 +295,8 @@ static void app_collect_failed(struct proto_state *st, struct proto_env *env)
 		access_log_request(env->log, env->peer, &req, env->out->last_status,
 				   env->out->last_length, env->clock->sec);
 	}
-	free(c);
+	if (c)
+		app_collect_put(env->aw, c);
 }
 
 /* Answers a parsed head, or holds the answer back (see deferred_kind). */

@@ -55,8 +55,9 @@ static inline void app_routes_attach(struct proto_env *env, bool files)
 	app_table_add(&table, "GET", "/json", false, false, app_routes_json, NULL);
 	app_table_add(&table, "POST", "/echo", false, false, app_routes_echo, NULL);
 	if (files)
-		app_table_add(&table, NULL, "/", true, true, NULL, NULL);
+		app_table_add(&table, "GET", "/", true, true, NULL, NULL);
 	free(aw.scratch.own);
+	app_worker_spares_free(&aw);
 	memset(&aw, 0, sizeof(aw));
 	env->app = &table;
 	env->aw = &aw;

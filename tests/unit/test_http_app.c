@@ -81,6 +81,7 @@ static void fx_init(void)
 		free(fx.table.routes[i].path);
 	}
 	free(fx.aw.scratch.own);
+	app_worker_spares_free(&fx.aw);
 	memset(&fx, 0, sizeof(fx));
 	fx.out = (struct outbuf){.p = fx.mem, .cap = sizeof(fx.mem)};
 	http_clock_tick(&fx.clk, 1700000000);
