@@ -200,7 +200,8 @@ static void answer(struct worker *w, struct conn *c, struct herd_response *h)
 	c->app = NULL;
 	c->proto.flags &= (uint8_t)~PROTO_APP;
 	struct proto_env env = {.out = &w->out, .clock = &w->clock, .draining = w->draining,
-				.log = w->log, .peer = &c->peer, .app = w->app_table, .aw = w->aw};
+				.log = w->log, .peer = &c->peer, .app = w->app_table, .aw = w->aw,
+				.fd = c->fd};
 	unsigned flags = h->resp_flags;
 	if (w->draining)
 		flags = (flags & ~(unsigned)HTTP_RESP_KEEPALIVE) | HTTP_RESP_CLOSE;
@@ -287,7 +288,7 @@ void app_send_body(struct worker *w, struct conn *c)
 	size_t budget = BODY_SEND_BUDGET;
 	while (b->off < b->len) {
 		if (!budget) {
-			engine_yield(w, c);
+			engine_wait_writable(w, c, true);
 			return;
 		}
 		size_t n = b->len - b->off;

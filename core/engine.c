@@ -22,7 +22,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -32,16 +31,12 @@
 #include "core/mech.h"
 #include "core/engine_proxy.h"
 #include "core/worker.h"
-#include "net/file_cache.h"
 #include "net/http_app.h"
 #include "net/tls.h"
-#include "net/transport.h"
 
 /* Protocol rounds per event when the output buffer keeps filling up and the
  * socket takes it all; then the connection yields to the others. */
 #define SERVE_ROUNDS 8
-/* File bytes sent per event before yielding to other connections. */
-#define FILE_SEND_BUDGET (512 * 1024)
 
 void engine_set_timer(struct worker *w, struct conn *c, enum conn_timer t)
 {
@@ -52,16 +47,6 @@ void engine_set_timer(struct worker *w, struct conn *c, enum conn_timer t)
 		return;
 	c->deadline_ms = w->now_ms + w->timers[t].timeout_ms;
 	conn_list_append(&w->timers[t], c);
-}
-
-static void drop_file(struct worker *w, struct conn *c)
-{
-	if (c->proto.file) {
-		file_cache_put(w->files, c->proto.file);
-		c->proto.file = NULL;
-		c->proto.file_left = 0;
-	}
-	c->proto.flags &= (uint8_t)~PROTO_FILE;
 }
 
 void engine_release(struct worker *w, struct conn *c)
@@ -104,7 +89,7 @@ void engine_close(struct worker *w, struct conn *c)
 		app_conn_close(w, c);
 	if (c->tls)
 		engine_tls_close(w, c);
-	drop_file(w, c);
+	engine_drop_file(w, c);
 	engine_set_timer(w, c, CONN_T_NONE);
 	conn_drop_input(c);
 	w->nconns--;
@@ -201,7 +186,7 @@ void engine_serve(struct worker *w, struct conn *c)
 
 /* Waits for the socket to take more: output stuck, a file body's next
  * piece, or a protocol that yielded after SERVE_ROUNDS. */
-static void wait_writable(struct worker *w, struct conn *c, bool progress)
+void engine_wait_writable(struct worker *w, struct conn *c, bool progress)
 {
 	if (progress || c->timer != CONN_T_WRITE)
 		engine_set_timer(w, c, CONN_T_WRITE); /* progress: the send timeout restarts */
@@ -217,97 +202,6 @@ void engine_next(struct worker *w, struct conn *c)
 		serve(w, c, c->in, c->in_len);
 	else
 		engine_settle(w, c);
-}
-
-void engine_yield(struct worker *w, struct conn *c)
-{
-	wait_writable(w, c, true);
-}
-
-static void file_done(struct worker *w, struct conn *c)
-{
-	drop_file(w, c);
-	engine_next(w, c);
-}
-
-/* A transport that must see every byte gets the file read into the output
- * buffer, a piece per hand-over. */
-static void copy_file(struct worker *w, struct conn *c)
-{
-	struct proto_state *st = &c->proto;
-	size_t budget = FILE_SEND_BUDGET;
-	/* As for sendfile, so a file cut short ends the same way: at its new
-	 * end, not after copies of what it held. */
-	if (st->file_left > FILE_UNSENT_MAX)
-		file_send_bound(c->fd);
-	while (st->file_left) {
-		if (!budget) {
-			wait_writable(w, c, true);
-			return;
-		}
-		size_t n = st->file_left < w->out.cap ? (size_t)st->file_left : w->out.cap;
-		ssize_t k = pread(st->file->fd, w->out.p, n, (off_t)st->file_off);
-		if (k <= 0) {
-			/* The file shrank under a promised length: the response
-			 * cannot be completed, and nothing past the file's end
-			 * may still reach the client. */
-			if (k == 0)
-				file_send_cut(st->file, st->file_off, c->fd);
-			engine_fail(w, c, HERD_ERR_WRITE);
-			return;
-		}
-		w->out.len = (size_t)k;
-		st->file_off += (uint64_t)k;
-		st->file_left -= (uint64_t)k;
-		budget -= budget < (size_t)k ? budget : (size_t)k;
-		int r = engine_transport_out(w, c);
-		if (r <= 0)
-			return; /* closed, or engine_output_done() comes back here */
-	}
-	file_done(w, c);
-}
-
-/* Sends the pending file body with sendfile(2) (io_uring has no sendfile,
- * and splicing would take a pipe per connection): a bounded step, then the
- * socket's room or the next turn brings the connection back. */
-static void send_file(struct worker *w, struct conn *c)
-{
-	/* Under TLS only the kernel's record layer can take a file as it is. */
-	bool by_sendfile = w->transport->sendfile && (!c->tls || tls_conn_kernel_tx(c->tls));
-	if (!by_sendfile) {
-		copy_file(w, c);
-		return;
-	}
-	struct proto_state *st = &c->proto;
-	size_t budget = FILE_SEND_BUDGET;
-	/* Queued file bytes change with the file until they leave (see
-	 * net/file_cache.h): keep few of them ahead of the client. */
-	if (st->file_left > FILE_UNSENT_MAX)
-		file_send_bound(c->fd);
-	while (st->file_left && budget) {
-		off_t off = (off_t)st->file_off;
-		size_t n = st->file_left < budget ? (size_t)st->file_left : budget;
-		ssize_t k = sendfile(c->fd, st->file->fd, &off, n);
-		if (k < 0 && errno == EAGAIN)
-			break;
-		if (k <= 0) {
-			/* An error, or the file shrank under a promised length:
-			 * the response cannot be completed, and nothing past the
-			 * file's end may still reach the client. */
-			if (k == 0)
-				file_send_cut(st->file, st->file_off, c->fd);
-			engine_fail(w, c, HERD_ERR_WRITE);
-			return;
-		}
-		CTR_ADD(w->ctr, bytes_out, (uint64_t)k);
-		st->file_off += (uint64_t)k;
-		st->file_left -= (uint64_t)k;
-		budget -= (size_t)k;
-	}
-	if (!st->file_left)
-		file_done(w, c);
-	else
-		wait_writable(w, c, budget < FILE_SEND_BUDGET);
 }
 
 static void start_linger(struct worker *w, struct conn *c)
@@ -337,7 +231,7 @@ void engine_settle(struct worker *w, struct conn *c)
 {
 	uint8_t f = c->proto.flags;
 	if (f & PROTO_OUT_FULL) {
-		wait_writable(w, c, false);
+		engine_wait_writable(w, c, false);
 		return;
 	}
 	if (f & PROTO_LINGER) {
@@ -372,7 +266,7 @@ static void serve(struct worker *w, struct conn *c, const char *data, uint32_t l
 					.https_port = c->tls ? 0 : w->https_port,
 					.routes = w->upstreams, .up_head = &w->up_head,
 					.https = c->tls != NULL, .app = w->app_table,
-					.aw = w->aw};
+					.aw = w->aw, .fd = c->fd};
 		c->proto.flags &= (uint8_t)~PROTO_OUT_FULL;
 		c->flags &= (uint8_t)~CONN_UNFED;
 		size_t used = w->proto->feed(&c->proto, data, len, &env);
@@ -408,7 +302,7 @@ static void serve(struct worker *w, struct conn *c, const char *data, uint32_t l
 		if (sent <= 0)
 			return;
 		if (c->proto.flags & PROTO_FILE) {
-			send_file(w, c);
+			engine_send_file(w, c);
 			return;
 		}
 		if (c->proto.flags & PROTO_BODY) {
@@ -548,7 +442,7 @@ void engine_output_done(struct worker *w, struct conn *c)
 	else if (c->app)
 		app_output_done(w, c);
 	else if (c->proto.flags & PROTO_FILE)
-		send_file(w, c);
+		engine_send_file(w, c);
 	else if (c->proto.flags & PROTO_BODY)
 		app_send_body(w, c);
 	else if ((c->proto.flags & PROTO_OUT_FULL) || (c->flags & CONN_UNFED))

@@ -36,8 +36,15 @@ void engine_send_last(struct worker *w, struct conn *c, struct outbuf *o);
 void engine_send_answer_last(struct worker *w, struct conn *c);
 /* An answer's body is out: the next request, or the wait for one. */
 void engine_next(struct worker *w, struct conn *c);
-/* Waits for the socket's room after a bounded step of a body. */
-void engine_yield(struct worker *w, struct conn *c);
+/* Waits for the socket to take more: output stuck, a body's next piece,
+ * or a protocol that yielded; progress restarts the send timeout. */
+void engine_wait_writable(struct worker *w, struct conn *c, bool progress);
+
+/* core/engine_file.c */
+/* Sends the pending file body (PROTO_FILE), a bounded step at a time. */
+void engine_send_file(struct worker *w, struct conn *c);
+/* Drops the connection's file reference, if any. */
+void engine_drop_file(struct worker *w, struct conn *c);
 
 /* core/engine_tls.c */
 /* The TLS state of a connection from a TLS listener; NULL: no memory. */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -221,8 +222,22 @@ struct herd_str herd_req_body(const struct herd_request *req)
 const char *herd_req_peer(const struct herd_request *req)
 {
 	struct herd_request *r = (struct herd_request *)req;
-	if (!r->peer_text[0] && r->peer)
+	if (r->peer_text[0])
+		return r->peer_text;
+	static const struct peer_addr none;
+	if (r->peer && memcmp(r->peer, &none, sizeof(none)) != 0) {
 		peer_addr_format(r->peer, r->peer_text, sizeof(r->peer_text));
+		return r->peer_text;
+	}
+	/* Looked up when asked: without an access log or a proxy, the engine
+	 * does not learn a connection's peer (a system call each). */
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	if (r->fd >= 0 && getpeername(r->fd, (struct sockaddr *)&ss, &sl) == 0) {
+		struct peer_addr p;
+		peer_addr_from(&p, (struct sockaddr *)&ss);
+		peer_addr_format(&p, r->peer_text, sizeof(r->peer_text));
+	}
 	return r->peer_text;
 }
 
@@ -524,7 +539,8 @@ void app_answer(struct proto_state *st, struct proto_env *env, const struct http
 	app_res_reset(r);
 	r->worker = aw->id;
 	r->aw = aw;
-	struct herd_request hr = {.req = req, .body = body, .peer = env->peer, .aw = aw};
+	struct herd_request hr = {.req = req, .body = body, .peer = env->peer, .aw = aw,
+				  .fd = env->fd};
 	int rc = rt->fn(&hr, r, rt->user);
 	if (r->deferred) {
 		/* herd_defer() commits the answer to later, whatever the

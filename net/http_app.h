@@ -108,6 +108,7 @@ struct herd_request {
 	struct herd_str body;
 	const struct peer_addr *peer;
 	struct app_worker *aw;
+	int fd; /* the connection's socket, for herd_req_peer; -1: none */
 	char peer_text[48];
 };
 

@@ -112,6 +112,7 @@ struct proto_env {
 	const struct app_table *app;
 	struct app_worker *aw;
 	struct herd_response *deferred;
+	int fd; /* the connection's socket: a handler may ask for its peer */
 };
 
 /* Consumes a prefix of in[0..len) and appends the answers to env->out.
