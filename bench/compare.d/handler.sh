@@ -236,7 +236,7 @@ hd_verdict() { # one line against the goal
 	done
 	local kc caveat=""
 	kc=$(hd_kept_contam)
-	[ "$kc" = 0 ] || caveat=" ⚠ $kc of the runs in these figures were contaminated by other processes (see the notes): take it with care."
+	[ "$kc" = 0 ] || caveat=" ⚠ $kc contaminated run(s) (other processes above ${busy_limit} % of a CPU, see the notes) are in these figures: take it with care."
 	if [ -n "$miss" ]; then
 		echo "**Verdict: no verdict** against the goal handler/baseline ≤ ${hd_goal}× server CPU per request: $miss${over:+; over: $over}${ok:+; within: $ok}.$caveat"
 	elif [ -n "$over" ]; then
