@@ -462,6 +462,35 @@ int herd_res_worker(const struct herd_response *res)
 
 static const char error_500[] = "500 Internal Server Error\n";
 
+static void put_head(struct proto_env *env, const struct herd_response *r, uint64_t len,
+		     unsigned flags)
+{
+	struct app_head_cache *k = &env->aw->head;
+	struct outbuf *out = env->out;
+	if (k->head_len && k->sec == env->clock->sec && k->status == r->status &&
+	    k->flags == flags && k->len == len && k->hlen == r->hlen &&
+	    memcmp(k->hdrs, r->hdrs, r->hlen) == 0) {
+		outbuf_put(out, k->head, k->head_len);
+		out->last_status = r->status;
+		out->last_length = flags & (HTTP_RESP_HEAD | HTTP_RESP_NO_LENGTH) ? 0 : len;
+		return;
+	}
+	size_t before = out->len;
+	http_response_head(out, env->clock, r->status, NULL, len, r->hdrs, r->hlen, flags);
+	size_t n = out->len - before;
+	k->head_len = 0;
+	if (r->hlen <= sizeof(k->hdrs) && n <= sizeof(k->head)) {
+		k->sec = env->clock->sec;
+		k->status = r->status;
+		k->flags = flags;
+		k->len = len;
+		k->hlen = r->hlen;
+		k->head_len = (uint32_t)n;
+		memcpy(k->hdrs, r->hdrs, r->hlen);
+		memcpy(k->head, out->p + before, n);
+	}
+}
+
 void app_emit(struct proto_state *st, struct proto_env *env, struct herd_response *r,
 	      unsigned flags)
 {
@@ -492,8 +521,7 @@ void app_emit(struct proto_state *st, struct proto_env *env, struct herd_respons
 			return;
 		}
 	}
-	http_response_head(env->out, env->clock, r->status, NULL, len, r->hdrs, r->hlen,
-			   flags | (bodiless ? HTTP_RESP_NO_LENGTH : 0));
+	put_head(env, r, len, flags | (bodiless ? HTTP_RESP_NO_LENGTH : 0));
 	if (flags & HTTP_RESP_CLOSE)
 		st->flags |= PROTO_CLOSE;
 	if (head_only || r->kind == APP_BODY_NONE) {

@@ -90,6 +90,19 @@ struct herd_response {
 #define APP_SPARE_MIN (16 * 1024)
 #define APP_SPARE_MAX (256 * 1024)
 
+/* The head of the worker's last answer: a handler that answers the same way
+ * within the same second (the Date line) gets the bytes copied, not
+ * formatted again. */
+struct app_head_cache {
+	int64_t sec;
+	int status;
+	unsigned flags;
+	uint64_t len;
+	uint32_t hlen, head_len; /* head_len 0: empty */
+	char hdrs[128];
+	char head[384];
+};
+
 /* Per worker: its id and data, the response handlers fill in (no
  * allocation per request) and what herd_complete and herd_post need. */
 struct app_worker {
@@ -101,6 +114,7 @@ struct app_worker {
 	struct herd_response scratch;
 	struct app_collect *spare[APP_SPARE];
 	int nspare;
+	struct app_head_cache head;
 };
 
 struct herd_request {
