@@ -28,6 +28,7 @@ struct herd {
 	/* The program's arguments as given: handler processes (--procs) run
 	 * the program again with them. */
 	char **argv;
+	char *cmdline; /* behind argv when it came from /proc/self/cmdline */
 	struct app_table table;
 	struct app_runtime rt;
 	struct herd_config cfg;
@@ -66,6 +67,7 @@ void herd_free(struct herd *h)
 	free(h->args);
 	free(h->owned);
 	free(h->argv);
+	free(h->cmdline);
 	for (int i = 0; i < h->table.n; i++) {
 		free(h->table.routes[i].method);
 		free(h->table.routes[i].path);
@@ -102,6 +104,8 @@ static int push(struct herd *h, char *arg, bool owned)
 int herd_parse_args(struct herd *h, int *argc, char **argv)
 {
 	int n = *argc;
+	if (n < 1) /* an empty argv (execve allows it): nothing to take */
+		return 0;
 	free(h->argv);
 	h->argv = calloc((size_t)n + 1, sizeof(*h->argv));
 	if (!h->argv) {
@@ -251,6 +255,49 @@ int herd_post(struct herd *h, int worker, void (*fn)(void *arg), void *arg)
 	return app_post(&h->rt, worker, fn, arg);
 }
 
+/* The process's arguments from /proc/self/cmdline (a program that only
+ * used setters), kept in h->argv; 0, or -1. */
+static int own_argv(struct herd *h)
+{
+	FILE *f = fopen("/proc/self/cmdline", "re");
+	if (!f)
+		return -1;
+	size_t cap = 4096, len = 0;
+	char *buf = malloc(cap);
+	while (buf) {
+		len += fread(buf + len, 1, cap - len, f);
+		if (len < cap)
+			break;
+		char *b = realloc(buf, cap * 2);
+		if (!b) {
+			free(buf);
+			buf = NULL;
+			break;
+		}
+		buf = b;
+		cap *= 2;
+	}
+	fclose(f);
+	if (!buf || len == 0) {
+		free(buf);
+		return -1;
+	}
+	int n = 0;
+	for (size_t i = 0; i < len; i++)
+		n += buf[i] == 0;
+	char **argv = calloc((size_t)n + 2, sizeof(*argv));
+	if (!argv) {
+		free(buf);
+		return -1;
+	}
+	int k = 0;
+	for (size_t i = 0; i < len && k < n + 1; i += strlen(buf + i) + 1)
+		argv[k++] = buf + i;
+	h->argv = argv;
+	h->cmdline = buf;
+	return 0;
+}
+
 int herd_run(struct herd *h)
 {
 	/* The time zone, once, before any thread: glibc sets it up lazily at
@@ -286,8 +333,11 @@ int herd_run(struct herd *h)
 			return 2;
 		}
 	}
-	/* Handler processes run the program again, with its own arguments. */
+	/* Handler processes run the program again, with its own arguments:
+	 * those herd_parse_args saw, else the process's own. */
 	if (h->argv)
+		cfg->argv = h->argv;
+	else if (cfg->max_procs > 1 && !getenv(HANDLER_ENV) && own_argv(h) == 0)
 		cfg->argv = h->argv;
 	/* --root: the files under "/", after every route of the program's
 	 * (a longer prefix or an exact path wins; one of its own at "/" for

@@ -77,12 +77,13 @@ int app_post(struct app_runtime *rt, int worker, void (*fn)(void *arg), void *ar
 		s->head = p;
 	s->tail = p;
 	bool first = !atomic_exchange_explicit(&s->pending, true, memory_order_relaxed);
-	int fd = s->wake_fd;
-	pthread_mutex_unlock(&s->mu);
-	/* One wake-up per batch: the worker takes the whole queue. */
+	/* One wake-up per batch: the worker takes the whole queue.  Under the
+	 * lock, so the descriptor is the open slot's (an eventfd never
+	 * blocks); a failed write leaves it queued for the next turn. */
 	uint64_t post = WORKER_WAKE_POST;
-	if (first && write(fd, &post, sizeof(post)) < 0 && errno != EAGAIN)
-		return 0; /* queued all the same: the worker's next turn finds it */
+	if (first && write(s->wake_fd, &post, sizeof(post)) < 0 && errno != EAGAIN)
+		herd_log("herd_post: cannot wake worker %d: %s", worker, strerror(errno));
+	pthread_mutex_unlock(&s->mu);
 	return 0;
 }
 
@@ -108,9 +109,13 @@ static void run_list(struct app_post *p)
 	}
 }
 
-void app_run_posts(struct worker *w)
+void app_worker_turn(struct worker *w)
 {
-	run_list(take_posts(w->app_slot, false));
+	struct app_slot *s = w->app_slot;
+	if (s && atomic_load_explicit(&s->pending, memory_order_relaxed))
+		run_list(take_posts(s, false));
+	if (w->aw && w->aw->ready_head)
+		app_run_ready(w);
 }
 
 int app_worker_begin(struct worker *w)
@@ -148,6 +153,7 @@ void app_worker_end(struct worker *w)
 	if (w->app_slot)
 		run_list(take_posts(w->app_slot, true));
 	w->app_slot = NULL;
+	app_run_ready(w); /* every connection is closed: this frees them */
 	if (rt->stop)
 		rt->stop(w->id, w->aw->data, rt->user);
 	free(w->aw->scratch.own);
@@ -156,28 +162,34 @@ void app_worker_end(struct worker *w)
 	w->aw = NULL;
 }
 
-/* ---- deferred answers ---- */
+/* ---- deferred answers ----
+ *
+ * A deferred response belongs to the application until herd_complete(),
+ * then to herd; its connection may close at any point.  Who frees it:
+ *  - completed within its handler: the protocol sends it at once
+ *    (app_answer), never waiting here;
+ *  - connection gone before completion: orphaned here, freed by the
+ *    application's herd_complete() (on any thread);
+ *  - completed: queued on the worker's ready list and sent at the loop's
+ *    level (app_run_ready), or, if output was in flight, by
+ *    app_output_done(); a connection gone meanwhile leaves it to whichever
+ *    of those runs next, which frees it. */
 
-static void res_free(struct herd_response *h)
+void app_gone(struct worker *w, struct conn *c, struct herd_response *h)
 {
-	app_res_release(h);
-	free(h->own);
-	free(h);
-}
-
-void app_orphan(struct herd_response *h)
-{
+	if (h->log_line) {
+		access_log_finish_plain(w->log, h->log_line, &c->peer, 499, 0, w->clock.sec);
+		h->log_line = NULL;
+	}
 	if (h->ready) {
-		/* herd_complete() was called (while output was in flight, or
-		 * in the handler itself): the application let go of it. */
-		res_free(h);
+		h->conn = NULL;
+		if (!h->queued)
+			app_res_free(h); /* app_output_done() will not come */
 		return;
 	}
 	h->conn = NULL;
 	atomic_store_explicit(&h->orphaned, true, memory_order_release);
 }
-
-static void answer(struct worker *w, struct conn *c, struct herd_response *h);
 
 void app_wait(struct worker *w, struct conn *c, struct herd_response *h)
 {
@@ -185,10 +197,6 @@ void app_wait(struct worker *w, struct conn *c, struct herd_response *h)
 	h->conn = c;
 	if (c->flags & CONN_WRITING)
 		return; /* app_output_done() once the answers before it are out */
-	if (h->ready) {
-		answer(w, c, h); /* completed within its handler */
-		return;
-	}
 	engine_set_timer(w, c, CONN_T_APP);
 	/* Reading goes on: a client that leaves is noticed, a pipelined
 	 * request waits in c->in (engine_receive). */
@@ -206,10 +214,13 @@ static void answer(struct worker *w, struct conn *c, struct herd_response *h)
 	if (w->draining)
 		flags = (flags & ~(unsigned)HTTP_RESP_KEEPALIVE) | HTTP_RESP_CLOSE;
 	app_emit(&c->proto, &env, h, flags);
-	if (w->log && h->log_ticket)
-		access_log_release(w->log, h->log_ticket, &c->peer, w->out.last_status,
-				   (flags & HTTP_RESP_HEAD) ? 0 : w->out.last_length, w->clock.sec);
-	res_free(h);
+	if (h->log_line) {
+		access_log_finish_plain(w->log, h->log_line, &c->peer, w->out.last_status,
+					(flags & HTTP_RESP_HEAD) ? 0 : w->out.last_length,
+					w->clock.sec);
+		h->log_line = NULL;
+	}
+	app_res_free(h);
 	engine_set_timer(w, c, CONN_T_NONE);
 	/* Requests pipelined behind it wait in c->in, unfed. */
 	if (c->in_len)
@@ -222,7 +233,7 @@ static void answer(struct worker *w, struct conn *c, struct herd_response *h)
 int herd_complete(struct herd_response *h)
 {
 	if (atomic_load_explicit(&h->orphaned, memory_order_acquire)) {
-		res_free(h);
+		app_res_free(h);
 		return -1;
 	}
 	struct app_worker *aw = h->aw;
@@ -232,13 +243,38 @@ int herd_complete(struct herd_response *h)
 			 aw ? aw->id : -1);
 		abort();
 	}
-	struct worker *w = aw->owner;
-	struct conn *c = h->conn;
+	if (h->ready)
+		return 0;
 	h->ready = true;
+	struct conn *c = h->conn;
 	if (!c || (c->flags & CONN_WRITING))
-		return 0; /* app_wait() or app_output_done() sends it */
-	answer(w, c, h);
+		return 0; /* within its handler, or app_output_done() sends it */
+	/* Not from here: this may be another connection's handler, whose
+	 * answer is being built in the worker's buffers. */
+	h->queued = true;
+	h->next_ready = NULL;
+	if (aw->ready_tail)
+		aw->ready_tail->next_ready = h;
+	else
+		aw->ready_head = h;
+	aw->ready_tail = h;
 	return 0;
+}
+
+void app_run_ready(struct worker *w)
+{
+	struct app_worker *aw = w->aw;
+	struct herd_response *h;
+	while ((h = aw->ready_head)) {
+		aw->ready_head = h->next_ready;
+		if (!aw->ready_head)
+			aw->ready_tail = NULL;
+		h->queued = false;
+		if (h->conn)
+			answer(w, h->conn, h);
+		else
+			app_res_free(h); /* its client left after it was completed */
+	}
 }
 
 void app_output_done(struct worker *w, struct conn *c)
@@ -257,10 +293,7 @@ void app_conn_close(struct worker *w, struct conn *c)
 	struct herd_response *h = c->app;
 	if (h) {
 		c->app = NULL;
-		if (w->log && h->log_ticket)
-			access_log_release(w->log, h->log_ticket, &c->peer, 499, 0, w->clock.sec);
-		h->log_ticket = 0;
-		app_orphan(h);
+		app_gone(w, c, h);
 	}
 	app_drop(&c->proto);
 }
@@ -269,10 +302,10 @@ void app_expire(struct worker *w, struct conn *c)
 {
 	struct herd_response *h = c->app;
 	http_response_error(&w->out, &w->clock, 504);
-	if (w->log && h && h->log_ticket) {
-		access_log_release(w->log, h->log_ticket, &c->peer, 504, w->out.last_length,
-				   w->clock.sec);
-		h->log_ticket = 0;
+	if (h && h->log_line) {
+		access_log_finish_plain(w->log, h->log_line, &c->peer, 504, w->out.last_length,
+					w->clock.sec);
+		h->log_line = NULL;
 	}
 	engine_send_answer_last(w, c);
 	CTR_ADD(w->ctr, errors[HERD_ERR_PROTOCOL], 1);

@@ -54,12 +54,9 @@ int app_post(struct app_runtime *rt, int worker, void (*fn)(void *arg), void *ar
  * (no memory). */
 int app_worker_begin(struct worker *w);
 void app_worker_end(struct worker *w);
-/* Runs what was posted; app_worker_turn once per loop turn, cheaply. */
-void app_run_posts(struct worker *w);
-static inline void app_worker_turn(struct worker *w, struct app_slot *s)
-{
-	if (s && atomic_load_explicit(&s->pending, memory_order_relaxed))
-		app_run_posts(w);
-}
+/* Once per loop turn, with no connection's turn under way: runs what was
+ * posted, then sends the deferred answers completed since. */
+void app_worker_turn(struct worker *w);
+void app_run_ready(struct worker *w);
 
 #endif

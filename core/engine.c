@@ -296,7 +296,7 @@ static void serve(struct worker *w, struct conn *c, const char *data, uint32_t l
 			if (sent >= 0)
 				app_wait(w, c, env.deferred);
 			else
-				app_orphan(env.deferred);
+				app_gone(w, c, env.deferred);
 			return;
 		}
 		if (sent <= 0)
@@ -489,11 +489,13 @@ void engine_expire(struct worker *w, struct conn *c)
 		app_expire(w, c);
 		return;
 	}
-	if (c->timer == CONN_T_READ && c->in_len && w->proto->timeout_answer) {
+	if (c->timer == CONN_T_READ && (c->in_len || c->proto.app_in) &&
+	    w->proto->timeout_answer) {
 		/* A request that never completed gets an answer (HTTP: 408),
-		 * best effort: the connection closes right after. */
+		 * best effort: the connection closes right after.  A body read
+		 * for a handler is kept by the protocol, not in c->in. */
 		struct proto_env env = {.out = &w->out, .clock = &w->clock, .draining = true,
-					.log = w->log, .peer = &c->peer};
+					.log = w->log, .peer = &c->peer, .aw = w->aw};
 		w->proto->timeout_answer(&c->proto, c->in, c->in_len, &env);
 		engine_send_answer_last(w, c);
 	}

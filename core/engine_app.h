@@ -10,8 +10,9 @@ struct herd_response;
 
 /* The protocol stopped at a deferred answer (PROTO_APP): wait for it. */
 void app_wait(struct worker *w, struct conn *c, struct herd_response *h);
-/* A deferred answer whose connection closed before it waited. */
-void app_orphan(struct herd_response *h);
+/* A deferred answer's connection is gone (closed, or failed before it
+ * waited): logged as 499, orphaned or freed. */
+void app_gone(struct worker *w, struct conn *c, struct herd_response *h);
 /* The output before a deferred answer is out (or a completed one waits). */
 void app_output_done(struct worker *w, struct conn *c);
 /* A handler's body after its head (PROTO_BODY), a piece per hand-over. */

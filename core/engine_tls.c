@@ -131,8 +131,8 @@ void engine_tls_input(struct worker *w, struct conn *c, const char *p, uint32_t 
 		engine_receive(w, c, w->plain.p, (uint32_t)w->plain.len);
 	else if (c->flags & CONN_EOF)
 		engine_input_end(w, c);
-	else if (!(c->flags & CONN_WRITING) && !c->px) /* a proxied exchange waits on its own */
-		engine_settle(w, c);
+	else if (!(c->flags & CONN_WRITING) && !c->px && !c->app)
+		engine_settle(w, c); /* a proxied exchange, a deferred answer wait on their own */
 }
 
 /* The TLS state of a connection from a TLS listener, with the certificates

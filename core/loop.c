@@ -112,7 +112,8 @@ void *worker_loop(void *arg)
 		if (drain_now)
 			race_sync(w);
 		m->dispatch(w);
-		app_worker_turn(w, w->app_slot);
+		if (w->app_rt)
+			app_worker_turn(w);
 		race_tick(w);
 		if (drain_now)
 			engine_begin_drain(w);

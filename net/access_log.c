@@ -284,9 +284,9 @@ char *access_log_prepare(const struct peer_addr *peer, const struct http_request
 /* Escaped upstream names are cut here; herd's own are under 120 bytes. */
 #define UPSTREAM_NAME_MAX 256
 
-void access_log_finish(struct access_log *log, char *prepared, const struct peer_addr *peer,
-		       int status, uint64_t body_bytes, const char *upstream,
-		       uint64_t upstream_us, int64_t now_sec)
+static void finish(struct access_log *log, char *prepared, const struct peer_addr *peer,
+		   int status, uint64_t body_bytes, bool proxied, const char *upstream,
+		   uint64_t upstream_us, int64_t now_sec)
 {
 	size_t head = prepared ? strlen(prepared) : 0;
 	size_t tail = prepared ? strlen(prepared + head + 1) : 0;
@@ -309,6 +309,12 @@ void access_log_finish(struct access_log *log, char *prepared, const struct peer
 		p = put_status(p, status, body_bytes);
 		p = put_end(p, NULL, FIELD_MAX) - 1;
 	}
+	if (!proxied) {
+		*p++ = '\n';
+		log->len = (size_t)(p - log->buf);
+		free(prepared);
+		return;
+	}
 	memcpy(p, " upstream=", 10);
 	p += 10;
 	if (upstream) {
@@ -323,4 +329,18 @@ void access_log_finish(struct access_log *log, char *prepared, const struct peer
 	}
 	log->len = (size_t)(p - log->buf);
 	free(prepared);
+}
+
+void access_log_finish(struct access_log *log, char *prepared, const struct peer_addr *peer,
+		       int status, uint64_t body_bytes, const char *upstream,
+		       uint64_t upstream_us, int64_t now_sec)
+{
+	finish(log, prepared, peer, status, body_bytes, true, upstream, upstream_us, now_sec);
+}
+
+void access_log_finish_plain(struct access_log *log, char *prepared,
+			     const struct peer_addr *peer, int status, uint64_t body_bytes,
+			     int64_t now_sec)
+{
+	finish(log, prepared, peer, status, body_bytes, false, NULL, 0, now_sec);
 }

@@ -79,6 +79,10 @@ char *access_log_prepare(const struct peer_addr *peer, const struct http_request
 void access_log_finish(struct access_log *log, char *prepared, const struct peer_addr *peer,
 		       int status, uint64_t body_bytes, const char *upstream,
 		       uint64_t upstream_us, int64_t now_sec);
+/* The same without the upstream fields: an answer a handler deferred. */
+void access_log_finish_plain(struct access_log *log, char *prepared,
+			     const struct peer_addr *peer, int status, uint64_t body_bytes,
+			     int64_t now_sec);
 
 /* Writes what is buffered (called once a second and at exit). */
 void access_log_flush(struct access_log *log);

@@ -88,8 +88,10 @@ int herd_parse_args(struct herd *h, int *argc, char **argv);
 /* Sets any flag by its command-line name, e.g. herd_set(h, "--workers",
  * "4") or herd_set(h, "--redirect-https", NULL).  A setting wins over
  * the same flag given before it, on the command line (herd_parse_args) or
- * by a setter.  0, or -1 for a name herd does not know (the value is
- * checked by herd_run, like the command line's). */
+ * by a setter, except for the flags that add (--listen, --listen-tls,
+ * --tls-cert/--tls-key, --proxy, --proxy-strip): every one given counts.
+ * 0, or -1 for a name herd does not know (the value is checked by
+ * herd_run, like the command line's). */
 int herd_set(struct herd *h, const char *flag, const char *value);
 /* The common ones. */
 int herd_set_listen(struct herd *h, const char *addr); /* "127.0.0.1:8080", "[::1]:0", ":80" */
@@ -120,7 +122,10 @@ enum herd_match {
  * Of the routes that take a request's method and path, an exact one wins
  * over a prefix, a longer prefix over a shorter, a named method over "*".
  * A path no route takes is 404; a path whose routes all take other methods
- * is 405 with Allow naming them.  The strings are copied.  0, or -1
+ * is 405 with Allow naming them.  For GET and HEAD, herd decides the
+ * conditions that need no validator itself (If-None-Match: * is 304,
+ * If-Match with a tag is 412) before the handler; the others (a tag in
+ * If-None-Match, dates) are the handler's, which sees every field.  The strings are copied.  0, or -1
  * (a bad method or path, a duplicate, or more than 256 routes). */
 int herd_route(struct herd *h, const char *method, const char *path, enum herd_match match,
 	       herd_handler fn, void *user);
@@ -173,7 +178,8 @@ int herd_res_header(struct herd_response *res, const char *name, const char *val
 /* The body: copied now. */
 int herd_res_body(struct herd_response *res, const void *p, size_t len);
 /* The body: sent from p, which must stay valid until done(arg) is called
- * (once, on this worker, when the body is out or the client is gone);
+ * (once, when the body is out or the client is gone: on this worker, or on
+ * the thread that frees an orphaned response with herd_complete);
  * done may be NULL for memory that lives forever. */
 int herd_res_body_borrow(struct herd_response *res, const void *p, size_t len,
 			 void (*done)(void *arg), void *arg);

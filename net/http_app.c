@@ -293,6 +293,14 @@ void app_res_release(struct herd_response *r)
 	drop_body(r);
 }
 
+void app_res_free(struct herd_response *h)
+{
+	drop_body(h);
+	free(h->own);
+	free(h->log_line);
+	free(h);
+}
+
 void herd_res_status(struct herd_response *res, int status)
 {
 	if (status < 100 || status > 999)
@@ -444,6 +452,10 @@ struct herd_response *herd_defer(struct herd_response *res)
 	}
 	h->handle = NULL;
 	h->conn = NULL;
+	h->ready = false;
+	h->queued = false;
+	h->next_ready = NULL;
+	h->log_line = NULL;
 	atomic_init(&h->orphaned, false);
 	res->kind = APP_BODY_NONE;
 	res->done = NULL;
@@ -572,16 +584,18 @@ void app_answer(struct proto_state *st, struct proto_env *env, const struct http
 	int rc = rt->fn(&hr, r, rt->user);
 	if (r->deferred) {
 		/* herd_defer() commits the answer to later, whatever the
-		 * handler returned. */
+		 * handler returned... */
 		struct herd_response *h = r->handle;
 		r->deferred = false;
 		r->handle = NULL;
-		h->aw = aw;
-		h->worker = aw->id;
-		h->ready = false;
+		if (h->ready) {
+			/* ...unless it was completed within the handler. */
+			app_emit(st, env, h, flags);
+			app_res_free(h);
+			return;
+		}
 		h->resp_flags = flags;
-		h->log_ticket = env->log ? access_log_hold(env->log, env->peer, req, env->clock->sec)
-					 : 0;
+		h->log_line = env->log ? access_log_prepare(env->peer, req, env->clock->sec) : NULL;
 		env->deferred = h;
 		st->flags |= PROTO_APP;
 		return;

@@ -77,10 +77,12 @@ struct herd_response {
 	struct app_worker *aw;
 	void *conn;                   /* core's struct conn; NULL once orphaned */
 	_Atomic bool orphaned;
-	bool ready;                   /* completed while output was in flight */
+	bool ready;                   /* herd_complete() was called */
+	bool queued;                  /* on its worker's ready list (core/app.c) */
 	int worker;
+	struct herd_response *next_ready;
 	unsigned resp_flags;          /* HTTP_RESP_* of the request */
-	uint32_t log_ticket;
+	char *log_line;               /* access_log_prepare()'s, or NULL */
 	char hdrs[APP_HEADERS_MAX];
 };
 
@@ -115,6 +117,9 @@ struct app_worker {
 	struct app_collect *spare[APP_SPARE];
 	int nspare;
 	struct app_head_cache head;
+	/* Deferred answers completed on this worker, sent at the loop's
+	 * level (core/app.c): never inside another connection's turn. */
+	struct herd_response *ready_head, *ready_tail;
 };
 
 struct herd_request {
@@ -155,6 +160,8 @@ struct app_body {
 void app_res_reset(struct herd_response *r);
 /* Frees what the response holds (its copied body, its file; calls done). */
 void app_res_release(struct herd_response *r);
+/* Frees a response herd_defer() made, and all it holds. */
+void app_res_free(struct herd_response *h);
 
 /* The protocol's side (net/http_proto.c): answers a request the table
  * matched to route (its body, if any, in body), into env->out or with

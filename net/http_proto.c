@@ -89,8 +89,9 @@ static void not_allowed(struct proto_state *st, struct proto_env *env, const str
 	if (flags & HTTP_RESP_CLOSE)
 		st->flags |= PROTO_CLOSE;
 	http_response_head(env->out, env->clock, 405, "text/plain", sizeof(body) - 1, m->allow,
-			   m->allow_len, flags & ~(unsigned)HTTP_RESP_HEAD);
-	outbuf_put(env->out, body, sizeof(body) - 1);
+			   m->allow_len, flags);
+	if (!(flags & HTTP_RESP_HEAD))
+		outbuf_put(env->out, body, sizeof(body) - 1);
 }
 
 static void emit(struct proto_state *st, struct proto_env *env, enum plan plan, unsigned flags)
@@ -210,8 +211,12 @@ static void app_request(struct proto_state *st, const struct http_request *req,
 		app_answer(st, env, req, route, (struct herd_str){NULL, 0}, flags);
 		return;
 	}
-	size_t cap = req->header_bytes +
-		     (req->body == HTTP_BODY_LENGTH ? (size_t)req->content_length : 4096);
+	/* Grown as the body arrives: a head alone does not get its
+	 * announced length (64 KiB first). */
+	uint64_t first = req->body != HTTP_BODY_LENGTH ? 4096
+			 : req->content_length < 65536 ? req->content_length
+							 : 65536;
+	size_t cap = req->header_bytes + (size_t)first;
 	struct app_collect *c = app_collect_get(env->aw, cap);
 	if (!c) {
 		fail(st, env, 503);
@@ -251,13 +256,9 @@ static bool app_collect_more(struct proto_state *st, struct proto_env *env, cons
 			     size_t n, bool chunked, size_t *used, bool *done)
 {
 	struct app_collect *c = st->app_in;
-	if (!chunked) {
-		memcpy(c->buf + c->len, p, n); /* cap is the announced length */
-		c->len += n;
-		*used = n;
-		return true;
-	}
-	if (c->cap - c->len < n) { /* decoded bytes are never more than these */
+	/* Room for n more (decoded chunked bytes are never more than the
+	 * input; a Content-Length body's n is within what it announced). */
+	if (c->cap - c->len < n) {
 		size_t cap = c->len + n > 2 * c->cap ? c->len + n : 2 * c->cap;
 		struct app_collect *g = realloc(c, sizeof(*c) + cap);
 		if (!g) {
@@ -266,6 +267,12 @@ static bool app_collect_more(struct proto_state *st, struct proto_env *env, cons
 		}
 		c = st->app_in = g;
 		c->cap = cap;
+	}
+	if (!chunked) {
+		memcpy(c->buf + c->len, p, n);
+		c->len += n;
+		*used = n;
+		return true;
 	}
 	size_t out = 0;
 	ssize_t k = http_chunked_decode(&st->chunked, p, n, c->buf + c->len, &out, done);
@@ -348,7 +355,7 @@ static void answer(struct proto_state *st, const struct http_request *req,
 			if (req->body != HTTP_BODY_CHUNKED || !env->max_body ||
 			    m.allow_len != sizeof(get_head) - 1 ||
 			    memcmp(m.allow, get_head, m.allow_len) != 0) {
-				not_allowed(st, env, &m, flags);
+				not_allowed(st, env, &m, flags | head);
 				return;
 			}
 			/* The common Allow fits the answer held behind a
@@ -507,6 +514,13 @@ static void http_timeout_answer(struct proto_state *st, const char *in, size_t l
 	if (outbuf_room(env->out) < HTTP_RESPONSE_MAX)
 		return;
 	http_response_error(env->out, env->clock, 408);
+	if (st->app_in) {
+		/* A body a handler was waiting for: its request gets the 408
+		 * (logged with it), and the buffer goes. */
+		st->flags |= PROTO_LINGER;
+		app_collect_failed(st, env);
+		return;
+	}
 	if (!env->log)
 		return;
 	if (st->deferred_kind) {

@@ -221,7 +221,10 @@ static void *job_thread(void *arg)
 		pthread_mutex_unlock(&jobs.lock);
 
 		nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL); /* the blocking work */
-		if (herd_post(j->server, j->worker, slow_finish, j) != 0) {
+		int rc;
+		while ((rc = herd_post(j->server, j->worker, slow_finish, j)) == -2)
+			nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL); /* no memory */
+		if (rc != 0) {
 			herd_complete(j->res); /* the worker stopped: this only frees it */
 			free(j);
 		}

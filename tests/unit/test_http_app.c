@@ -7,6 +7,7 @@
  * The same over real sockets: tests/integration/test_app_integration.c. */
 #include <criterion/criterion.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,17 @@ static int h_defer(struct herd_request *req, struct herd_response *res, void *us
 	return HERD_DEFER;
 }
 
+/* Defers, then completes at once (as a handler may, e.g. from a cache). */
+static int h_defer_now(struct herd_request *req, struct herd_response *res, void *user)
+{
+	(void)req;
+	(void)user;
+	struct herd_response *h = herd_defer(res);
+	herd_res_body(h, "now", 3);
+	cr_assert_eq(herd_complete(h), 0);
+	return HERD_DEFER;
+}
+
 static int h_bad(struct herd_request *req, struct herd_response *res, void *user)
 {
 	(void)req;
@@ -97,6 +109,8 @@ static void fx_init(void)
 	cr_assert_eq(app_table_add(t, "POST", "/echo", false, false, h_echo, NULL), 0);
 	cr_assert_eq(app_table_add(t, "GET", "/later", false, false, h_defer, NULL), 0);
 	cr_assert_eq(app_table_add(t, "GET", "/bad", false, false, h_bad, NULL), 0);
+	cr_assert_eq(app_table_add(t, "GET", "/now", false, false, h_defer_now, NULL), 0);
+	fx.aw.thread = (unsigned long)pthread_self();
 }
 
 static void fx_fini(void)
@@ -303,4 +317,25 @@ Test(http_app, a_method_finds_its_route_past_a_more_specific_path)
 	fx.out.len = 0;
 	feed(L("PUT /api/items HTTP/1.1\r\n" HOST "Content-Length: 0\r\n\r\n"), 4096);
 	cr_assert(strstr(out_str(), "Allow: GET, HEAD, DELETE\r\n"), "%s", out_str());
+}
+
+/* A 405 to HEAD has the body's length and no body (a keep-alive client
+ * would read it as the next response). */
+Test(http_app, head_not_allowed_has_no_body)
+{
+	feed(L("HEAD /echo HTTP/1.1\r\n" HOST "\r\nGET /a HTTP/1.1\r\n" HOST "\r\n"), 4096);
+	const char *o = out_str();
+	cr_assert(strstr(o, "HTTP/1.1 405 "), "%s", o);
+	cr_assert(strstr(o, "Allow: POST\r\n\r\nHTTP/1.1 200 OK"), "%s", o);
+}
+
+/* herd_complete() within the handler that deferred: sent at once, no wait,
+ * nothing left to free. */
+Test(http_app, completed_within_its_handler)
+{
+	feed(L("GET /now HTTP/1.1\r\n" HOST "\r\nGET /a HTTP/1.1\r\n" HOST "\r\n"), 4096);
+	cr_assert_not(fx.st.flags & PROTO_APP);
+	cr_assert_null(fx.env.deferred);
+	const char *o = out_str();
+	cr_assert(strstr(o, "Content-Length: 3\r\n\r\nnowHTTP/1.1 200 OK"), "%s", o);
 }
