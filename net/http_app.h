@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "net/herd.h"
+#include "net/http_lex.h"
 #include "net/http_parse.h"
 #include "net/proto.h"
 
@@ -40,7 +41,19 @@ struct app_table {
 	struct herd *server;
 };
 
-/* 0, or -1 (bad method or path, duplicate, table full). */
+/* A token (RFC 9110 5.6.2): a method, a field name. */
+static inline bool app_token_ok(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!(http_cls[(unsigned char)*s] & HTTP_C_TCHAR))
+			return false;
+	return true;
+}
+
+/* net/http_app_route.c.  0, or -1 (bad method or path, duplicate, table
+ * full). */
 int app_table_add(struct app_table *t, const char *method, const char *path, bool prefix,
 		  bool files, herd_handler fn, void *user);
 
