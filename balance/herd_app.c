@@ -12,6 +12,7 @@
 #include "balance/control.h"
 #include "balance/handler.h"
 #include "balance/server.h"
+#include "balance/supervise.h"
 #include "balance/supervisor.h"
 #include "core/app.h"
 #include "core/config.h"
@@ -42,12 +43,7 @@ struct herd *herd_new(void)
 	 * would take one instead and die of it, skipping the drain.  Blocked
 	 * here, every thread started from now on inherits the mask. */
 	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGUSR2);
-	sigaddset(&set, SIGHUP);
+	supervise_signals(&set, false);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	struct herd *h = calloc(1, sizeof(*h));
 	if (!h)

@@ -16,19 +16,24 @@
  * least this often. */
 #define SOON_MS 100
 
+void supervise_signals(sigset_t *set, bool children)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGUSR1);
+	sigaddset(set, SIGUSR2);
+	sigaddset(set, SIGHUP);
+	if (children)
+		sigaddset(set, SIGCHLD);
+}
+
 static int block_signals(bool children)
 {
 	sigset_t set;
 	/* A peer that closes early must cost us an EPIPE, never the process. */
 	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGUSR2);
-	sigaddset(&set, SIGHUP);
-	if (children)
-		sigaddset(&set, SIGCHLD);
+	supervise_signals(&set, children);
 	/* Blocked before any worker exists, so every thread inherits the mask
 	 * and only the signalfd sees them. */
 	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)

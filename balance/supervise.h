@@ -6,6 +6,7 @@
 #ifndef HERD_SUPERVISE_H
 #define HERD_SUPERVISE_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -39,6 +40,10 @@ struct supervise {
  * when the pool has child processes) and makes the signalfd and the epoll
  * set.  Call before starting any thread: they inherit the mask.  0, or -1
  * (logged). */
+/* The signals the supervise loop takes through its signalfd (SIGCHLD too
+ * with handler processes); blocked in every thread. */
+void supervise_signals(sigset_t *set, bool children);
+
 int supervise_init(struct supervise *sv, const struct herd_config *cfg, struct pool *pool,
 		   bool children);
 /* --admin: opens the endpoint and logs "admin on ...".  0, or -1 (logged). */
