@@ -73,6 +73,8 @@ void conn_pool_destroy(struct conn_pool *p)
 	for (int i = 0; i < p->nslabs; i++)
 		free(p->slabs[i]);
 	free(p->slabs);
+	while (p->nspare_out)
+		free(p->spare_out[--p->nspare_out]);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -115,22 +117,32 @@ void conn_drop_input(struct conn *c)
 	c->in_len = c->in_cap = 0;
 }
 
-int conn_keep_output(struct conn *c, const char *data, uint32_t len)
+int conn_keep_output(struct conn_pool *p, struct conn *c, const char *data, uint32_t len)
 {
-	char *n = malloc(len);
+	char *n;
+	if (len > CONN_OUT_SPARE)
+		n = malloc(len);
+	else if (p->nspare_out)
+		n = p->spare_out[--p->nspare_out];
+	else
+		n = malloc(CONN_OUT_SPARE);
 	if (!n)
 		return -1;
 	memcpy(n, data, len);
-	free(c->out);
+	conn_drop_output(p, c);
 	c->out = n;
 	c->out_len = len;
 	c->out_off = 0;
 	return 0;
 }
 
-void conn_drop_output(struct conn *c)
+void conn_drop_output(struct conn_pool *p, struct conn *c)
 {
-	free(c->out);
+	if (c->out && c->out_len <= CONN_OUT_SPARE &&
+	    p->nspare_out < (int)(sizeof(p->spare_out) / sizeof(p->spare_out[0])))
+		p->spare_out[p->nspare_out++] = c->out;
+	else
+		free(c->out);
 	c->out = NULL;
 	c->out_len = c->out_off = 0;
 }

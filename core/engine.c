@@ -51,7 +51,7 @@ void engine_set_timer(struct worker *w, struct conn *c, enum conn_timer t)
 
 void engine_release(struct worker *w, struct conn *c)
 {
-	conn_drop_output(c);
+	conn_drop_output(&w->pool, c);
 	conn_pool_put(&w->pool, c);
 }
 
@@ -417,7 +417,7 @@ bool engine_output_sent(struct worker *w, struct conn *c, size_t n)
 			engine_set_timer(w, c, CONN_T_WRITE); /* progress: the send timeout restarts */
 		return true;
 	}
-	conn_drop_output(c);
+	conn_drop_output(&w->pool, c);
 	return false;
 }
 

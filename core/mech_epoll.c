@@ -262,7 +262,7 @@ static enum mech_send epoll_send(struct worker *w, struct conn *c, bool more)
 	w->out.len = 0;
 	if (!left)
 		return MECH_SENT;
-	if (conn_keep_output(c, w->out.p + n, (uint32_t)left) < 0)
+	if (conn_keep_output(&w->pool, c, w->out.p + n, (uint32_t)left) < 0)
 		return MECH_NOMEM;
 	return want(w, c, true) < 0 ? MECH_FAILED : MECH_PENDING;
 }

@@ -182,13 +182,12 @@ static uint64_t thread_busy_ns(struct uring_state *st)
 /* The busy fraction the supervisor scales by.  Much of this worker's work
  * (sends, recvs, accepts) runs inside io_uring_enter, where a wall clock
  * around the wait (the epoll backend's measure) would count it as idle:
- * the scheduler's figures count it and not the sleeping.  Read once per
- * coarse clock tick. */
+ * the scheduler's figures count it and not the sleeping. */
 static void account_busy(struct worker *w)
 {
 	struct uring_state *st = w->io;
-	if (w->now_ms == st->busy_sample_ms)
-		return;
+	if (w->now_ms >> 3 == st->busy_sample_ms >> 3)
+		return; /* every 8 ms, not every tick: the supervisor samples far longer windows */
 	st->busy_sample_ms = w->now_ms;
 	uint64_t busy = thread_busy_ns(st);
 	if (st->busy_ns && busy > st->busy_ns)

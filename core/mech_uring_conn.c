@@ -134,14 +134,13 @@ static bool queue_send(struct worker *w, struct conn *c)
 }
 
 /* The output moves into the connection, where it lives until the send
- * completed.  A malloc per response: a recycled per-worker slab of send
- * buffers measured no cheaper (the allocator's thread cache serves these
- * sizes), and a burst of responses kept its peak memory. */
+ * completed: a copy per response, into one of the worker's spare buffers
+ * (conn_keep_output), since w->out is the next connection's. */
 enum mech_send uconn_send(struct worker *w, struct conn *c, bool more)
 {
 	uint32_t n = (uint32_t)w->out.len;
 	w->out.len = 0;
-	if (conn_keep_output(c, w->out.p, n) < 0)
+	if (conn_keep_output(&w->pool, c, w->out.p, n) < 0)
 		return MECH_NOMEM;
 	UFLAGS(c) = (uint8_t)((UFLAGS(c) & ~U_MORE) | (more ? U_MORE : 0));
 	return queue_send(w, c) ? MECH_PENDING : MECH_FAILED;

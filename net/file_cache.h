@@ -38,6 +38,15 @@ struct file_entry {
 	char etag[48];
 	uint8_t etag_len;
 	char last_modified[32]; /* IMF-fixdate */
+	/* Built once per (re)load, not per request (net/http_static.c): the
+	 * validator fields, and the last full 200 head with the second and
+	 * response flags it was made for (the Date changes each second). */
+	char validators[128];
+	uint8_t validators_len;
+	uint8_t head_flags;
+	uint16_t head_len;      /* 0: none yet */
+	int64_t head_sec;
+	char head[384];
 	int64_t checked_sec; /* last revalidation (CLOCK_REALTIME seconds), which
 			      * is also the second it was last used */
 	uint32_t refs;       /* the cache's own while listed, plus transfers */

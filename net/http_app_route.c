@@ -85,8 +85,8 @@ void app_table_match(const struct app_table *t, const struct http_request *req,
 	m->allow_len = 7;
 	for (int i = 0; i < t->n; i++) {
 		const struct app_route *r = &t->routes[i];
-		if (r->plen > path->len || memcmp(r->path, path->p, r->plen) != 0 ||
-		    (!r->prefix && r->plen != path->len))
+		if ((r->prefix ? r->plen > path->len : r->plen != path->len) ||
+		    memcmp(r->path, path->p, r->plen) != 0)
 			continue;
 		any_path = true;
 		if (method_takes(r, req)) {
@@ -95,6 +95,8 @@ void app_table_match(const struct app_table *t, const struct http_request *req,
 			if (score > best) {
 				best = score;
 				m->route = i;
+				if (!r->prefix && r->method)
+					return; /* nothing is more specific (no duplicates) */
 			}
 		} else if (r->method) {
 			allow_add(m, r->method, r->mlen);

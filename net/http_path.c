@@ -156,11 +156,26 @@ bool http_path_has_dotfile(const char *path)
 
 /* ---- authority (RFC 3986 3.2) ---------------------------------------- */
 
-/* RFC 3986 reg-name bytes, but ',' (see http_path.h). */
+/* RFC 3986 reg-name bytes, but ',' (see http_path.h).  A table: every
+ * request's Host passes here (a strchr per byte was 2 % of a pipelined
+ * request). */
+#define RN(c) [c] = true
+static const bool regname[256] = {
+	RN('-'), RN('.'), RN('_'), RN('~'), RN('!'), RN('$'), RN('&'), RN('\''),
+	RN('('), RN(')'), RN('*'), RN('+'), RN(';'), RN('='),
+	RN('0'), RN('1'), RN('2'), RN('3'), RN('4'), RN('5'), RN('6'), RN('7'), RN('8'), RN('9'),
+	RN('a'), RN('b'), RN('c'), RN('d'), RN('e'), RN('f'), RN('g'), RN('h'), RN('i'),
+	RN('j'), RN('k'), RN('l'), RN('m'), RN('n'), RN('o'), RN('p'), RN('q'), RN('r'),
+	RN('s'), RN('t'), RN('u'), RN('v'), RN('w'), RN('x'), RN('y'), RN('z'),
+	RN('A'), RN('B'), RN('C'), RN('D'), RN('E'), RN('F'), RN('G'), RN('H'), RN('I'),
+	RN('J'), RN('K'), RN('L'), RN('M'), RN('N'), RN('O'), RN('P'), RN('Q'), RN('R'),
+	RN('S'), RN('T'), RN('U'), RN('V'), RN('W'), RN('X'), RN('Y'), RN('Z'),
+};
+#undef RN
+
 static bool is_regname(unsigned char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       (c && strchr("-._~!$&'()*+;=", c));
+	return regname[c];
 }
 
 /* The inside of "[...]": IPv6address / IPvFuture (RFC 3986 3.2.2). */

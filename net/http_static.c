@@ -10,15 +10,6 @@
 
 #define PATH_MAX_BYTES 2048
 
-static size_t validators(const struct file_entry *e, char *buf, size_t cap)
-{
-	/* An mtime outside years 0..9999 has no HTTP date: leave it out. */
-	int n = snprintf(buf, cap, "%s%s%sETag: %.*s\r\nAccept-Ranges: bytes\r\n",
-			 e->last_modified[0] ? "Last-Modified: " : "", e->last_modified,
-			 e->last_modified[0] ? "\r\n" : "", (int)e->etag_len, e->etag);
-	return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
-}
-
 static void simple(struct proto_env *env, int status, unsigned flags, const char *extra,
 		   size_t extra_len, bool head)
 {
@@ -42,6 +33,30 @@ static void redirect_to_dir(const struct http_request *req, struct proto_env *en
 	int n = snprintf(extra, sizeof(extra), "Location: %.*s/%.*s\r\n", (int)len, req->path.p,
 			 (int)qlen, req->query.p);
 	simple(env, 301, flags, extra, (size_t)n, head);
+}
+
+/* The answer's head; a whole file's 200 comes from the entry's copy when
+ * it was made this second for the same flags. */
+static void full_head(struct proto_env *env, struct file_entry *e, int code, uint64_t len,
+		      const char *extra, size_t xlen, unsigned flags)
+{
+	struct outbuf *out = env->out;
+	bool whole = code == 200 && flags <= UINT8_MAX;
+	if (whole && e->head_len && e->head_sec == env->clock->sec && e->head_flags == flags) {
+		outbuf_put(out, e->head, e->head_len);
+		out->last_status = 200;
+		out->last_length = flags & HTTP_RESP_HEAD ? 0 : len;
+		return;
+	}
+	size_t before = out->len;
+	http_response_head(out, env->clock, code, e->mime, len, extra, xlen, flags);
+	size_t n = out->len - before;
+	if (whole && n <= sizeof(e->head)) {
+		memcpy(e->head, out->p + before, n);
+		e->head_len = (uint16_t)n;
+		e->head_sec = env->clock->sec;
+		e->head_flags = (uint8_t)flags;
+	}
 }
 
 void http_static_answer(struct proto_state *st, const struct http_request *req,
@@ -93,7 +108,8 @@ void http_static_answer(struct proto_state *st, const struct http_request *req,
 	}
 
 	char extra[256];
-	size_t xlen = validators(e, extra, sizeof(extra));
+	size_t xlen = e->validators_len;
+	memcpy(extra, e->validators, xlen);
 	/* Only now that the answer would be 2xx do preconditions count
 	 * (RFC 9110 13.2.1). */
 	const struct http_validators v = {e->etag, e->etag_len, e->last_modified[0] != 0, e->mtime};
@@ -138,7 +154,7 @@ void http_static_answer(struct proto_state *st, const struct http_request *req,
 			break;
 		}
 	}
-	http_response_head(env->out, env->clock, code, e->mime, len, extra, xlen, flags);
+	full_head(env, e, code, len, extra, xlen, flags);
 	if (head || len == 0) {
 		file_cache_put(env->files, e);
 	} else if (e->content) {
