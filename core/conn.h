@@ -37,6 +37,7 @@ enum {
 	CONN_WRITING = 1u << 4,  /* output handed to the mechanism, not yet done */
 	CONN_ABORT = 1u << 5,    /* closing on an error (counted): no goodbye */
 	CONN_UPSTREAM = 1u << 6, /* herd's connection to an upstream, not a client's */
+	CONN_LAST_OUT = 1u << 7, /* the last answer went out corked (MSG_MORE): the FIN pushes it */
 };
 
 struct tls_conn;

@@ -163,8 +163,17 @@ int engine_send_wire(struct worker *w, struct conn *c, bool more)
  * handed_over(). */
 int engine_transport_out(struct worker *w, struct conn *c)
 {
-	/* Headers with a file body right behind them wait for it: one segment. */
-	bool more = (c->proto.flags & PROTO_FILE) && c->proto.file_left;
+	/* Headers with a file body right behind them wait for it: one segment.
+	 * So does a connection's last answer for the FIN that closing it
+	 * sends right after: data and FIN leave as one segment, which spares
+	 * both ends a packet per connection. */
+	uint8_t pf = c->proto.flags;
+	bool more = (pf & PROTO_FILE) && c->proto.file_left;
+	if ((pf & PROTO_CLOSE) && !(pf & (PROTO_OUT_FULL | PROTO_FILE | PROTO_BODY)) && !c->app &&
+	    !c->px) {
+		more = true;
+		c->flags |= CONN_LAST_OUT;
+	}
 	if (!c->tls)
 		return handed_over(w, c, w->mech->send(w, c, more));
 	int k = w->out.len ? tls_conn_output(c->tls, w->out.p, w->out.len, &w->wire) : 0;

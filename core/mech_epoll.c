@@ -276,6 +276,11 @@ static void epoll_wait_writable(struct worker *w, struct conn *c)
 static void epoll_close(struct worker *w, struct conn *c)
 {
 	struct epoll_state *st = w->io;
+	/* The corked last answer and the FIN leave now, together, whatever
+	 * the client sent since: a close with unread input would reset the
+	 * connection and discard them. */
+	if (c->flags & CONN_LAST_OUT)
+		shutdown(c->fd, SHUT_WR);
 	close(c->fd); /* also takes it out of the epoll set */
 	c->fd = -1;
 	if (!st->dispatching) {

@@ -56,6 +56,12 @@ void uconn_close(struct worker *w, struct conn *c)
 	 * POLLHUP). */
 	if (!cancelled)
 		shutdown(c->fd, SHUT_RDWR);
+	else if (c->flags & CONN_LAST_OUT)
+		/* The corked last answer and the FIN leave together now, not at
+		 * the close, which unread input would turn into a reset that
+		 * discards them (as epoll_close).  A syscall: the kernel runs an
+		 * IORING_OP_SHUTDOWN on its worker threads, after the close. */
+		shutdown(c->fd, SHUT_WR);
 	/* The requests hold the socket open until their cancel ran: only then
 	 * does the peer see the FIN.  Queued after the cancels, both go out in
 	 * the next submit. */

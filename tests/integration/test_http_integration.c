@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -221,6 +222,27 @@ HTEST(http, connection_close_http11)
 	cr_assert_eq(h_conn_wait_eof(&c, H_TIMEOUT_MS), 1, "server did not close");
 	h_resp_free(&r);
 	h_conn_close(&c);
+}
+
+/* The last answer leaves corked, its FIN right behind it (core/engine.c):
+ * bytes the client sends after a Connection: close request, unread when
+ * herd closes, must not reset the answer away before it left.  The extra
+ * bytes follow at once, in a second write, racing the close. */
+HTEST(http, connection_close_answer_survives_bytes_behind)
+{
+	start();
+	static char junk[16384];
+	memset(junk, 'x', sizeof(junk));
+	for (int i = 0; i < 200; i++) {
+		struct h_conn c = open_conn();
+		struct h_resp r;
+		send_req(&c, "GET /plaintext HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+		(void)!send(c.fd, junk, sizeof(junk), MSG_NOSIGNAL);
+		expect(&c, &r, false, 200, "Connection: close with bytes behind");
+		cr_assert_str_eq(r.body, PLAIN, "connection %d: body", i);
+		h_resp_free(&r);
+		h_conn_close(&c);
+	}
 }
 
 HTEST(http, http10_closes)
