@@ -7,6 +7,7 @@
  *                    and on fresh ones; headers (types, ETag, Last-Modified)
  *   content_types    extension -> Content-Type; built-ins beat files
  *   head             headers only, Content-Length of the file, framing kept
+ *   cached_head_...  the reused 200 head follows the response flags and the Date
  *   pipelined        file requests pipelined in one write, in order
  *   socket_activation LISTEN_PID/LISTEN_FDS: the passed socket is used
  *
@@ -202,6 +203,60 @@ HTEST(static_files, head)
 	expect_status("HEAD", "/sub", NULL, 301);
 }
 
+
+/* A whole file's 200 head is reused within its second (net/http_static.c):
+ * per response flags (keep-alive, close, HTTP/1.0 keep-alive), and never
+ * past the second its Date names. */
+HTEST(static_files, cached_head_follows_flags_and_date)
+{
+	make_tree(true);
+	start("1");
+	const struct tfile *f = tf("f4k.bin");
+	struct h_conn c = open_conn();
+	struct h_resp a, b;
+	conn_req(&c, "GET", "/f4k.bin", NULL);
+	conn_read(&c, &a, false, "first GET");
+	conn_req(&c, "GET", "/f4k.bin", NULL);
+	conn_read(&c, &b, false, "second GET");
+	cr_assert_eq(a.status, 200);
+	cr_assert_eq(b.status, 200);
+	assert_body(&b, f->data, f->size, "second GET");
+	cr_assert_null(h_header(&b, "Connection"), "keep-alive answer says Connection: %s",
+		       h_header(&b, "Connection"));
+	h_resp_free(&b);
+	conn_req(&c, "GET", "/f4k.bin", "Connection: close\r\n");
+	conn_read(&c, &b, false, "GET with Connection: close");
+	cr_assert(h_header(&b, "Connection") && !strcasecmp(h_header(&b, "Connection"), "close"),
+		  "the cached head's flags: Connection: %s", h_header(&b, "Connection"));
+	assert_body(&b, f->data, f->size, "GET with Connection: close");
+	cr_assert_eq(h_conn_wait_eof(&c, H_TIMEOUT_MS), 1, "no close after Connection: close");
+	h_resp_free(&b);
+	h_conn_close(&c);
+
+	/* HTTP/1.0 asking for keep-alive gets it said, once cached too. */
+	for (int i = 0; i < 2; i++) {
+		c = open_conn();
+		cr_assert_eq(h_send_str(c.fd, "GET /f4k.bin HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"), 0);
+		conn_read(&c, &b, false, "HTTP/1.0 keep-alive");
+		cr_assert(h_header(&b, "Connection") &&
+			  !strcasecmp(h_header(&b, "Connection"), "keep-alive"),
+			  "HTTP/1.0 keep-alive: Connection: %s", h_header(&b, "Connection"));
+		h_resp_free(&b);
+		h_conn_close(&c);
+	}
+
+	/* A later second: a new Date, the same validators. */
+	usleep(1100 * 1000);
+	c = open_conn();
+	conn_req(&c, "GET", "/f4k.bin", NULL);
+	conn_read(&c, &b, false, "GET a second later");
+	cr_assert_str_neq(h_header(&b, "Date"), h_header(&a, "Date"), "Date did not move on");
+	cr_assert_str_eq(h_header(&b, "ETag"), h_header(&a, "ETag"));
+	assert_body(&b, f->data, f->size, "GET a second later");
+	h_resp_free(&a);
+	h_resp_free(&b);
+	h_conn_close(&c);
+}
 
 /* ---- pipelining ----------------------------------------------------------- */
 
