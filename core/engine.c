@@ -166,11 +166,12 @@ int engine_transport_out(struct worker *w, struct conn *c)
 	/* Headers with a file body right behind them wait for it: one segment.
 	 * So does a connection's last answer for the FIN that closing it
 	 * sends right after: data and FIN leave as one segment, which spares
-	 * both ends a packet per connection. */
+	 * both ends a packet per connection.  Not under TLS: kTLS would hold
+	 * the record open past the FIN, and a close_notify follows anyway. */
 	uint8_t pf = c->proto.flags;
 	bool more = (pf & PROTO_FILE) && c->proto.file_left;
 	if ((pf & PROTO_CLOSE) && !(pf & (PROTO_OUT_FULL | PROTO_FILE | PROTO_BODY)) && !c->app &&
-	    !c->px) {
+	    !c->px && !c->tls) {
 		more = true;
 		c->flags |= CONN_LAST_OUT;
 	}
