@@ -112,8 +112,10 @@ int conn_keep_input(struct conn *c, const char *in, uint32_t len)
 
 void conn_drop_input(struct conn *c)
 {
-	free(c->in);
-	c->in = NULL;
+	if (c->in) { /* every request passes here: no call into the allocator */
+		free(c->in);
+		c->in = NULL;
+	}
 	c->in_len = c->in_cap = 0;
 }
 
@@ -138,8 +140,10 @@ int conn_keep_output(struct conn_pool *p, struct conn *c, const char *data, uint
 
 void conn_drop_output(struct conn_pool *p, struct conn *c)
 {
-	if (c->out && c->out_len <= CONN_OUT_SPARE &&
-	    p->nspare_out < (int)(sizeof(p->spare_out) / sizeof(p->spare_out[0])))
+	if (!c->out)
+		;
+	else if (c->out_len <= CONN_OUT_SPARE &&
+		 p->nspare_out < (int)(sizeof(p->spare_out) / sizeof(p->spare_out[0])))
 		p->spare_out[p->nspare_out++] = c->out;
 	else
 		free(c->out);
