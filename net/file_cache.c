@@ -192,7 +192,8 @@ static struct file_entry *load(struct file_cache *fc, const char *path, int64_t 
 					(unsigned long)e->ino);
 	http_date_format(e->mtime, e->last_modified);
 	/* An mtime outside years 0..9999 has no HTTP date: leave it out. */
-	int vn = snprintf(e->validators, sizeof(e->validators), "%s%s%sETag: %.*s\r\nAccept-Ranges: bytes\r\n",
+	int vn = snprintf(e->validators, sizeof(e->validators),
+			  "%s%s%sETag: %.*s\r\nAccept-Ranges: bytes\r\n",
 			  e->last_modified[0] ? "Last-Modified: " : "", e->last_modified,
 			  e->last_modified[0] ? "\r\n" : "", (int)e->etag_len, e->etag);
 	e->validators_len = (uint8_t)(vn < 0 ? 0 : (size_t)vn < sizeof(e->validators) ? vn : 0);

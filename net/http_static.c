@@ -107,15 +107,17 @@ void http_static_answer(struct proto_state *st, const struct http_request *req,
 		return;
 	}
 
-	char extra[256];
+	/* The entry's validator fields; a range's Content-Range is added to a
+	 * copy of them. */
+	const char *xp = e->validators;
 	size_t xlen = e->validators_len;
-	memcpy(extra, e->validators, xlen);
+	char extra[256];
 	/* Only now that the answer would be 2xx do preconditions count
 	 * (RFC 9110 13.2.1). */
 	const struct http_validators v = {e->etag, e->etag_len, e->last_modified[0] != 0, e->mtime};
 	switch (req->conditionals ? http_preconditions(req, true, &v) : HTTP_PRECOND_PASS) {
 	case HTTP_PRECOND_NOT_MODIFIED:
-		http_response_head(env->out, env->clock, 304, NULL, 0, extra, xlen,
+		http_response_head(env->out, env->clock, 304, NULL, 0, xp, xlen,
 				   flags | HTTP_RESP_NO_LENGTH);
 		file_cache_put(env->files, e);
 		return;
@@ -136,6 +138,8 @@ void http_static_answer(struct proto_state *st, const struct http_request *req,
 		case HTTP_RANGE_OK:
 			code = 206;
 			len = last - first + 1;
+			memcpy(extra, xp, xlen);
+			xp = extra;
 			xlen += (size_t)snprintf(extra + xlen, sizeof(extra) - xlen,
 						 "Content-Range: bytes %llu-%llu/%llu\r\n",
 						 (unsigned long long)first, (unsigned long long)last,
@@ -154,7 +158,7 @@ void http_static_answer(struct proto_state *st, const struct http_request *req,
 			break;
 		}
 	}
-	full_head(env, e, code, len, extra, xlen, flags);
+	full_head(env, e, code, len, xp, xlen, flags);
 	if (head || len == 0) {
 		file_cache_put(env->files, e);
 	} else if (e->content) {
