@@ -14,9 +14,9 @@
  * one arena: set up at start, and what one worker frees another can reuse
  * (with an arena per thread, a worker stayed out of memory after the rest
  * had freed theirs).  Cost, measured: a malloc+free pair between 2 us of
- * work takes about 100 ns more, 250 ns with two threads at it, so nothing
- * on the steady path allocates (uring's send copy takes a worker's spare
- * buffer, core/conn.c).  With every worker's first malloc moved to its thread start
+ * work takes about 100 ns more, 250 ns with two threads at it, so the
+ * steady path allocates nothing for answers up to 8 KiB (uring's send copy
+ * takes a worker's spare buffer, core/conn.c).  With every worker's first malloc moved to its thread start
  * (core/loop.c), "narenas:1" alone, thread caches back, survived the same
  * tests, but for starts with under 2 MiB of address space left, where the
  * main thread's own first malloc crashed. */

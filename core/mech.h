@@ -57,12 +57,17 @@ struct mech {
 	void (*read_on)(struct worker *w, struct conn *c);
 	/* Too much input is queued behind output: stop reading for now. */
 	void (*read_off)(struct worker *w, struct conn *c);
-	/* Hands over w->out (and empties it).  more: a file body follows. */
+	/* Hands over w->out (and empties it).  more: a file body follows, or
+	 * it is the connection's last answer (CONN_LAST_OUT), left corked for
+	 * the FIN. */
 	enum mech_send (*send)(struct worker *w, struct conn *c, bool more);
 	/* The socket is full: engine_output_done() once it can take more. */
 	void (*wait_writable)(struct worker *w, struct conn *c);
 	/* The engine is done with the connection: close its socket, and
-	 * engine_release() it once no event can name it any more. */
+	 * engine_release() it once no event can name it any more.  With
+	 * CONN_LAST_OUT (and no CONN_ABORT), shutdown(SHUT_WR) first: the
+	 * corked answer leaves with the FIN before unread input can turn the
+	 * close into a reset. */
 	void (*close)(struct worker *w, struct conn *c);
 };
 

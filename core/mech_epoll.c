@@ -279,7 +279,7 @@ static void epoll_close(struct worker *w, struct conn *c)
 	/* The corked last answer and the FIN leave now, together, whatever
 	 * the client sent since: a close with unread input would reset the
 	 * connection and discard them. */
-	if (c->flags & CONN_LAST_OUT)
+	if ((c->flags & (CONN_LAST_OUT | CONN_ABORT)) == CONN_LAST_OUT)
 		shutdown(c->fd, SHUT_WR);
 	close(c->fd); /* also takes it out of the epoll set */
 	c->fd = -1;

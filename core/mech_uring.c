@@ -187,7 +187,7 @@ static void account_busy(struct worker *w)
 {
 	struct uring_state *st = w->io;
 	if (w->now_ms >> 3 == st->busy_sample_ms >> 3)
-		return; /* every 8 ms, not every tick: the supervisor samples far longer windows */
+		return; /* once per 8 ms block: the supervisor samples far longer windows */
 	st->busy_sample_ms = w->now_ms;
 	uint64_t busy = thread_busy_ns(st);
 	if (st->busy_ns && busy > st->busy_ns)

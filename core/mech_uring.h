@@ -52,7 +52,7 @@ struct uring_state {
 	bool have_ring;
 	bool disabled;        /* created R_DISABLED: the worker thread enables it */
 	bool ring_fd_registered;
-	int64_t busy_sample_ms; /* busy time, read once per coarse tick */
+	int64_t busy_sample_ms; /* busy time, read once per 8 ms block of now_ms */
 	uint64_t busy_ns;
 	int schedstat_fd;       /* the worker thread's /proc schedstat */
 	bool have_schedstat;

@@ -31,7 +31,7 @@
 enum {
 	U_CLOSED = 1u << 0, /* waiting for its last CQE before returning to the pool */
 	U_HELD = 1u << 1,   /* a CQE handler runs for it: not released under its feet */
-	U_MORE = 1u << 2,   /* the output in flight has a file body behind it */
+	U_MORE = 1u << 2,   /* the output in flight is sent with MSG_MORE */
 };
 
 #define OPS(c) ((c)->io[0])
@@ -56,7 +56,7 @@ void uconn_close(struct worker *w, struct conn *c)
 	 * POLLHUP). */
 	if (!cancelled)
 		shutdown(c->fd, SHUT_RDWR);
-	else if (c->flags & CONN_LAST_OUT)
+	else if ((c->flags & (CONN_LAST_OUT | CONN_ABORT)) == CONN_LAST_OUT)
 		/* The corked last answer and the FIN leave together now, not at
 		 * the close, which unread input would turn into a reset that
 		 * discards them (as epoll_close).  A syscall: the kernel runs an
