@@ -176,42 +176,37 @@ steady() {
 }
 
 floor_main() {
-	local others
 	fl_retries=$((quick ? 3 : 6))
 	hd_baseline
 	say "floor: new $herd; baseline $base_herd${hd_sha:+ from ${hd_sha:0:12}}, $base_note"
 	fl_setup
 	fl_bare_setup
-	others=$(pgrep -f "meson test|test_.*_integration" | tr '\n' ' ' || true)
-	hd_others_start=${others:-none}
-	[ -z "$others" ] || note "test processes running when the script started (pids $others): the CPU figures may be disturbed"
-	say "herd-load ${load_pin[*]:-unpinned}; servers ${pin_srv[*]:-unpinned}, one at a time; $rounds round(s) of ${warm}s warm-up + ${dur}s per workload"
 	# shellcheck disable=SC2034 # steady_rounds takes them by name
 	local servers=("${fl_order[@]}")
-	steady_rounds fl_wls servers
-	others=$(pgrep -f "meson test|test_.*_integration" | tr '\n' ' ' || true)
-	hd_others_end=${others:-none}
-	nginx_version=$(nginx -v 2>&1 | sed 's/.*version: //')
-	run_facts
+	hd_measure fl_wls servers
 	fl_report >"$out"
 	echo
 	echo "new: $herd, commit $commit$dirty; base: $base_herd${hd_sha:+, ${hd_sha:0:12}}; medians of $rounds round(s) of $dur s"
 	echo
-	fl_table
-	echo
-	fl_goals
-	echo
-	if [ ${#fl_bare[@]} -gt 0 ]; then
-		echo "herd against the bare responders (the floor a naive server sets):"
-		echo
-		fl_bare_table
-		echo
-	fi
+	fl_tables ""
 	[ -s "$notes" ] && cat "$notes" && echo
 	echo "$me: wrote $out in $runtime s"
 }
 
 # ---- report ---------------------------------------------------------------------------------------
+# fl_tables HEADING: the main table, the goals and the bare responders' table ("## " in the report,
+# "" on stdout, where the title ends with a colon)
+fl_tables() {
+	fl_table
+	echo
+	fl_goals
+	echo
+	[ ${#fl_bare[@]} -gt 0 ] || return 0
+	echo "$1herd against the bare responders (the floor a naive server sets)$([ -n "$1" ] || echo :)"
+	echo
+	fl_bare_table
+	echo
+}
 fl_rounds_ratio() { # CONFIG WORKLOAD [OTHER]: CONFIG/OTHER (nginx) CPU per request, every round ("a, b")
 	local r o="" b=${3:-nginx}
 	for ((r = 1; r <= rounds; r++)); do o+="${o:+, }$(ratio "${R[$1.$2.$r.cpu]:-}" "${R[$b.$2.$r.cpu]:-}")"; done
@@ -296,15 +291,8 @@ fl_report() {
 	echo
 	echo "## Server CPU per request: herd (this tree, baseline; exclusive, uring) vs nginx, 1 worker each"
 	echo
-	fl_table
-	echo
-	fl_goals
-	echo
+	fl_tables "## "
 	if [ ${#fl_bare[@]} -gt 0 ]; then
-		echo "## herd against the bare responders (the floor a naive server sets)"
-		echo
-		fl_bare_table
-		echo
 		echo "Server CPU µs/req of the bare responders (medians, measured in the same rounds and order as the others;"
 		echo "the file is not applicable), their ratio to nginx, and this tree's herd over the bare responder of its"
 		echo "I/O model: \`--accept exclusive\` (epoll) over \`herd-bare-epoll\`, \`--accept uring\` over \`herd-bare-uring\`."

@@ -163,25 +163,31 @@ steady() {
 	done
 }
 
-handler_main() {
+# hd_measure WORKLOADS SERVERS (array names): every round of every workload (steady_rounds), with
+# the test processes seen before and after, nginx's version and the run's facts for the report.
+hd_measure() {
 	local others
+	others=$(pgrep -f "meson test|test_.*_integration" | tr '\n' ' ' || true)
+	hd_others_start=${others:-none}
+	[ -z "$others" ] || note "test processes running when the script started (pids $others): the CPU figures may be disturbed; see *others* below"
+	say "herd-load ${load_pin[*]:-unpinned}; servers ${pin_srv[*]:-unpinned}, one at a time; $rounds round(s) of ${warm}s warm-up + ${dur}s per workload"
+	steady_rounds "$1" "$2"
+	others=$(pgrep -f "meson test|test_.*_integration" | tr '\n' ' ' || true)
+	hd_others_end=${others:-none}
+	nginx_version=$(nginx -v 2>&1 | sed 's/.*version: //')
+	run_facts
+}
+
+handler_main() {
 	hd_retries=$((quick ? 2 : 4))
 	hd_baseline
 	say "handler: herd (handler) $herd; herd (baseline) $base_herd${hd_sha:+ from ${hd_sha:0:12}}, $base_note"
 	WL_NAME=([ka]="keep-alive, $conns_ka conns" [pipe]="\`--pipeline $depth_pipe\`, $conns_pipe conns")
 	WL_FLAGS=([ka]="-c $conns_ka" [pipe]="--pipeline $depth_pipe -c $conns_pipe")
 	CFG_NAME=([new]="${HD_NAME[new]}" [base]="${HD_NAME[base]}" [nginx]=nginx)
-	others=$(pgrep -f "meson test|test_.*_integration" | tr '\n' ' ' || true)
-	hd_others_start=${others:-none}
-	[ -z "$others" ] || note "test processes running when the script started (pids $others): the CPU figures may be disturbed; see *others* below"
-	say "herd-load ${load_pin[*]:-unpinned}; servers ${pin_srv[*]:-unpinned}, one at a time; $rounds round(s) of ${warm}s warm-up + ${dur}s per workload"
 	# shellcheck disable=SC2034 # steady_rounds takes them by name
 	local servers=("${hd_cfgs[@]}")
-	steady_rounds hd_wls servers
-	others=$(pgrep -f "meson test|test_.*_integration" | tr '\n' ' ' || true)
-	hd_others_end=${others:-none}
-	nginx_version=$(nginx -v 2>&1 | sed 's/.*version: //')
-	run_facts
+	hd_measure hd_wls servers
 	hd_report >"$out"
 	echo
 	echo "herd (handler): $herd, commit $commit$dirty; herd (baseline): $base_herd${hd_sha:+, ${hd_sha:0:12}}; medians of $rounds round(s) of $dur s"
