@@ -232,7 +232,7 @@ fl_bare_table() { # herd against the bare responders, the workloads they serve
 	done
 }
 fl_table() {
-	local wl c rps e cells
+	local wl c cells
 	printf '| workload |'
 	for c in "${fl_cfgs[@]}"; do printf ' %s req/s | %s CPU µs/req |' "$c" "$c"; done
 	echo " **new-ex / nginx** | **new-ur / nginx** | base-ex / nginx | base-ur / nginx | new-ex / nginx per round | new-ur / nginx per round |"
@@ -240,11 +240,7 @@ fl_table() {
 	for wl in "${fl_wls[@]}"; do
 		cells=()
 		for c in "${fl_cfgs[@]}"; do
-			rps=$(med "$c.$wl" rps)
-			if [ -z "$rps" ]; then cells+=("n/a" "n/a"); continue; fi
-			e=$(med "$c.$wl" errors)
-			if [ -n "$e" ] && [ "$(printf '%.0f' "$e")" != 0 ]; then e=" ⚠ $(fint "$e") errors"; else e=""; fi
-			cells+=("$(fint "$rps")$e" "$(f2 "$(med "$c.$wl" cpu)")")
+			hd_cfg_cells "$c" "$wl"
 		done
 		for c in "${fl_new[@]}"; do cells+=("**$(hd_cell_ratio "$c" nginx "$wl")**"); done
 		for c in base-ex base-ur; do cells+=("$(hd_cell_ratio "$c" nginx "$wl")"); done

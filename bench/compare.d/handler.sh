@@ -212,18 +212,24 @@ hd_kept_contam() { # how many kept runs are contaminated
 	for k in "${!R[@]}"; do [[ $k != *.contam ]] || n=$((n + 1)); done
 	echo "$n"
 }
+# hd_cfg_cells CONFIG WORKLOAD: appends its req/s (errors flagged) and CPU µs/req cells to the
+# caller's cells array, "n/a" twice when it has no figures
+hd_cfg_cells() {
+	local rps e
+	rps=$(med "$1.$2" rps)
+	if [ -z "$rps" ]; then cells+=("n/a" "n/a"); return 0; fi
+	e=$(med "$1.$2" errors)
+	if [ -n "$e" ] && [ "$(printf '%.0f' "$e")" != 0 ]; then e=" ⚠ $(fint "$e") errors"; else e=""; fi
+	cells+=("$(fint "$rps")$e" "$(f2 "$(med "$1.$2" cpu)")")
+}
 hd_table() {
-	local wl c rps e cells
+	local wl c cells
 	echo "| workload | handler req/s | handler CPU µs/req | baseline req/s | baseline CPU µs/req | nginx req/s | nginx CPU µs/req | **handler/baseline** | handler/nginx | baseline/nginx |"
 	echo "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
 	for wl in "${hd_wls[@]}"; do
 		cells=()
 		for c in "${hd_cfgs[@]}"; do
-			rps=$(med "$c.$wl" rps)
-			if [ -z "$rps" ]; then cells+=("n/a" "n/a"); continue; fi
-			e=$(med "$c.$wl" errors)
-			if [ -n "$e" ] && [ "$(printf '%.0f' "$e")" != 0 ]; then e=" ⚠ $(fint "$e") errors"; else e=""; fi
-			cells+=("$(fint "$rps")$e" "$(f2 "$(med "$c.$wl" cpu)")")
+			hd_cfg_cells "$c" "$wl"
 		done
 		printf '| %s | %s | %s | %s | %s | %s | %s | **%s** | %s | %s |\n' "${WL_NAME[$wl]}" "${cells[@]}" \
 			"$(hd_cell_ratio new base "$wl")" "$(hd_cell_ratio new nginx "$wl")" "$(hd_cell_ratio base nginx "$wl")"
